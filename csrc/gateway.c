@@ -1,0 +1,420 @@
+/*
+ * gateway.c: the C half of the gateway library.
+ *
+ * It boots CPython in the calling process before the first cffi call, so
+ * that we, not cffi, choose the Python home or venv, leave the signal
+ * handlers to the server and turn start-up failures into messages (a
+ * PyStatus, never an exit() of the server).  cffi then finds Python
+ * initialised and only attaches its side.  The entry points of pywsgi.h
+ * are thin wrappers over the Python side (pywsgi_py_*) that fail fast and
+ * quietly once start-up has failed; cffi would print a line per call.
+ *
+ * Compiled into the cffi-built library by pywsgi_embed/_build.py, which
+ * defines PYWSGI_PYTHON_EXECUTABLE: the interpreter that built it, the
+ * default when no Python home is configured.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <dlfcn.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pywsgi.h"
+
+#ifndef PYWSGI_PYTHON_EXECUTABLE
+#error "build with -DPYWSGI_PYTHON_EXECUTABLE=\"/path/to/python\""
+#endif
+
+
+enum {
+    GW_COLD = 0,     /* Python not started in this process */
+    GW_READY,        /* started, requests may run */
+    GW_BROKEN,       /* start-up failed: every call fails at once */
+    GW_DONE          /* pywsgi_fini() ran */
+};
+
+static volatile int     gw_state = GW_COLD;
+static pid_t            gw_pid;
+static char             gw_boot_error[1024];
+static pthread_mutex_t  gw_init_lock = PTHREAD_MUTEX_INITIALIZER;
+
+
+unsigned int
+pywsgi_abi_version(void)
+{
+    return PYWSGI_ABI_VERSION;
+}
+
+
+const char *
+pywsgi_gateway_path(void)
+{
+    Dl_info  info;
+
+    if (dladdr((void *) pywsgi_abi_version, &info) == 0
+        || info.dli_fname == NULL)
+    {
+        return "";
+    }
+
+    return info.dli_fname;
+}
+
+
+static int
+is_file(const char *path)
+{
+    struct stat  st;
+
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+
+/*
+ * A venv's pyvenv.cfg names the Python it was made with ("version = 3.11.7"
+ * from venv, "version_info = 3.11.7.final.0" from virtualenv).  Booting
+ * libpython 3.11 on a 3.12 venv ends in "No module named 'encodings'", so
+ * say what is wrong before trying.
+ */
+static int
+check_venv_version(const char *cfg_path, char *err, size_t errlen)
+{
+    FILE  *f;
+    char   line[256], want[32];
+    int    major, minor, ok;
+
+    f = fopen(cfg_path, "r");
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot read %s: %s", cfg_path,
+                 strerror(errno));
+        return -1;
+    }
+
+    ok = 1;
+
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if ((sscanf(line, "version = %d.%d", &major, &minor) == 2
+             || sscanf(line, "version_info = %d.%d", &major, &minor) == 2)
+            && (major != PY_MAJOR_VERSION || minor != PY_MINOR_VERSION))
+        {
+            ok = 0;
+            break;
+        }
+    }
+
+    fclose(f);
+
+    if (!ok) {
+        snprintf(want, sizeof(want), "%d.%d", PY_MAJOR_VERSION,
+                 PY_MINOR_VERSION);
+        snprintf(err, errlen, "the venv of %s is Python %d.%d, but this "
+                 "gateway was built for Python %s: install pywsgi-embed "
+                 "with that venv's python (it builds a matching module), or "
+                 "point the Python home at a %s venv", cfg_path, major,
+                 minor, want, want);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/*
+ * Point PyConfig at the configured Python: a venv through its python
+ * executable, so that getpath reads pyvenv.cfg as for a real run; an
+ * installation prefix through PyConfig.home.
+ */
+static int
+set_home(PyConfig *pc, const char *home, char *err, size_t errlen)
+{
+    char       path[PATH_MAX];
+    PyStatus   st;
+
+    if (home == NULL || home[0] == '\0') {
+        st = PyConfig_SetBytesString(pc, &pc->executable,
+                                     PYWSGI_PYTHON_EXECUTABLE);
+        goto done;
+    }
+
+    snprintf(path, sizeof(path), "%s/pyvenv.cfg", home);
+
+    if (is_file(path)) {
+        if (check_venv_version(path, err, errlen) != 0) {
+            return -1;
+        }
+
+        snprintf(path, sizeof(path), "%s/bin/python%d.%d", home,
+                 PY_MAJOR_VERSION, PY_MINOR_VERSION);
+        if (!is_file(path)) {
+            snprintf(path, sizeof(path), "%s/bin/python3", home);
+        }
+
+        st = PyConfig_SetBytesString(pc, &pc->executable, path);
+        goto done;
+    }
+
+    snprintf(path, sizeof(path), "%s/lib/python%d.%d/os.py", home,
+             PY_MAJOR_VERSION, PY_MINOR_VERSION);
+
+    if (!is_file(path)) {
+        snprintf(err, errlen, "the Python home %s is neither a venv (no "
+                 "pyvenv.cfg) nor a Python %d.%d installation (no %s)", home,
+                 PY_MAJOR_VERSION, PY_MINOR_VERSION, path);
+        return -1;
+    }
+
+    st = PyConfig_SetBytesString(pc, &pc->home, home);
+
+done:
+
+    if (PyStatus_Exception(st)) {
+        snprintf(err, errlen, "Python home %s: %s", home ? home : "(default)",
+                 st.err_msg ? st.err_msg : "invalid");
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* "<type>: <message>" of the pending Python exception, which is cleared */
+static void
+exception_text(const char *what, char *err, size_t errlen)
+{
+    PyObject    *type, *value, *tb, *s;
+    const char  *msg;
+
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+
+    s = value ? PyObject_Str(value) : NULL;
+    msg = s ? PyUnicode_AsUTF8(s) : NULL;
+
+    snprintf(err, errlen, "%s: %s: %s", what,
+             type ? ((PyTypeObject *) type)->tp_name : "error",
+             msg ? msg : "(no message)");
+
+    Py_XDECREF(s);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+    PyErr_Clear();
+}
+
+
+/*
+ * The directory holding the pywsgi_embed package this library belongs to
+ * goes at the end of sys.path: the venv's own packages win, but cffi's
+ * _cffi_backend is found even in a venv that lacks it.
+ */
+static int
+add_own_site(char *err, size_t errlen)
+{
+    char       site[PATH_MAX];
+    char      *slash;
+    PyObject  *path, *dir;
+    int        i, rc;
+
+    snprintf(site, sizeof(site), "%s", pywsgi_gateway_path());
+
+    for (i = 0; i < 2; i++) {          /* <site>/pywsgi_embed/_gateway.so */
+        slash = strrchr(site, '/');
+        if (slash == NULL) {
+            return 0;
+        }
+        *slash = '\0';
+    }
+
+    path = PySys_GetObject("path");    /* borrowed */
+    dir = PyUnicode_DecodeFSDefault(site);
+
+    rc = (path && dir) ? PyList_Append(path, dir) : -1;
+    Py_XDECREF(dir);
+
+    if (rc != 0) {
+        exception_text("cannot extend sys.path", err, errlen);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+check_cffi(char *err, size_t errlen)
+{
+    PyObject  *m;
+
+    m = PyImport_ImportModule("_cffi_backend");
+
+    if (m == NULL) {
+        exception_text("the configured Python cannot import cffi (install "
+                       "cffi in it)", err, errlen);
+        return -1;
+    }
+
+    Py_DECREF(m);
+    return 0;
+}
+
+
+static int
+boot(const pywsgi_config *cfg, char *err, size_t errlen)
+{
+    PyConfig   pc;
+    PyStatus   st;
+    int        rc;
+
+    PyConfig_InitPythonConfig(&pc);
+
+    pc.install_signal_handlers = 0;   /* signals belong to the server */
+    pc.parse_argv = 0;
+    pc.user_site_directory = 0;       /* ~/.local of the server's user */
+    pc.buffered_stdio = 0;
+
+    if (set_home(&pc, cfg->python_home, err, errlen) != 0) {
+        PyConfig_Clear(&pc);
+        return -1;
+    }
+
+    st = Py_InitializeFromConfig(&pc);
+    PyConfig_Clear(&pc);
+
+    if (PyStatus_Exception(st)) {
+        snprintf(err, errlen, "Python failed to start%s%s: %s",
+                 st.func ? " in " : "", st.func ? st.func : "",
+                 st.err_msg ? st.err_msg : "(no message)");
+        return -1;
+    }
+
+    rc = add_own_site(err, errlen);
+    if (rc == 0) {
+        rc = check_cffi(err, errlen);
+    }
+
+    /* requests take the GIL through cffi, from any thread */
+    PyEval_SaveThread();
+
+    return rc;
+}
+
+
+int
+pywsgi_init(const pywsgi_config *cfg, char *err, size_t errlen)
+{
+    int  id;
+
+    if (errlen) {
+        err[0] = '\0';
+    }
+
+    if (cfg == NULL || cfg->abi_version != PYWSGI_ABI_VERSION) {
+        snprintf(err, errlen, "the module speaks ABI version %u, the gateway "
+                 "library %u: build both from the same pywsgi-embed",
+                 cfg ? cfg->abi_version : 0, PYWSGI_ABI_VERSION);
+        return -1;
+    }
+
+    pthread_mutex_lock(&gw_init_lock);
+
+    if (gw_state == GW_READY && gw_pid != getpid()) {
+        snprintf(err, errlen, "Python was started in process %d, which then "
+                 "forked: start it in each worker after the fork",
+                 (int) gw_pid);
+        id = -1;
+        goto done;
+    }
+
+    if (gw_state == GW_COLD) {
+        gw_pid = getpid();
+
+        if (boot(cfg, gw_boot_error, sizeof(gw_boot_error)) != 0) {
+            gw_state = GW_BROKEN;
+
+        } else {
+            gw_state = GW_READY;
+        }
+    }
+
+    if (gw_state != GW_READY) {
+        snprintf(err, errlen, "%s", gw_boot_error[0] ? gw_boot_error
+                 : "the gateway is stopped");
+        id = -1;
+        goto done;
+    }
+
+    /* cffi returns 0 when its own start-up code failed (it prints why on
+       stderr), so the Python side answers id + 1 */
+
+    id = pywsgi_py_load(cfg, err, errlen) - 1;
+
+    if (id < 0 && errlen && err[0] == '\0') {
+        snprintf(err, errlen, "the gateway's Python side failed to start: "
+                 "the traceback went to stderr (the server's error log)");
+    }
+
+done:
+
+    pthread_mutex_unlock(&gw_init_lock);
+    return id;
+}
+
+
+int
+pywsgi_handle(pywsgi_request *r)
+{
+    if (gw_state != GW_READY) {
+        return PYWSGI_FAIL;
+    }
+
+    return pywsgi_py_handle(r);
+}
+
+
+int
+pywsgi_start(pywsgi_request *r)
+{
+    if (gw_state != GW_READY) {
+        return PYWSGI_FAIL;
+    }
+
+    r->state = NULL;
+
+    return pywsgi_py_step(r);
+}
+
+
+int
+pywsgi_next(pywsgi_request *r)
+{
+    if (gw_state != GW_READY || r->state == NULL) {
+        return PYWSGI_FAIL;
+    }
+
+    return pywsgi_py_step(r);
+}
+
+
+void
+pywsgi_cancel(pywsgi_request *r)
+{
+    if (gw_state == GW_READY && r->state != NULL) {
+        pywsgi_py_cancel(r);
+    }
+}
+
+
+void
+pywsgi_fini(void)
+{
+    if (gw_state == GW_READY && gw_pid == getpid()) {
+        gw_state = GW_DONE;
+        pywsgi_py_fini();
+    }
+}

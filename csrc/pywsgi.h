@@ -1,0 +1,158 @@
+/*
+ * pywsgi.h: the ABI between a web server module and the gateway library.
+ *
+ * This file is the single source of truth.  Both server modules include it;
+ * pywsgi_embed/_build.py reads the two marked sections below and feeds them
+ * to cffi as they stand, so nothing here is declared twice.  Inside the
+ * marked sections: plain C only, no #if, and #define only for integers.
+ *
+ * The flow of one request:
+ *   1. the module packs the CGI variables and the request headers into one
+ *      latin-1 blob of NUL-terminated key/value strings (pywsgi_env.h
+ *      applies the mapping rules), and fills a pywsgi_request;
+ *   2. it calls pywsgi_handle() (or, on nginx's thread pool, pywsgi_start()
+ *      and then pywsgi_next() once per chunk);
+ *   3. the gateway calls back through the module's pywsgi_io table: read
+ *      the body, start the response, write chunks, send a file, log.
+ *
+ * Bump PYWSGI_ABI_VERSION on any change to the sections below: a module
+ * and a gateway library of different versions refuse to run together.
+ */
+
+#ifndef PYWSGI_H
+#define PYWSGI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* ---- BEGIN CFFI C ---- */
+
+#define PYWSGI_ABI_VERSION 1
+
+/* results of pywsgi_handle(), pywsgi_start() and pywsgi_next() */
+#define PYWSGI_DONE  0    /* the response is complete */
+#define PYWSGI_MORE  1    /* step mode: more to come, call pywsgi_next() */
+#define PYWSGI_ABORT 2    /* output began, then failed: drop the connection */
+#define PYWSGI_FAIL  3    /* nothing was sent and the gateway cannot run:
+                             the module answers 500 itself */
+
+/* levels of pywsgi_io.log */
+#define PYWSGI_LOG_ERROR 0
+#define PYWSGI_LOG_WARN  1
+#define PYWSGI_LOG_INFO  2
+
+/* flags of pywsgi_io.start */
+#define PYWSGI_BODY_LAST 1  /* the body passed is the whole response body */
+
+/*
+ * The module's callbacks.  `handle` is pywsgi_request.handle, or NULL for
+ * messages that belong to no request (start-up, wsgi.errors at large).
+ * The gateway calls them without holding the GIL, from whichever thread
+ * runs the request.
+ */
+typedef struct pywsgi_io {
+    /* copy up to n request body bytes into buf: the count, 0 at the end of
+       the body, -1 on error (client gone, timeout) */
+    ssize_t (*read)(void *handle, char *buf, size_t n);
+
+    /* the status ("200 OK", with its code), the headers as nheaders
+       "Name\0Value\0" pairs (validated: no CR, LF or NUL inside, no
+       hop-by-hop names), and the first body bytes (may be empty);
+       0 or -1 when the client is gone */
+    int (*start)(void *handle, int status, const char *status_line,
+                 size_t status_len, const char *headers, size_t headers_len,
+                 size_t nheaders, const char *body, size_t body_len,
+                 int flags);
+
+    /* more body bytes, to be handed to the client before the next call;
+       0 or -1 when the client is gone */
+    int (*write)(void *handle, const char *buf, size_t n);
+
+    /* n bytes of file descriptor fd from offset, as body bytes; the module
+       dup()s fd if it sends later; 0 or -1 when the client is gone */
+    int (*sendfile)(void *handle, int fd, int64_t offset, int64_t n);
+
+    /* one message (no trailing newline) for the server's error log */
+    void (*log)(void *handle, int level, const char *msg, size_t n);
+} pywsgi_io;
+
+/* One worker-wide setting per field; pywsgi_init() reads it and keeps no
+   pointer to it except io.  abi_version stays the first field forever. */
+typedef struct pywsgi_config {
+    unsigned int      abi_version;  /* PYWSGI_ABI_VERSION of the caller */
+    const char       *python_home;  /* venv or install prefix; NULL: built-in */
+    const char       *python_path;  /* extra sys.path entries, ':'-separated */
+    const char       *app;          /* "file.py[:callable]" or "mod:callable" */
+    const char       *server;       /* SERVER_SOFTWARE, e.g. "nginx/1.22.1" */
+    const char       *environ;      /* fixed extra environ, "k\0v\0" pairs */
+    size_t            environ_len;
+    const pywsgi_io  *io;           /* must outlive every request */
+    int               multithread;  /* wsgi.multithread */
+    int               multiprocess; /* wsgi.multiprocess */
+} pywsgi_config;
+
+/* One request, filled by the module; the gateway keeps no pointer to it
+   after the call that finished the response. */
+typedef struct pywsgi_request {
+    int          app;             /* the id pywsgi_init() returned */
+    const char  *env;             /* packed environ, see pywsgi_env.h */
+    size_t       env_len;         /* bytes in env, the last NUL included */
+    int64_t      content_length;  /* request body bytes, -1 if unknown */
+    void        *handle;          /* the module's, given back to each io call */
+    void        *state;           /* the gateway's; NULL before pywsgi_start */
+} pywsgi_request;
+
+/* the gateway library's own file (from dladdr), for its Python side to
+   import the pywsgi_embed package it was built with */
+const char *pywsgi_gateway_path(void);
+
+/* ---- END CFFI C ---- */
+
+
+/*
+ * The gateway library's entry points, implemented in C (csrc/gateway.c).
+ */
+
+/* PYWSGI_ABI_VERSION of the library: check it before anything else */
+unsigned int pywsgi_abi_version(void);
+
+/* Boot Python in this process on the first call (never before the fork),
+   then import the app of cfg.  Returns the app id (>= 0) for
+   pywsgi_request.app, or -1 with the reason (a traceback when the import
+   raised) in err.  Call from one thread at a time. */
+int pywsgi_init(const pywsgi_config *cfg, char *err, size_t errlen);
+
+/* Run one request to its end, output through the io callbacks.  Any thread
+   may call it; the GIL is taken inside.  Returns PYWSGI_DONE, PYWSGI_ABORT
+   or PYWSGI_FAIL. */
+int pywsgi_handle(pywsgi_request *r);
+
+/* Step mode, for servers that must not block in the app: pywsgi_start()
+   runs the app up to its first body chunk (or the end), pywsgi_next()
+   produces one more chunk.  Both return PYWSGI_MORE while the response is
+   unfinished, then PYWSGI_DONE, PYWSGI_ABORT or PYWSGI_FAIL; r->state
+   carries the response in between.  pywsgi_cancel() ends an unfinished
+   response early (the client left): it closes the app's iterable. */
+int pywsgi_start(pywsgi_request *r);
+int pywsgi_next(pywsgi_request *r);
+void pywsgi_cancel(pywsgi_request *r);
+
+/* Worker exit: run Python's atexit functions and flush the log.  Python is
+   not finalized: a thread stuck in the app must not hang the server. */
+void pywsgi_fini(void);
+
+
+/* ---- BEGIN CFFI PYTHON ---- */
+/* Internal: implemented in Python (pywsgi_embed/gateway.py through
+   @ffi.def_extern), called only by csrc/gateway.c. */
+
+int pywsgi_py_load(const pywsgi_config *cfg, char *err, size_t errlen);
+int pywsgi_py_handle(pywsgi_request *r);
+int pywsgi_py_step(pywsgi_request *r);
+void pywsgi_py_cancel(pywsgi_request *r);
+void pywsgi_py_fini(void);
+
+/* ---- END CFFI PYTHON ---- */
+
+#endif /* PYWSGI_H */

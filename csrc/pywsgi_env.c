@@ -1,0 +1,204 @@
+/*
+ * pywsgi_env.c: the CGI mapping rules, once for both servers
+ * (see pywsgi_env.h).
+ */
+
+#include <string.h>
+#include <strings.h>
+
+#include "pywsgi_env.h"
+
+
+static const char  http_prefix[] = "HTTP_";
+#define HTTP_PREFIX_LEN  (sizeof(http_prefix) - 1)
+
+
+void
+pywsgi_env_init(pywsgi_env *env, char *buf, size_t cap)
+{
+    env->data = buf;
+    env->len = 0;
+    env->cap = cap;
+    env->seen = 0;
+}
+
+
+static void
+put(pywsgi_env *env, const char *s, size_t n)
+{
+    memcpy(env->data + env->len, s, n);
+    env->len += n;
+    env->data[env->len++] = '\0';
+}
+
+
+int
+pywsgi_env_add(pywsgi_env *env, const char *key, size_t klen,
+    const char *val, size_t vlen)
+{
+    if (vlen && memchr(val, '\0', vlen) != NULL) {
+        return PYWSGI_ENV_BAD;
+    }
+
+    if (env->cap - env->len < PYWSGI_ENV_VAR_SIZE(klen, vlen)) {
+        return PYWSGI_ENV_FULL;
+    }
+
+    put(env, key, klen);
+    put(env, val, vlen);
+
+    return PYWSGI_ENV_OK;
+}
+
+
+int
+pywsgi_env_add_cstr(pywsgi_env *env, const char *key, const char *val,
+    size_t vlen)
+{
+    return pywsgi_env_add(env, key, strlen(key), val, vlen);
+}
+
+
+/*
+ * Where the value of key starts in the blob, or NULL.  Only called when
+ * the bloom bit says the key may be there, so the walk is rare.
+ */
+static char *
+find_value(pywsgi_env *env, const char *key, size_t klen)
+{
+    char  *p, *end, *k;
+
+    p = env->data;
+    end = env->data + env->len;
+
+    while (p < end) {
+        k = p;
+        p += strlen(p) + 1;
+
+        if ((size_t) (p - k - 1) == klen && memcmp(k, key, klen) == 0) {
+            return p;
+        }
+
+        p += strlen(p) + 1;
+    }
+
+    return NULL;
+}
+
+
+/* insert sep + val at the end of the existing value at v */
+static void
+merge_value(pywsgi_env *env, char *v, const char *sep, const char *val,
+    size_t vlen)
+{
+    char    *end;
+    size_t   add, tail;
+
+    end = v + strlen(v);                 /* the value's NUL */
+    add = strlen(sep) + vlen;
+    tail = env->data + env->len - end;
+
+    memmove(end + add, end, tail);
+    memcpy(end, sep, strlen(sep));
+    memcpy(end + strlen(sep), val, vlen);
+    env->len += add;
+}
+
+
+static int
+is_named(const char *name, size_t nlen, const char *lower)
+{
+    return nlen == strlen(lower) && strncasecmp(name, lower, nlen) == 0;
+}
+
+
+int
+pywsgi_env_add_header(pywsgi_env *env, const char *name, size_t nlen,
+    const char *val, size_t vlen)
+{
+    char      key[HTTP_PREFIX_LEN + 256], *k, *v;
+    size_t    i, klen;
+    unsigned  bit;
+    unsigned char  c;
+
+    if (nlen == 0 || nlen > 255 || memchr(name, '_', nlen) != NULL
+        || is_named(name, nlen, "proxy"))
+    {
+        return PYWSGI_ENV_SKIPPED;
+    }
+
+    if (vlen && memchr(val, '\0', vlen) != NULL) {
+        return PYWSGI_ENV_BAD;
+    }
+
+    if (env->cap - env->len < PYWSGI_ENV_HEADER_SIZE(nlen, vlen)) {
+        return PYWSGI_ENV_FULL;
+    }
+
+    if (is_named(name, nlen, "content-type")
+        || is_named(name, nlen, "content-length"))
+    {
+        k = key;                  /* CONTENT_TYPE, CONTENT_LENGTH */
+
+    } else {
+        memcpy(key, http_prefix, HTTP_PREFIX_LEN);
+        k = key + HTTP_PREFIX_LEN;
+    }
+
+    for (i = 0; i < nlen; i++) {
+        c = (unsigned char) name[i];
+        k[i] = (c == '-') ? '_' : (c >= 'a' && c <= 'z') ? c - 32 : c;
+    }
+
+    klen = (k - key) + nlen;
+    bit = ((unsigned) klen * 31 + (unsigned char) key[klen - 1]
+           + (unsigned char) key[klen / 2]) & 63;
+
+    if (env->seen & ((uint64_t) 1 << bit)) {
+        v = find_value(env, key, klen);
+
+        if (v != NULL) {
+            merge_value(env, v,
+                        is_named(name, nlen, "cookie") ? "; " : ", ",
+                        val, vlen);
+            return PYWSGI_ENV_OK;
+        }
+    }
+
+    env->seen |= (uint64_t) 1 << bit;
+
+    put(env, key, klen);
+    put(env, val, vlen);
+
+    return PYWSGI_ENV_OK;
+}
+
+
+int
+pywsgi_env_add_path(pywsgi_env *env, const char *mount, size_t mlen,
+    const char *path, size_t plen)
+{
+    int  rc;
+
+    while (mlen && mount[mlen - 1] == '/') {
+        mlen--;                       /* "/app/" mounts as "/app" */
+    }
+
+    /* the path is under the mount point when it equals it or continues
+       with '/': "/application" is not under "/app" */
+
+    if (mlen > plen || memcmp(mount, path, mlen) != 0
+        || (plen > mlen && path[mlen] != '/'))
+    {
+        mlen = 0;
+    }
+
+    rc = pywsgi_env_add(env, "SCRIPT_NAME", sizeof("SCRIPT_NAME") - 1,
+                        path, mlen);
+    if (rc != PYWSGI_ENV_OK) {
+        return rc;
+    }
+
+    return pywsgi_env_add(env, "PATH_INFO", sizeof("PATH_INFO") - 1,
+                          path + mlen, plen - mlen);
+}

@@ -1,0 +1,120 @@
+"""cffi builder of the gateway library, pywsgi_embed/_gateway<EXT_SUFFIX>.
+
+cffi's embedding mode: the library exports the C entry points of
+csrc/pywsgi.h (csrc/gateway.c) and implements its internal pywsgi_py_*
+functions in Python (gateway.py, through @ffi.def_extern).  The
+declarations are read from csrc/pywsgi.h, never copied here.
+
+Run by setup.py (cffi_modules); `python -m pywsgi_embed._build` builds in
+place for a checkout.
+"""
+
+import os
+import re
+import sys
+import sysconfig
+
+import cffi
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CSRC = os.path.join(os.path.dirname(HERE), "csrc")
+HEADER = os.path.join(CSRC, "pywsgi.h")
+
+
+def header_section(name, text=None):
+    """The text between '---- BEGIN <name> ----' and '---- END <name> ----'."""
+    if text is None:
+        with open(HEADER) as f:
+            text = f.read()
+    match = re.search(
+        r"/\* ---- BEGIN %s ---- \*/(.*?)/\* ---- END %s ---- \*/" % (name, name),
+        text,
+        re.S,
+    )
+    if match is None:
+        raise RuntimeError("%s has no %s section" % (HEADER, name))
+    return match.group(1)
+
+
+# Runs inside the server's worker, in the interpreter gateway.c booted, on
+# the first call into the library.  It imports the pywsgi_embed package
+# that sits beside this library (not whichever one sys.path finds first),
+# so the Python side always matches the C side it was built with.  If that
+# fails, the entry points still get defined and report why.
+INIT_CODE = r'''
+import os
+import sys
+
+def _pywsgi_start():
+    gw = sys.modules["pywsgi_embed._gateway"]
+    ffi, lib = gw.ffi, gw.lib
+    try:
+        pkg_dir = os.path.dirname(ffi.string(lib.pywsgi_gateway_path()).decode())
+        if "pywsgi_embed" not in sys.modules:
+            import importlib.util
+            spec = importlib.util.spec_from_file_location(
+                "pywsgi_embed", os.path.join(pkg_dir, "__init__.py"),
+                submodule_search_locations=[pkg_dir])
+            pkg = importlib.util.module_from_spec(spec)
+            sys.modules["pywsgi_embed"] = pkg
+            spec.loader.exec_module(pkg)
+        from pywsgi_embed import gateway
+        gateway.install(ffi, lib)
+    except BaseException:
+        import traceback
+        why = traceback.format_exc()
+        sys.stderr.write("pywsgi: the gateway's Python side failed to start:\n" + why)
+
+        @ffi.def_extern()
+        def pywsgi_py_load(cfg, err, errlen):
+            msg = ("the gateway's Python side failed to start:\n" + why).encode()
+            msg = msg[:max(errlen - 1, 0)]
+            ffi.memmove(err, msg + b"\0", len(msg) + 1)
+            return 0
+
+_pywsgi_start()
+del _pywsgi_start
+'''
+
+
+def python_executable():
+    """The interpreter gateway.c boots when no Python home is configured:
+    the one running this build (for a venv, its own bin/python, so that
+    pyvenv.cfg is honoured)."""
+    return sys.executable
+
+
+def make_builder():
+    ffibuilder = cffi.FFI()
+    ffibuilder.cdef(header_section("CFFI C"))
+    ffibuilder.embedding_api(header_section("CFFI PYTHON"))
+    ffibuilder.embedding_init_code(INIT_CODE)
+    ext_suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    ffibuilder.set_source(
+        "pywsgi_embed._gateway",
+        '#include "pywsgi.h"\n',
+        sources=[os.path.join(CSRC, "gateway.c")],
+        include_dirs=[CSRC],
+        define_macros=[
+            ("PYWSGI_PYTHON_EXECUTABLE", '"%s"' % python_executable()),
+            ("PYWSGI_GATEWAY_FILE", '"_gateway%s"' % ext_suffix),
+        ],
+        # cffi links libpython for embedding; the rpath lets a server that
+        # knows nothing of this Python's prefix find it
+        extra_link_args=["-Wl,-rpath," + sysconfig.get_config_var("LIBDIR")],
+        extra_compile_args=["-O2", "-Wall", "-Wno-format-truncation"],
+    )
+    return ffibuilder
+
+
+ffibuilder = make_builder()
+
+def build_in_place():
+    """Build the library into this checkout (what `pip install -e .` does)."""
+    target = os.path.join(HERE, "_gateway" + sysconfig.get_config_var("EXT_SUFFIX"))
+    tmpdir = os.path.join(os.path.dirname(HERE), "build", "cffi")
+    return ffibuilder.compile(tmpdir=tmpdir, target=target, verbose=False)
+
+
+if __name__ == "__main__":
+    print(build_in_place())

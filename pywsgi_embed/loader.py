@@ -1,0 +1,132 @@
+"""Finding and importing the WSGI app a server was configured with.
+
+An app spec is one of
+    path/to/file.py              the callable `application` in that file
+    path/to/file.py:name         another callable
+    package.module:name          an importable module (default `application`)
+    package.module:factory()     a factory called without arguments
+as gunicorn and mod_wsgi users write them.  Every failure raises LoadError
+with the file and the reason (the app's own traceback if it raised), so that
+the server can refuse to start instead of answering 500 forever.
+"""
+
+import importlib
+import importlib.util
+import os
+import sys
+import traceback
+
+DEFAULT_CALLABLE = "application"
+
+
+class LoadError(Exception):
+    """The app cannot be loaded; str() says where and why."""
+
+
+def parse_spec(spec):
+    """(target, name, call) of an app spec; target is a path or a module."""
+    spec = spec.strip()
+    if not spec:
+        raise LoadError("no app given")
+    target, sep, name = spec.rpartition(":")
+    if not sep or "/" in name or name.endswith(".py"):
+        target, name = spec, DEFAULT_CALLABLE
+    call = name.endswith("()")
+    if call:
+        name = name[:-2]
+    if not name.isidentifier():
+        raise LoadError("%r: %r is not a Python name" % (spec, name))
+    return target, name, call
+
+
+def is_file_spec(target):
+    return target.endswith(".py") or os.sep in target
+
+
+def add_python_path(entries):
+    """Put the configured directories first on sys.path, in their order."""
+    for entry in reversed([e for e in entries if e]):
+        entry = os.path.abspath(entry)
+        if entry in sys.path:
+            sys.path.remove(entry)
+        sys.path.insert(0, entry)
+
+
+def _app_traceback(exc):
+    """The traceback without importlib's own frames."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not f.filename.startswith("<frozen importlib")]
+    lines = ["Traceback (most recent call last):\n"]
+    lines += traceback.format_list(frames)
+    lines += traceback.format_exception_only(type(exc), exc)
+    return "".join(lines).rstrip()
+
+
+def _import_file(path):
+    """Execute an app file as a module, with its directory on sys.path so
+    that it imports its neighbours.  It is registered under its own name
+    (wsgi.py -> wsgi) unless that is taken, so a later `import wsgi`
+    returns it instead of running it twice."""
+    path = os.path.abspath(path)
+    if not os.path.isfile(path):
+        raise LoadError("%s: no such file" % path)
+    if not os.access(path, os.R_OK):
+        raise LoadError("%s: not readable by this process (uid %d)"
+                        % (path, os.getuid()))
+    directory = os.path.dirname(path)
+    if directory not in sys.path:
+        sys.path.insert(0, directory)
+    name = os.path.splitext(os.path.basename(path))[0]
+    if not name.isidentifier() or name in sys.modules:
+        name = "_pywsgi_app_%x" % (hash(path) & 0xFFFFFFFF)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException as exc:
+        del sys.modules[name]
+        raise LoadError("%s: importing it raised\n%s"
+                        % (path, _app_traceback(exc))) from None
+    return module, path
+
+
+def _import_module(target):
+    try:
+        module = importlib.import_module(target)
+    except BaseException as exc:
+        if isinstance(exc, ModuleNotFoundError) and exc.name == target.split(".")[0]:
+            raise LoadError("%s: no such module on sys.path (%s)"
+                            % (target, os.pathsep.join(sys.path))) from None
+        raise LoadError("%s: importing it raised\n%s"
+                        % (target, _app_traceback(exc))) from None
+    return module, getattr(module, "__file__", None) or target
+
+
+def load(spec, python_path=()):
+    """The app callable of spec, importing it now."""
+    add_python_path(python_path)
+    target, name, call = parse_spec(spec)
+    if is_file_spec(target):
+        module, where = _import_file(target)
+    else:
+        module, where = _import_module(target)
+    try:
+        app = getattr(module, name)
+    except AttributeError:
+        found = sorted(k for k, v in vars(module).items()
+                       if callable(v) and not k.startswith("_")
+                       and not isinstance(v, type))[:10]
+        raise LoadError("%s has no %r%s" % (
+            where, name,
+            " (callables there: %s)" % ", ".join(found) if found else "")) from None
+    if call:
+        try:
+            app = app()
+        except BaseException as exc:
+            raise LoadError("%s: calling %s() raised\n%s"
+                            % (where, name, _app_traceback(exc))) from None
+    if not callable(app):
+        raise LoadError("%s: %s is a %s, not a WSGI callable"
+                        % (where, name + ("()" if call else ""), type(app).__name__))
+    return app

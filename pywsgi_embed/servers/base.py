@@ -1,0 +1,102 @@
+"""What every server runner offers: `pywsgi-embed serve`, `pywsgi-embed
+config` and the test fixtures all go through this, so a server is started
+the same way by a user and by the tests.
+
+A runner turns Options into a config file in a work directory and into
+the argv that runs the server in the foreground on that config, with its
+error log on stderr (serve) or in a file (tests).
+"""
+
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+from typing import Dict, List, Optional
+
+
+@dataclasses.dataclass
+class Mount:
+    """One app at one URL prefix ("/" for the root): the prefix becomes
+    SCRIPT_NAME."""
+    prefix: str
+    app: str                     # "file.py[:name]" or "module:name"
+    mode: Optional[str] = None   # nginx only: "threads" or "inline"
+
+
+@dataclasses.dataclass
+class Options:
+    mounts: List[Mount]
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1             # nginx worker_processes / Apache children
+    threads: int = 16            # nginx pool threads / Apache threads per child
+    mode: str = "threads"        # nginx default mode of mounts without one
+    mpm: str = "event"           # Apache: event, worker or prefork
+    python_home: Optional[str] = None     # venv or prefix; None: sys.prefix
+    python_path: List[str] = dataclasses.field(default_factory=list)
+    environ: Dict[str, str] = dataclasses.field(default_factory=dict)
+    error_log: Optional[str] = None       # None: stderr (the terminal)
+    access_log: bool = False
+    log_level: str = "info"
+    extra_config: str = ""       # raw lines for the server block (tests add
+                                 # a static location this way)
+
+    def home(self):
+        return self.python_home or sys.prefix
+
+
+class ServerError(Exception):
+    """The server cannot run: not installed, module missing, bad config."""
+
+
+class Server:
+    """Base of servers/nginx.py and servers/apache.py."""
+
+    name = None
+
+    def __init__(self, options, workdir):
+        self.options = options
+        self.workdir = os.path.abspath(workdir)
+
+    # -- to implement -------------------------------------------------------
+
+    def module_path(self):
+        """Absolute path of the built module; ServerError if missing."""
+        raise NotImplementedError
+
+    def render(self):
+        """The config file text for self.options."""
+        raise NotImplementedError
+
+    def argv(self, config_path):
+        """Run the server in the foreground on config_path."""
+        raise NotImplementedError
+
+    def test_argv(self, config_path):
+        """Check config_path (nginx -t, apache2 -t)."""
+        raise NotImplementedError
+
+    def install_hint(self):
+        """How to install the server and its dev files on Debian."""
+        raise NotImplementedError
+
+    # -- shared ---------------------------------------------------------------
+
+    reload_signal = signal.SIGHUP
+    stop_signal = signal.SIGQUIT      # graceful: finish in-flight requests
+
+    def write_config(self):
+        os.makedirs(self.workdir, exist_ok=True)
+        path = os.path.join(self.workdir, self.name + ".conf")
+        with open(path, "w") as f:
+            f.write(self.render())
+        return path
+
+    def check_config(self, config_path):
+        """None if the server accepts config_path, else its message."""
+        proc = subprocess.run(self.test_argv(config_path), capture_output=True,
+                              text=True)
+        if proc.returncode == 0:
+            return None
+        return (proc.stdout + proc.stderr).strip()

@@ -110,10 +110,16 @@ def make_builder():
 ffibuilder = make_builder()
 
 def build_in_place():
-    """Build the library into this checkout (what `pip install -e .` does)."""
-    target = os.path.join(HERE, "_gateway" + sysconfig.get_config_var("EXT_SUFFIX"))
+    """Build the library into this checkout (what `pip install -e .` does).
+    It is linked under a temporary name and renamed: servers that still
+    map the old file keep it (the linker would truncate it under them)."""
+    name = "_gateway" + sysconfig.get_config_var("EXT_SUFFIX")
     tmpdir = os.path.join(os.path.dirname(HERE), "build", "cffi")
-    return ffibuilder.compile(tmpdir=tmpdir, target=target, verbose=False)
+    target = os.path.join(tmpdir, name)
+    built = ffibuilder.compile(tmpdir=tmpdir, target=target, verbose=False)
+    final = os.path.join(HERE, name)
+    os.replace(built, final)
+    return final
 
 
 if __name__ == "__main__":

@@ -1,0 +1,120 @@
+"""Starting real servers for the tests: the same runners (pywsgi_embed.servers)
+that `pywsgi-embed serve` uses, on 127.0.0.1 and a free port, with the error
+log in a file the tests can read.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import time
+
+from pywsgi_embed import servers
+from pywsgi_embed.servers import Mount, Options
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+APPS = os.path.join(HERE, "apps")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, proc, timeout=30.0):
+    """True once 127.0.0.1:port accepts; False if proc died first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+class ServerFailed(Exception):
+    pass
+
+
+class Running:
+    """A server process started by start()."""
+
+    def __init__(self, server, proc, config_path, workdir):
+        self.server = server
+        self.proc = proc
+        self.config_path = config_path
+        self.workdir = workdir
+        self.port = server.options.port
+        self.host = server.options.host
+
+    @property
+    def error_log_path(self):
+        return self.server.options.error_log
+
+    def error_log(self):
+        try:
+            with open(self.error_log_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def output(self):
+        """What the server printed on stdout/stderr."""
+        with open(os.path.join(self.workdir, "server.out"), errors="replace") as f:
+            return f.read()
+
+    def url(self, path="/"):
+        return "http://%s:%d%s" % (self.host, self.port, path)
+
+    def reload(self):
+        self.proc.send_signal(self.server.reload_signal)
+
+    def stop(self, timeout=15.0):
+        """Graceful stop; returns the seconds it took (kill after timeout)."""
+        if self.proc.poll() is not None:
+            return 0.0
+        start = time.monotonic()
+        self.proc.send_signal(self.server.stop_signal)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise ServerFailed("%s did not stop within %.0f s" % (self.server.name, timeout))
+        return time.monotonic() - start
+
+    def kill(self):
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+
+
+def start(name, mounts, workdir, **options):
+    """Write a config for `name` (nginx or apache) serving mounts, start the
+    server in the foreground and wait until it accepts connections.
+
+    mounts: list of Mount, or a dict {prefix: app spec}.  options: fields of
+    pywsgi_embed.servers.Options (port defaults to a free one)."""
+    if isinstance(mounts, dict):
+        mounts = [Mount(prefix, app) for prefix, app in mounts.items()]
+    os.makedirs(workdir, exist_ok=True)
+    options.setdefault("port", free_port())
+    options.setdefault("error_log", os.path.join(workdir, "error.log"))
+    server = servers.get(name)(Options(mounts=mounts, **options), workdir)
+    config_path = server.write_config()
+    out = open(os.path.join(workdir, "server.out"), "w")
+    proc = subprocess.Popen(server.argv(config_path), stdout=out,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    out.close()
+    running = Running(server, proc, config_path, workdir)
+    if not wait_for_port(running.port, proc):
+        running.kill()
+        raise ServerFailed("%s did not start on port %d:\n%s\n%s" % (
+            name, running.port, running.output(), running.error_log()))
+    return running

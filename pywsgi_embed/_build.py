@@ -103,6 +103,9 @@ def make_builder():
         # knows nothing of this Python's prefix find it
         extra_link_args=["-Wl,-rpath," + sysconfig.get_config_var("LIBDIR")],
         extra_compile_args=["-O2", "-Wall", "-Wno-format-truncation"],
+        # the full C API (PyConfig), and the exact EXT_SUFFIX name the
+        # modules look for: not the abi3 stable-ABI build cffi defaults to
+        py_limited_api=False,
     )
     return ffibuilder
 

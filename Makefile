@@ -1,0 +1,48 @@
+# pywsgi-embed: `make run` serves the example app on nginx, `make test` runs
+# every test against real nginx and Apache.  Each target installs what it
+# needs first (Debian packages, a venv with the Python packages), so both
+# work on a fresh Debian bookworm machine; repeated runs install nothing.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PYTEST ?= -q
+
+# A server whose dev files are missing is an error here, not a skipped module.
+export PYWSGI_EMBED_REQUIRE ?= nginx,apache
+
+.PHONY: all deps venv build test test-docker run bench clean
+
+all: build
+
+deps:
+	sh tools/install-deps.sh
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+venv: $(PY) requirements-dev.txt
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+
+# The gateway library and both modules, in place (pip install -e .)
+build: deps venv
+	$(PY) -m pip install -q --disable-pip-version-check --no-build-isolation -e .
+
+test: build
+	$(PY) -m pytest $(PYTEST) tests --ignore=tests/docker
+
+test-docker: build
+	sh tools/install-deps.sh docker.io mmdebstrap
+	$(PY) -m pytest $(PYTEST) --docker tests/http
+
+run: build
+	$(VENV)/bin/pywsgi-embed serve examples/hello.py --server nginx --port 8000
+
+bench: build
+	sh tools/install-deps.sh libapache2-mod-wsgi-py3
+	$(PY) bench/gateway_overhead.py
+	$(PY) bench/nginx_bench.py
+	$(PY) bench/apache_bench.py
+
+clean:
+	rm -rf build pywsgi_embed/modules pywsgi_embed/_gateway*.so *.egg-info

@@ -180,6 +180,17 @@ pywsgi_env_add_path(pywsgi_env *env, const char *mount, size_t mlen,
 {
     int  rc;
 
+    /* refuse before writing SCRIPT_NAME, so that a refused path leaves
+       the blob as it was */
+
+    if (plen && memchr(path, '\0', plen) != NULL) {
+        return PYWSGI_ENV_BAD;
+    }
+
+    if (env->cap - env->len < PYWSGI_ENV_PATH_SIZE(mlen, plen)) {
+        return PYWSGI_ENV_FULL;
+    }
+
     while (mlen && mount[mlen - 1] == '/') {
         mlen--;                       /* "/app/" mounts as "/app" */
     }

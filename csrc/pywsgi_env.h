@@ -44,7 +44,7 @@ typedef struct {
 /* bytes that one variable / one header / the path may add at most */
 #define PYWSGI_ENV_VAR_SIZE(klen, vlen)     ((klen) + (vlen) + 2)
 #define PYWSGI_ENV_HEADER_SIZE(nlen, vlen)  ((nlen) + (vlen) + 9)
-#define PYWSGI_ENV_PATH_SIZE(mlen, ulen)    ((mlen) + (ulen) + 23)
+#define PYWSGI_ENV_PATH_SIZE(mlen, ulen)    ((mlen) + (ulen) + 24)
 
 void pywsgi_env_init(pywsgi_env *env, char *buf, size_t cap);
 

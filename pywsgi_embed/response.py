@@ -153,8 +153,8 @@ def _encode_headers(headers):
             raise TypeError("start_response(): each header must be a "
                             "(name, value) tuple, not %r" % (item,))
         name, value = item
-        lower = _names.get(name)
-        if lower is None or type(name) is not str:
+        lower = _names.get(name) if type(name) is str else None
+        if lower is None:
             lower = _check_name(name)
         if type(value) is not str:
             raise TypeError("start_response(): the value of %s must be a "

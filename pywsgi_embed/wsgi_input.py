@@ -44,6 +44,11 @@ class Input:
                              "(client gone or timed out)")
         if got == 0:
             self._left = 0
+            if left > 0:
+                # a Content-Length body that ends early was cut off: saying
+                # b'' would hand the app a truncated body as if complete
+                raise InputError("the request body ended %d bytes before "
+                                 "its Content-Length" % left)
             return b""
         if left > 0:
             self._left = left - got

@@ -184,7 +184,7 @@ class Recorder:
 
     # -- apps and requests ---------------------------------------------------
 
-    def config(self, app="", python_path="", server=b"test/1.0",
+    def config(self, app="", python_path="", software=b"test/1.0",
                environ=b"", multithread=1, multiprocess=1):
         """A pywsgi_config * (and what it points to, kept alive)."""
         cfg = ffi.new("pywsgi_config *")
@@ -200,7 +200,7 @@ class Recorder:
         cfg.abi_version = lib.PYWSGI_ABI_VERSION
         cfg.app = text(app)
         cfg.python_path = text(python_path)
-        cfg.server = text(server) if server is not None else ffi.NULL
+        cfg.server = text(software) if software is not None else ffi.NULL
         cfg.environ = text(environ)
         cfg.environ_len = len(environ)
         cfg.io = self.io

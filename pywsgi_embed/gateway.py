@@ -29,7 +29,8 @@ from pywsgi_embed.wsgi_input import EMPTY, Input
 
 FAIL = lib.PYWSGI_FAIL
 
-_apps = []          # (app callable, environ template) by id
+_apps = {}          # App by id: a dict, so a bad id (-1 after a failed
+                    # load) is a KeyError, never another app
 _read = None        # the server's read callback
 _inflight = set()   # step mode: responses between two steps
 _errors = None      # wsgi.errors of every request
@@ -98,17 +99,32 @@ def make_template(cfg):
     return template
 
 
+def check_io(io):
+    """A clear error for an io table the gateway cannot use (a NULL table
+    would crash the worker on its first field)."""
+    if io == ffi.NULL:
+        raise loader.LoadError("the server module gave no io table "
+                               "(pywsgi_config.io is NULL)")
+    missing = [name for name in ("read", "start", "write", "sendfile", "log")
+               if getattr(io, name) == ffi.NULL]
+    if missing:
+        raise loader.LoadError("the server module's io table lacks %s"
+                               % ", ".join(missing))
+
+
 def load(cfg, err, errlen):
     """Import the app of cfg (a pywsgi_config *): its id + 1, or 0 with the
     reason copied into err."""
     try:
         if _read is None:
+            check_io(cfg.io)
             set_io(cfg.io)
             redirect_stdio()
         paths = _text(cfg.python_path).split(":")
         app = loader.load(_text(cfg.app), paths)
-        _apps.append(App(app, make_template(cfg)))
-        return len(_apps)
+        app_id = len(_apps)
+        _apps[app_id] = App(app, make_template(cfg))
+        return app_id + 1
     except BaseException as exc:
         if isinstance(exc, loader.LoadError):
             why = str(exc)

@@ -236,8 +236,7 @@ class Response:
         if 0 <= left < n:
             data = data[:left]
             n = left
-            log(self.handle, LOG_WARN, "the app sent more than its "
-                "Content-Length: the rest was dropped")
+            self._too_long()
         if self.started:
             rc = _write(self.handle, data, n)
         else:
@@ -274,6 +273,10 @@ class Response:
         return (code < 200 or code == 204 or code == 304
                 or self.environ.get("REQUEST_METHOD") == "HEAD")
 
+    def _too_long(self):
+        log(self.handle, LOG_WARN, "the app sent more than its "
+            "Content-Length: the rest was dropped")
+
     def _short(self):
         log(self.handle, LOG_ERROR, "the app sent %d bytes fewer than its "
             "Content-Length: the connection is dropped so the client sees a "
@@ -309,6 +312,7 @@ class Response:
         left = self.left
         if 0 <= left < len(body):
             body = body[:left]
+            self._too_long()
         rc = self._start_whole(body, left >= 0)
         if rc != 0:
             return self.gone()

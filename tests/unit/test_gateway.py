@@ -1,0 +1,98 @@
+"""The gateway's own error paths: what the server gets when the record or
+the config is wrong (FAIL: nothing was sent, the module answers 500)."""
+
+import pytest
+
+from pywsgi_embed import gateway
+from pywsgi_embed._gateway import ffi
+from tests.unit.recorder import DONE, FAIL
+
+
+def hello(environ, start_response):
+    start_response("200 OK", [])
+    return [b"hi"]
+
+
+@pytest.mark.parametrize("bad_id", [-1, -2, 10 ** 6])
+def test_unknown_app_id_fails_without_output(server, bad_id):
+    server.add_app(hello)
+    for call in (gateway.handle, gateway.step):
+        rec, seen = server.request(bad_id)
+        assert call(rec) == FAIL
+        assert seen.events == []
+        assert "internal error" in seen.log_text()
+        assert "KeyError" in seen.log_text()
+
+
+def test_empty_env_blob_fails(server):
+    app = server.add_app(hello)
+    rec, seen = server.request(app, raw_env=b"")
+    assert gateway.handle(rec) == FAIL
+    assert seen.events == []
+
+
+def test_odd_blob_does_not_shift_pairs(server):
+    """A blob cut in the middle of a pair loses that key only."""
+    got = []
+
+    def app(environ, start_response):
+        got.append(environ)
+        start_response("200 OK", [])
+        return []
+
+    app_id = server.add_app(app)
+    code, _ = server.run(app_id, raw_env=b"REQUEST_METHOD\0GET\0DANGLING\0")
+    assert code == DONE
+    assert got[0]["REQUEST_METHOD"] == "GET" and "DANGLING" not in got[0]
+
+
+def test_app_ids_count_up(server):
+    first = server.add_app(hello)
+    second = server.add_app(hello)
+    assert second == first + 1
+    assert server.run(first)[0] == DONE and server.run(second)[0] == DONE
+
+
+def _fresh_worker(monkeypatch):
+    """As if no app was loaded yet in this worker: load() takes the io."""
+    monkeypatch.setattr(gateway, "_read", None)
+
+
+def test_null_io_table_is_a_load_error(server, monkeypatch):
+    _fresh_worker(monkeypatch)
+    cfg = server.config("x.py")
+    cfg.io = ffi.NULL
+    err = ffi.new("char[]", 1000)
+    assert gateway.load(cfg, err, 1000) == 0
+    assert b"pywsgi_config.io is NULL" in ffi.string(err)
+
+
+def test_incomplete_io_table_is_a_load_error(server, monkeypatch):
+    _fresh_worker(monkeypatch)
+    io = ffi.new("pywsgi_io *")
+    io.read = server.io.read
+    io.start = server.io.start
+    cfg = server.config("x.py")
+    cfg.io = io
+    err = ffi.new("char[]", 1000)
+    assert gateway.load(cfg, err, 1000) == 0
+    assert ffi.string(err) == b"the server module's io table lacks write, " \
+                              b"sendfile, log"
+
+
+def test_template_is_not_shared_state(server):
+    """An app that changes its environ cannot change the next request's."""
+    got = []
+
+    def app(environ, start_response):
+        got.append(dict(environ))
+        environ["wsgi.version"] = "changed"
+        environ.clear()
+        start_response("200 OK", [])
+        return []
+
+    app_id = server.add_app(app)
+    server.run(app_id)
+    server.run(app_id)
+    assert got[1]["wsgi.version"] == (1, 0)
+    assert got[1] == got[0]

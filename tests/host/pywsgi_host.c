@@ -14,12 +14,14 @@
  *               [--requests 4000] [--timeout 120] [--python-home DIR]
  *   pywsgi_host --gateway LIB --app SPEC --bench N [--rounds R]
  *   pywsgi_host --gateway LIB --app SPEC --init-error
+ *   pywsgi_host --gateway LIB --app SPEC --dump-env
  *
  * --bench: one thread, no fork, a hello-world request with an 18-pair
  * environ like a browser's, timed per call (under callgrind, only the
  * timed loop is collected: run with --collect-atstart=no).
  * --init-error: pywsgi_init must fail; prints its message, then checks
  * that requests fail fast with PYWSGI_FAIL.
+ * --dump-env: write the --bench request's environ blob to stdout.
  *
  * Exit status: 0 all good, 1 a check failed, 2 a child crashed or timed
  * out, 3 usage or init error.
@@ -68,7 +70,8 @@ static struct {
     long         bench;
     int          rounds;
     int          init_error;
-} opt = { NULL, NULL, NULL, 2, 4, 8000, 120, 0, 7, 0 };
+    int          dump_env;
+} opt = { NULL, NULL, NULL, 2, 4, 8000, 120, 0, 7, 0, 0 };
 
 static pywsgi_gateway   gw;
 static int              app_id;
@@ -1018,6 +1021,19 @@ init_error(void)
 }
 
 
+/* the --bench request's environ blob, raw, for the Python side of
+   bench/gateway_overhead.py to build the same environ */
+static int
+dump_env(void)
+{
+    host_env  he;
+
+    build_env(&he, "GET", "/bench", "", NULL, -1);
+    fwrite(he.buf, 1, he.env.len, stdout);
+    return 0;
+}
+
+
 /* ---- main --------------------------------------------------------------- */
 
 static void
@@ -1025,7 +1041,8 @@ usage(void)
 {
     fprintf(stderr, "usage: pywsgi_host --gateway LIB --app SPEC "
             "[--children N] [--threads N] [--requests N] [--timeout S] "
-            "[--python-home DIR] [--bench N [--rounds R]] [--init-error]\n");
+            "[--python-home DIR] [--bench N [--rounds R]] [--init-error] "
+            "[--dump-env]\n");
     exit(3);
 }
 
@@ -1042,6 +1059,10 @@ main(int argc, char **argv)
 
         if (strcmp(a, "--init-error") == 0) {
             opt.init_error = 1;
+            continue;
+        }
+        if (strcmp(a, "--dump-env") == 0) {
+            opt.dump_env = 1;
             continue;
         }
         if (v == NULL) {
@@ -1075,6 +1096,10 @@ main(int argc, char **argv)
 
     if (opt.init_error) {
         return init_error();
+    }
+
+    if (opt.dump_env) {
+        return dump_env();
     }
 
     if (opt.bench > 0) {

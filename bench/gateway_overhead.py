@@ -1,0 +1,163 @@
+"""What the gateway adds to a request: pywsgi_handle() called by a C host
+beside the same app called straight from Python.
+
+    python bench/gateway_overhead.py [--calls N] [--rounds R] [--profile]
+
+Both sides run the hello-world route of tests/host/host_app.py with the
+same 18-pair environ (11 CGI variables and 7 browser headers, the blob the
+C host builds with csrc/pywsgi_env.c), on one thread:
+  - through the gateway: tests/host/pywsgi_host.c --bench (dlopen, boot,
+    then N calls of pywsgi_handle per round; the callbacks copy the body);
+  - straight: app(environ, start_response) with a trivial start_response,
+    its body iterated, in this Python.
+Each figure is the median of R rounds.  --profile also runs the host under
+callgrind (only the timed loop is collected) and prints instructions per
+request and where they go: instruction counts are stable on a noisy
+machine where times are not.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from tests.host import build  # noqa: E402
+
+TARGET_US = 2.0
+
+
+def host_median_us(host, gateway, calls, rounds):
+    out = subprocess.run(
+        [host, "--gateway", gateway, "--app", build.APP, "--bench",
+         str(calls), "--rounds", str(rounds)],
+        check=True, capture_output=True, text=True).stdout
+    return float(re.search(r"median_ns ([0-9.]+)", out).group(1)) / 1000.0
+
+
+def environ_of(blob):
+    """The environ the gateway builds from blob, for the straight call."""
+    from pywsgi_embed.errors import LogStream
+    from pywsgi_embed.file_wrapper import FileWrapper
+    from pywsgi_embed.wsgi_input import EMPTY
+    environ = {
+        "wsgi.version": (1, 0), "wsgi.url_scheme": "http",
+        "wsgi.input": EMPTY, "wsgi.errors": LogStream(print, 0),
+        "wsgi.multithread": False, "wsgi.multiprocess": False,
+        "wsgi.run_once": False, "wsgi.input_terminated": True,
+        "wsgi.file_wrapper": FileWrapper, "SERVER_SOFTWARE": "bench",
+        "pywsgi_embed.version": "0",
+    }
+    parts = blob[:-1].decode("latin-1").split("\0")
+    environ.update(zip(parts[0::2], parts[1::2]))
+    return environ
+
+
+def direct_median_us(app, environ, calls, rounds):
+    """app(environ, start_response) straight from Python, body iterated."""
+    def start_response(status, headers, exc_info=None):
+        return None
+
+    def one_round():
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            for chunk in app(environ, start_response):
+                pass
+        return (time.perf_counter() - t0) / calls
+
+    one_round()                                      # warm up
+    return statistics.median(one_round() for _ in range(rounds)) * 1e6
+
+
+def load_app():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("host_app", build.APP)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.application
+
+
+def callgrind_ir(host, gateway, calls, outdir, tag):
+    """Instructions of `calls` requests (only the timed loop collected)."""
+    out = os.path.join(outdir, "callgrind.%s.out" % tag)
+    subprocess.run(
+        ["valgrind", "--tool=callgrind", "--collect-atstart=no",
+         "--callgrind-out-file=" + out, host, "--gateway", gateway,
+         "--app", build.APP, "--bench", str(calls), "--rounds", "1"],
+        check=True, capture_output=True, text=True)
+    text = subprocess.run(["callgrind_annotate", "--inclusive=no",
+                           "--threshold=99", out],
+                          check=True, capture_output=True, text=True).stdout
+    total = int(re.search(r"^([0-9,]+) \(100.0%\)\s+PROGRAM TOTALS", text,
+                          re.M).group(1).replace(",", ""))
+    return total, text
+
+
+def profile(host, gateway, top):
+    """Instructions per request: two runs differenced, so that the fixed
+    cost of the toggles cancels; then the functions that take them."""
+    if shutil.which("valgrind") is None:
+        sys.exit("--profile needs valgrind (apt-get install -y valgrind)")
+    with tempfile.TemporaryDirectory() as tmp:
+        small, _ = callgrind_ir(host, gateway, 1000, tmp, "small")
+        large, text = callgrind_ir(host, gateway, 3000, tmp, "large")
+    per_request = (large - small) / 2000.0
+    print("\ncallgrind: %.0f instructions per request" % per_request)
+    print("%10s %6s  %s" % ("Ir/req", "share", "function (exclusive)"))
+    rows = re.findall(r"^\s*([0-9,]+) \(\s*([0-9.]+)%\)\s+(\S.*)$", text,
+                      re.M)
+    shown = 0
+    for ir, share, name in rows:
+        if "PROGRAM TOTALS" in name:
+            continue
+        print("%10.0f %5s%%  %s" % (int(ir.replace(",", "")) / 3000.0,
+                                    share, name[:90]))
+        shown += 1
+        if shown >= top:
+            break
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--calls", type=int, default=20000)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--gateway", default=None,
+                        help="the gateway library (default: this checkout's)")
+    parser.add_argument("--profile", action="store_true",
+                        help="also count instructions with callgrind")
+    parser.add_argument("--top", type=int, default=25)
+    args = parser.parse_args()
+
+    gateway = args.gateway or build.gateway_path()
+    with tempfile.TemporaryDirectory() as tmp:
+        host = build.build_host(tmp)
+        blob = subprocess.run([host, "--gateway", gateway, "--app", build.APP,
+                               "--dump-env"], check=True,
+                              capture_output=True).stdout
+        environ = environ_of(blob)
+        assert len(blob.split(b"\0")) // 2 == 18, "expected 18 pairs"
+        app = load_app()
+        direct = direct_median_us(app, environ, args.calls, args.rounds)
+        through = host_median_us(host, gateway, args.calls, args.rounds)
+
+        print("gateway overhead: hello world, 18-pair environ, 1 thread, "
+              "median of %d rounds of %d calls" % (args.rounds, args.calls))
+        print("%-40s %8s" % ("", "us/req"))
+        print("%-40s %8.2f" % ("app(environ, start_response) in Python",
+                               direct))
+        print("%-40s %8.2f" % ("pywsgi_handle() from the C host", through))
+        print("%-40s %8.2f   (target <= %.1f)" % ("added by the gateway",
+                                                  through - direct, TARGET_US))
+        if args.profile:
+            profile(host, gateway, args.top)
+
+
+if __name__ == "__main__":
+    main()

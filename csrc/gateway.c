@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "pywsgi.h"
+#include "gateway.h"
 
 #ifndef PYWSGI_PYTHON_EXECUTABLE
 #error "build with -DPYWSGI_PYTHON_EXECUTABLE=\"/path/to/python\""
@@ -40,6 +41,7 @@ enum {
 };
 
 static volatile int     gw_state = GW_COLD;
+static const pywsgi_io *gw_io;
 static pid_t            gw_pid;
 static char             gw_boot_error[1024];
 static pthread_mutex_t  gw_init_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -407,6 +409,53 @@ pywsgi_cancel(pywsgi_request *r)
     if (gw_state == GW_READY && r->state != NULL) {
         pywsgi_py_cancel(r);
     }
+}
+
+
+/* the io callbacks, for the Python side (see gateway.h) */
+
+void
+pywsgi_gw_set_io(const pywsgi_io *io)
+{
+    gw_io = io;
+}
+
+
+ssize_t
+pywsgi_gw_read(void *handle, char *buf, size_t n)
+{
+    return gw_io->read(handle, buf, n);
+}
+
+
+int
+pywsgi_gw_start(void *handle, int status, const char *status_line,
+    size_t status_len, const char *headers, size_t headers_len,
+    size_t nheaders, const char *body, size_t body_len, int flags)
+{
+    return gw_io->start(handle, status, status_line, status_len, headers,
+                        headers_len, nheaders, body, body_len, flags);
+}
+
+
+int
+pywsgi_gw_write(void *handle, const char *buf, size_t n)
+{
+    return gw_io->write(handle, buf, n);
+}
+
+
+int
+pywsgi_gw_sendfile(void *handle, int fd, int64_t offset, int64_t n)
+{
+    return gw_io->sendfile(handle, fd, offset, n);
+}
+
+
+void
+pywsgi_gw_log(void *handle, int level, const char *msg, size_t n)
+{
+    gw_io->log(handle, level, msg, n);
 }
 
 

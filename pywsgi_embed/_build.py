@@ -19,12 +19,14 @@ import cffi
 HERE = os.path.dirname(os.path.abspath(__file__))
 CSRC = os.path.join(os.path.dirname(HERE), "csrc")
 HEADER = os.path.join(CSRC, "pywsgi.h")
+INTERNAL = os.path.join(CSRC, "gateway.h")
 
 
-def header_section(name, text=None):
-    """The text between '---- BEGIN <name> ----' and '---- END <name> ----'."""
+def header_section(name, text=None, path=HEADER):
+    """The text between '---- BEGIN <name> ----' and '---- END <name> ----'
+    of path (csrc/pywsgi.h by default)."""
     if text is None:
-        with open(HEADER) as f:
+        with open(path) as f:
             text = f.read()
     match = re.search(
         r"/\* ---- BEGIN %s ---- \*/(.*?)/\* ---- END %s ---- \*/" % (name, name),
@@ -32,7 +34,7 @@ def header_section(name, text=None):
         re.S,
     )
     if match is None:
-        raise RuntimeError("%s has no %s section" % (HEADER, name))
+        raise RuntimeError("%s has no %s section" % (path, name))
     return match.group(1)
 
 
@@ -86,13 +88,14 @@ def python_executable():
 
 def make_builder():
     ffibuilder = cffi.FFI()
-    ffibuilder.cdef(header_section("CFFI C"))
+    ffibuilder.cdef(header_section("CFFI C")
+                    + header_section("CFFI GATEWAY", path=INTERNAL))
     ffibuilder.embedding_api(header_section("CFFI PYTHON"))
     ffibuilder.embedding_init_code(INIT_CODE)
     ext_suffix = sysconfig.get_config_var("EXT_SUFFIX")
     ffibuilder.set_source(
         "pywsgi_embed._gateway",
-        '#include "pywsgi.h"\n',
+        '#include "pywsgi.h"\n#include "gateway.h"\n',
         sources=[os.path.join(CSRC, "gateway.c")],
         include_dirs=[CSRC],
         define_macros=[

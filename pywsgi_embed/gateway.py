@@ -59,10 +59,13 @@ def _server_log(handle, level, data):
 
 
 def set_io(io):
-    """Take the server's callbacks (a pywsgi_io *), once per worker."""
+    """Take the server's callbacks (a pywsgi_io *), once per worker.  They
+    are called through the library's C wrappers (csrc/gateway.h)."""
     global _read, _errors
-    _read = io.read
-    response.set_io(io.start, io.write, io.sendfile, io.log)
+    lib.pywsgi_gw_set_io(io)
+    _read = lib.pywsgi_gw_read
+    response.set_io(lib.pywsgi_gw_start, lib.pywsgi_gw_write,
+                    lib.pywsgi_gw_sendfile, lib.pywsgi_gw_log)
     _errors = LogStream(lambda level, data: _server_log(ffi.NULL, level, data),
                         response.LOG_ERROR)
 

@@ -1,0 +1,33 @@
+/*
+ * gateway.h: inside the gateway library, the C functions its Python side
+ * calls (pywsgi_embed/_build.py feeds the marked section to cffi).
+ *
+ * The Python side reaches the server's pywsgi_io callbacks through these
+ * rather than by calling the function pointers from Python: cffi compiles
+ * a direct wrapper for each function declared here, where a call through
+ * a cdata function pointer goes through libffi and converts every argument
+ * generically (0.7 us for start()'s ten arguments, measured).  Like any
+ * cffi call, each releases the GIL while the server works.
+ */
+
+#ifndef PYWSGI_GATEWAY_H
+#define PYWSGI_GATEWAY_H
+
+#include "pywsgi.h"
+
+/* ---- BEGIN CFFI GATEWAY ---- */
+
+/* the worker's io table (pywsgi_config.io of the first app loaded) */
+void pywsgi_gw_set_io(const pywsgi_io *io);
+
+ssize_t pywsgi_gw_read(void *handle, char *buf, size_t n);
+int pywsgi_gw_start(void *handle, int status, const char *status_line,
+    size_t status_len, const char *headers, size_t headers_len,
+    size_t nheaders, const char *body, size_t body_len, int flags);
+int pywsgi_gw_write(void *handle, const char *buf, size_t n);
+int pywsgi_gw_sendfile(void *handle, int fd, int64_t offset, int64_t n);
+void pywsgi_gw_log(void *handle, int level, const char *msg, size_t n);
+
+/* ---- END CFFI GATEWAY ---- */
+
+#endif /* PYWSGI_GATEWAY_H */

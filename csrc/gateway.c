@@ -21,6 +21,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -375,7 +376,8 @@ pywsgi_handle(pywsgi_request *r)
         return PYWSGI_FAIL;
     }
 
-    return pywsgi_py_handle(r);
+    return pywsgi_py_serve(r->app, r->env, r->env_len, r->content_length,
+                           r->handle);
 }
 
 
@@ -428,13 +430,72 @@ pywsgi_gw_read(void *handle, char *buf, size_t n)
 }
 
 
+/* "Content-Length\0<n>\0" at p; its length */
+static size_t
+put_length(char *p, size_t n)
+{
+    static const char  name[] = "Content-Length";
+    char               digits[24];
+    size_t             len, i;
+
+    memcpy(p, name, sizeof(name));          /* with its NUL */
+    len = sizeof(name);
+
+    i = sizeof(digits);
+    do {
+        digits[--i] = (char) ('0' + n % 10);
+        n /= 10;
+    } while (n);
+
+    memcpy(p + len, digits + i, sizeof(digits) - i);
+    len += sizeof(digits) - i;
+    p[len++] = '\0';
+
+    return len;
+}
+
+
 int
-pywsgi_gw_start(void *handle, int status, const char *status_line,
-    size_t status_len, const char *headers, size_t headers_len,
+pywsgi_gw_start(void *handle, const char *head, size_t head_len,
     size_t nheaders, const char *body, size_t body_len, int flags)
 {
-    return gw_io->start(handle, status, status_line, status_len, headers,
-                        headers_len, nheaders, body, body_len, flags);
+    const char  *headers;
+    char         stack[4096], *buf;
+    size_t       status_len, headers_len;
+    int          status, rc;
+
+    status_len = strlen(head);
+    status = (head[0] - '0') * 100 + (head[1] - '0') * 10 + (head[2] - '0');
+    headers = head + status_len + 1;
+    headers_len = head_len - status_len - 1;
+
+    if (!(flags & PYWSGI_GW_ADD_LENGTH)) {
+        return gw_io->start(handle, status, head, status_len, headers,
+                            headers_len, nheaders, body, body_len, flags);
+    }
+
+    /* the headers and a Content-Length, in one blob for the module */
+
+    buf = stack;
+    if (headers_len + 40 > sizeof(stack)) {
+        buf = malloc(headers_len + 40);
+        if (buf == NULL) {
+            return -1;
+        }
+    }
+
+    memcpy(buf, headers, headers_len);
+    headers_len += put_length(buf + headers_len, body_len);
+
+    rc = gw_io->start(handle, status, head, status_len, buf, headers_len,
+                      nheaders + 1, body, body_len,
+                      flags & ~PYWSGI_GW_ADD_LENGTH);
+
+    if (buf != stack) {
+        free(buf);
+    }
+
+    return rc;
 }
 
 

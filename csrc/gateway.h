@@ -7,7 +7,8 @@
  * a direct wrapper for each function declared here, where a call through
  * a cdata function pointer goes through libffi and converts every argument
  * generically (0.7 us for start()'s ten arguments, measured).  Like any
- * cffi call, each releases the GIL while the server works.
+ * cffi call, each releases the GIL while the server works.  start() takes
+ * fewer, fused arguments on this side: each one costs a conversion.
  */
 
 #ifndef PYWSGI_GATEWAY_H
@@ -20,9 +21,15 @@
 /* the worker's io table (pywsgi_config.io of the first app loaded) */
 void pywsgi_gw_set_io(const pywsgi_io *io);
 
+/* flag of pywsgi_gw_start: append "Content-Length: body_len" */
+#define PYWSGI_GW_ADD_LENGTH 256
+
 ssize_t pywsgi_gw_read(void *handle, char *buf, size_t n);
-int pywsgi_gw_start(void *handle, int status, const char *status_line,
-    size_t status_len, const char *headers, size_t headers_len,
+
+/* pywsgi_io.start of a "head": the status line and the headers in one
+   blob, "200 OK\0Name\0Value\0...", as pywsgi_embed/headers.py packs
+   it (validated there: a 3-digit code, no NUL in the status line) */
+int pywsgi_gw_start(void *handle, const char *head, size_t head_len,
     size_t nheaders, const char *body, size_t body_len, int flags);
 int pywsgi_gw_write(void *handle, const char *buf, size_t n);
 int pywsgi_gw_sendfile(void *handle, int fd, int64_t offset, int64_t n);

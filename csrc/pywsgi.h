@@ -145,10 +145,13 @@ void pywsgi_fini(void);
 
 /* ---- BEGIN CFFI PYTHON ---- */
 /* Internal: implemented in Python (pywsgi_embed/gateway.py through
-   @ffi.def_extern), called only by csrc/gateway.c. */
+   @ffi.def_extern), called only by csrc/gateway.c.  pywsgi_py_serve takes
+   the record's fields as arguments: cheaper for cffi than a struct that
+   Python then reads field by field. */
 
 int pywsgi_py_load(const pywsgi_config *cfg, char *err, size_t errlen);
-int pywsgi_py_handle(pywsgi_request *r);
+int pywsgi_py_serve(int app, const char *env, size_t env_len,
+    int64_t content_length, void *handle);
 int pywsgi_py_step(pywsgi_request *r);
 void pywsgi_py_cancel(pywsgi_request *r);
 void pywsgi_py_fini(void);

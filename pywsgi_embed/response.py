@@ -1,11 +1,11 @@
 """One WSGI response: start_response(), the app's iterable, and the calls
-that hand status, headers and body to the server (the pywsgi_io callbacks).
+that hand status, headers and body to the server (the pywsgi_io callbacks,
+through the gateway's C wrappers in csrc/gateway.c).
 
 The PEP 3333 duties of a server, as they concern the response, live here:
-  - start_response validates at once (str status "NNN Reason", a list of
-    (str, str) headers, token names, no CR/LF/NUL or other controls, no
-    hop-by-hop names) so the app sees its own mistake; exc_info replaces
-    the headers before anything went out and re-raises after;
+  - start_response validates at once (pywsgi_embed/headers.py) so the app
+    sees its own mistake; exc_info replaces the headers before anything
+    went out and re-raises after; a second call without it is an error;
   - headers go out with the first non-empty chunk (or the first write(),
     or the end of an empty body), fused with that chunk into one call; a
     one-item list gets a Content-Length and goes out in a single call;
@@ -14,48 +14,38 @@ The PEP 3333 duties of a server, as they concern the response, live here:
   - the iterable's close() runs exactly once, whatever happened;
   - an error before output is a 500 with the traceback in the server log;
     after output, the connection is aborted (PYWSGI_ABORT).
+
+run() is the hot path of pywsgi_handle(): it answers the common case, a
+one-item list of bytes, with one call into C, and leaves everything else
+to Response.
 """
 
-import re
 import traceback
 
 from pywsgi_embed._gateway import lib
 from pywsgi_embed.file_wrapper import FileWrapper
+from pywsgi_embed.headers import head_of, heads
 
 DONE = lib.PYWSGI_DONE
 MORE = lib.PYWSGI_MORE
 ABORT = lib.PYWSGI_ABORT
 LAST = lib.PYWSGI_BODY_LAST
+ADD_LENGTH = lib.PYWSGI_GW_ADD_LENGTH
+WHOLE = LAST | ADD_LENGTH
 LOG_ERROR = lib.PYWSGI_LOG_ERROR
 LOG_WARN = lib.PYWSGI_LOG_WARN
 LOG_INFO = lib.PYWSGI_LOG_INFO
 
-HOP_BY_HOP = frozenset((
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
-    "te", "trailers", "transfer-encoding", "upgrade",
-))
+_SERVER_ERROR_HEAD = (b"500 Internal Server Error\0"
+                      b"Content-Type\0text/plain; charset=utf-8\0"
+                      b"Content-Length\x0025\0")
+_SERVER_ERROR_BODY = b"500 Internal Server Error"
 
-_STATUS = re.compile(r"[1-9][0-9][0-9] [\t\x20-\x7e\x80-\xff]*")
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_BAD_VALUE_CHAR = re.compile(r"[\x01-\x08\x0a-\x1f\x7f]")
-
-_CACHE_MAX = 512
-_statuses = {}       # status str -> (code, latin-1 bytes), valid ones only
-_names = {}          # header name -> lower-case name, valid ones only
-
-_SERVER_ERROR = (
-    500, b"500 Internal Server Error",
-    b"Content-Type\0text/plain; charset=utf-8\0Content-Length\x0025\0", 2,
-    b"500 Internal Server Error",
-)
-
-# The server's callbacks, set once per worker by set_io()
-_start = _write = _sendfile = _log = None
-
-
-def set_io(start, write, sendfile, log):
-    global _start, _write, _sendfile, _log
-    _start, _write, _sendfile, _log = start, write, sendfile, log
+# The server's callbacks, through the C wrappers, set once per worker
+_start = lib.pywsgi_gw_start
+_write = lib.pywsgi_gw_write
+_sendfile = lib.pywsgi_gw_sendfile
+_log = lib.pywsgi_gw_log
 
 
 def log(handle, level, text):
@@ -73,149 +63,74 @@ class ClientGone(OSError):
     """The client went away while the response was going out."""
 
 
-def parse_status(status):
-    """(code, status line bytes) of a valid status, else raise."""
-    hit = _statuses.get(status)
-    if hit is not None and type(status) is str:
-        return hit
-    if type(status) is not str:
-        raise TypeError("start_response(): the status must be a str, not %s"
-                        % type(status).__name__)
-    if _STATUS.fullmatch(status) is None:
-        raise ValueError("start_response(): the status %r is not "
-                         "'NNN Reason phrase'" % status)
-    hit = (int(status[:3]), status.encode("latin-1"))
-    if len(_statuses) < _CACHE_MAX:
-        _statuses[status] = hit
-    return hit
-
-
-def _check_name(name):
-    if type(name) is not str:
-        raise TypeError("start_response(): a header name must be a str, "
-                        "not %s: %r" % (type(name).__name__, name))
-    if _TOKEN.fullmatch(name) is None:
-        raise ValueError("start_response(): %r is not a valid header name"
-                         % name)
-    lower = name.lower()
-    if lower in HOP_BY_HOP:
-        raise ValueError("start_response(): %r is a hop-by-hop header, "
-                         "which only the server may set (PEP 3333)" % name)
-    if len(_names) < _CACHE_MAX:
-        _names[name] = lower
-    return lower
-
-
-def _content_length(value):
-    if not value.isdigit() or not value.isascii():
-        raise ValueError("start_response(): Content-Length %r is not a "
-                         "number" % value)
-    return int(value)
-
-
-_header_lists = {}   # tuple(headers) -> encode_headers() result, valid ones
-
-
-def encode_headers(headers):
-    """(blob, count, content length or -1) of a valid header list, else
-    raise.  The blob is "Name\\0Value\\0" pairs, as pywsgi_io.start takes.
-
-    Most apps send the same few header lists again and again, so valid
-    ones are cached: one tuple() and one dict lookup instead of checking
-    every name and value (1 us -> 0.2 us on the 2-core VM).  The cache is
-    emptied when full so that varying lists cannot crowd out the hot ones.
-    """
-    if type(headers) is list:
-        try:
-            key = tuple(headers)
-            hit = _header_lists.get(key)
-        except TypeError:          # an unhashable item: let the checks say
-            key = hit = None
-        if hit is not None:
-            return hit
-        hit = _encode_headers(headers)
-        if key is not None:
-            if len(_header_lists) >= _CACHE_MAX:
-                _header_lists.clear()
-            _header_lists[key] = hit
-        return hit
-    return _encode_headers(headers)
-
-
-def _encode_headers(headers):
-    if type(headers) is not list:
-        raise TypeError("start_response(): the headers must be a list of "
-                        "(name, value) tuples, not %s" % type(headers).__name__)
-    flat = []
-    length = -1
-    for item in headers:
-        if type(item) is not tuple or len(item) != 2:
-            raise TypeError("start_response(): each header must be a "
-                            "(name, value) tuple, not %r" % (item,))
-        name, value = item
-        lower = _names.get(name) if type(name) is str else None
-        if lower is None:
-            lower = _check_name(name)
-        if type(value) is not str:
-            raise TypeError("start_response(): the value of %s must be a "
-                            "str, not %s" % (name, type(value).__name__))
-        if lower == "content-length":
-            length = _content_length(value)
-        flat.append(name)
-        flat.append(value)
-    flat.append("")
-    text = "\0".join(flat)
-    if text.count("\0") != len(flat) - 1 or _BAD_VALUE_CHAR.search(text):
-        bad = next(h for h in headers
-                   if "\0" in h[1] or _BAD_VALUE_CHAR.search(h[1]))
-        raise ValueError("start_response(): the value of %s has a control "
-                         "character (CR, LF, NUL...): %r" % bad)
+def run(handle, environ, call):
+    """Run one request to its end: DONE, or ABORT."""
+    resp = Response(handle, environ)
     try:
-        blob = text.encode("latin-1")
-    except UnicodeEncodeError:
-        bad = next(h for h in headers if not h[1].isascii()
-                   and max(map(ord, h[1])) > 255)
-        raise ValueError("start_response(): the value of %s is not "
-                         "latin-1: %r" % bad) from None
-    return blob, len(headers), length
+        result = call(environ, resp.start_response)
+    except BaseException as exc:
+        return resp.fail(exc)
+    # the common case: a one-item list of bytes and no Content-Length of
+    # the app's, nothing sent by write(): status, headers, the length and
+    # the body in one call (PYWSGI_GW_ADD_LENGTH: C appends the header)
+    if (type(result) is list and len(result) == 1 and resp.left < 0
+            and not resp.started):
+        body = result[0]
+        head = resp.head
+        if type(body) is bytes and body and head is not None:
+            if _start(handle, head, len(head), resp.count, body, len(body),
+                      WHOLE) == 0:
+                return DONE
+            return resp.gone()
+    code = resp.proceed(result)
+    while code == MORE:
+        code = resp.pull()
+    resp.close()
+    return code
 
 
 class Response:
     """The state of one response, from app() to close()."""
 
-    __slots__ = ("handle", "environ", "code", "status", "headers", "count",
-                 "left", "started", "result", "iterator", "keep")
+    # count and code are set with head; iterator by proceed() before use
+    __slots__ = ("handle", "environ", "head", "count", "left", "code",
+                 "started", "result", "iterator")
 
     def __init__(self, handle, environ):
         self.handle = handle
         self.environ = environ
-        self.status = None       # status line bytes, once start_response ran
+        self.head = None         # status line + headers, once start_response ran
         self.left = -1           # bytes the app's Content-Length still allows
         self.started = False     # status and headers went to the server
-        self.result = None
-        self.iterator = None
-        self.keep = None         # step mode: the cffi handle of self
+        self.result = None       # what the app returned
 
     # -- the app's side -----------------------------------------------------
 
     def start_response(self, status, headers, exc_info=None, /):
-        if exc_info is not None:
+        if exc_info is not None or self.head is not None:
+            self._again(exc_info)
+        hit = None
+        if type(headers) is list:        # head_of()'s cache, inline
             try:
-                if self.started:
-                    raise exc_info[1].with_traceback(exc_info[2])
-            finally:
-                exc_info = None
-        elif self.status is not None:
+                hit = heads.get((status, tuple(headers)))
+            except TypeError:
+                pass
+        if hit is None:
+            hit = head_of(status, headers)
+        self.head, self.count, self.left, self.code = hit
+        return self.write
+
+    def _again(self, exc_info):
+        """A call with exc_info, or a second call: allowed only with
+        exc_info before output; after output, exc_info is re-raised."""
+        if exc_info is None:
             raise WSGIError("start_response() was called a second time "
                             "without exc_info")
-        code, status = parse_status(status)
-        blob, count, length = encode_headers(headers)
-        self.code = code
-        self.status = status
-        self.headers = blob
-        self.count = count
-        self.left = length
-        return self.write
+        try:
+            if self.started:
+                raise exc_info[1].with_traceback(exc_info[2])
+        finally:
+            exc_info = None      # no frame -> traceback -> frame cycle
 
     def write(self, data):
         if type(data) is not bytes:
@@ -240,14 +155,12 @@ class Response:
         if self.started:
             rc = _write(self.handle, data, n)
         else:
-            if self.status is None:
+            head = self.head
+            if head is None:
                 raise WSGIError("the app produced body bytes before calling "
                                 "start_response()")
             self.started = True
-            status = self.status
-            headers = self.headers
-            rc = _start(self.handle, self.code, status, len(status), headers,
-                        len(headers), self.count, data, n, 0)
+            rc = _start(self.handle, head, len(head), self.count, data, n, 0)
         if left >= 0:
             self.left = left - n
         return rc == 0
@@ -255,16 +168,14 @@ class Response:
     def _start_whole(self, body, declared):
         """Status, headers and the whole body in one call; declared: the
         app gave a Content-Length."""
-        headers = self.headers
-        count = self.count
         n = len(body)
+        flags = LAST
         if not declared and (n or not self._bodyless()):
-            headers += b"Content-Length\0%d\0" % n
-            count += 1
+            flags = WHOLE
         self.started = True
-        status = self.status
-        return _start(self.handle, self.code, status, len(status), headers,
-                      len(headers), count, body, n, LAST)
+        head = self.head
+        return _start(self.handle, head, len(head), self.count, body, n,
+                      flags)
 
     def _bodyless(self):
         """True when a response may carry fewer bytes than its
@@ -291,10 +202,14 @@ class Response:
             result = app(self.environ, self.start_response)
         except BaseException as exc:
             return self.fail(exc)
+        return self.proceed(result)
+
+    def proceed(self, result):
+        """What the app returned: send up to its first body chunk."""
         self.result = result
         rtype = type(result)
         if rtype is list:
-            if len(result) == 1 and not self.started and self.status is not None:
+            if len(result) == 1 and not self.started and self.head is not None:
                 body = result[0]
                 if type(body) is bytes:
                     return self._whole(body)
@@ -323,23 +238,22 @@ class Response:
 
     def _file(self, fd, offset, count):
         """wsgi.file_wrapper over a regular file: headers, then sendfile."""
-        if self.status is None:
+        if self.head is None:
             return self.fail(WSGIError("the app returned a file_wrapper "
                                        "without calling start_response()"))
         if self.started:           # write() was used: keep the order
             self.iterator = iter(self.result)
             return self.pull()
         left = self.left
+        head = self.head
+        nheaders = self.count
         if left >= 0:
             count = min(count, left)
         else:
-            self.headers += b"Content-Length\0%d\0" % count
-            self.count += 1
+            head += b"Content-Length\0%d\0" % count
+            nheaders += 1
         self.started = True
-        status = self.status
-        headers = self.headers
-        if _start(self.handle, self.code, status, len(status), headers,
-                  len(headers), self.count, b"", 0, 0) != 0:
+        if _start(self.handle, head, len(head), nheaders, b"", 0, 0) != 0:
             return self.gone()
         if count and _sendfile(self.handle, fd, offset, count) != 0:
             return self.gone()
@@ -370,7 +284,7 @@ class Response:
     def finish(self):
         """The iterable is exhausted (or the Content-Length reached)."""
         if not self.started:
-            if self.status is None:
+            if self.head is None:
                 return self.fail(WSGIError("the app returned without calling "
                                            "start_response()"))
             left = self.left
@@ -393,9 +307,9 @@ class Response:
         if self.started:
             return ABORT
         self.started = True
-        code, status, headers, count, body = _SERVER_ERROR
-        _start(self.handle, code, status, len(status), headers, len(headers),
-               count, body, len(body), LAST)
+        head = _SERVER_ERROR_HEAD
+        _start(self.handle, head, len(head), 2, _SERVER_ERROR_BODY,
+               len(_SERVER_ERROR_BODY), LAST)
         return DONE
 
     def gone(self):
@@ -406,8 +320,7 @@ class Response:
     def close(self):
         """Call the iterable's close(), exactly once."""
         result = self.result
-        self.result = None
-        self.iterator = None
+        self.result = self.iterator = None
         if result is None or type(result) is list:
             return
         try:

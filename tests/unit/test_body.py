@@ -424,3 +424,21 @@ def test_worker_keeps_serving_after_errors(server):
         assert server.run(bad_id)[1].status == 500
         code, seen = server.run(good_id)
         assert (code, seen.status, seen.body) == (DONE, 200, b"fine")
+
+
+@pytest.mark.parametrize("size", [10, 4000, 5000, 70000])
+def test_content_length_added_after_any_header_size(server, size):
+    """C appends the Content-Length to the header blob, on its stack or,
+    past 4 KiB, in a malloc'd copy."""
+    headers = [("X-Big", "v" * size), ("X-After", "1")]
+    code, seen = run(server, app_returning([b"x" * 123], headers=headers))
+    assert code == DONE and seen.flags == LAST
+    assert seen.headers == [(b"X-Big", b"v" * size), (b"X-After", b"1"),
+                            (b"Content-Length", b"123")]
+
+
+@pytest.mark.parametrize("n", [1, 9, 10, 99, 100, 12345, 1000000])
+def test_content_length_digits(server, n):
+    code, seen = run(server, app_returning([b"y" * n]))
+    assert seen.header("Content-Length") == [str(n)]
+    assert len(seen.body) == n

@@ -28,6 +28,14 @@ assert decimal.Decimal is _decimal.Decimal, "decimal without _decimal"
 _closed = set()
 _lock = threading.Lock()
 
+if os.environ.get("PYWSGI_HOST_VERSIONS"):
+    # goes to the server log (the host prints it): which cffi runs here
+    import sys
+    import _cffi_backend
+    print("host_app: Python %s, _cffi_backend %s from %s" % (
+        sys.version.split()[0], _cffi_backend.__version__,
+        _cffi_backend.__file__))
+
 MARK = os.environ.get("PYWSGI_HOST_MARK")
 if MARK:
     # pywsgi_fini() runs atexit functions: the host checks for this file

@@ -9,9 +9,11 @@
  * pywsgi_next, pywsgi_cancel), checking every response against what the
  * request asked for (tests/host/host_app.py echoes a per-request id).  The
  * parent waits with a timeout, so a deadlock is a failure, not a hang.
+ * --churn K: a new thread every K requests (threads end, Python stays).
  *
  *   pywsgi_host --gateway LIB --app SPEC [--children 2] [--threads 4]
- *               [--requests 4000] [--timeout 120] [--python-home DIR]
+ *               [--requests 8000] [--timeout 120] [--python-home DIR]
+ *               [--churn K]
  *   pywsgi_host --gateway LIB --app SPEC --bench N [--rounds R]
  *   pywsgi_host --gateway LIB --app SPEC --init-error
  *   pywsgi_host --gateway LIB --app SPEC --dump-env
@@ -71,7 +73,8 @@ static struct {
     int          rounds;
     int          init_error;
     int          dump_env;
-} opt = { NULL, NULL, NULL, 2, 4, 8000, 120, 0, 7, 0, 0 };
+    long         churn;
+} opt = { NULL, NULL, NULL, 2, 4, 8000, 120, 0, 7, 0, 0, 0 };
 
 static pywsgi_gateway   gw;
 static int              app_id;
@@ -753,6 +756,7 @@ one_request(long n, const char *id)
 
 typedef struct {
     int   no;
+    long  first;       /* of this thread slot's requests */
     long  count;
 } thread_arg;
 
@@ -764,7 +768,7 @@ thread_main(void *p)
     char         id[48];
     long         i, n;
 
-    for (i = 0; i < ta->count; i++) {
+    for (i = ta->first; i < ta->first + ta->count; i++) {
         n = (long) ta->no * 1000003 + i;  /* every kind on every thread */
         snprintf(id, sizeof(id), "%d%02d%06ld", child_no + 1, ta->no, i);
         one_request(n, id);
@@ -793,15 +797,58 @@ boot(char *err, size_t errlen)
 }
 
 
+/*
+ * Run each slot's requests on threads: one thread per slot, or with
+ * --churn K a new thread every K requests, so that threads end while
+ * Python lives on (cffi then frees their thread states).
+ */
+static int
+run_threads(long per_child)
+{
+    pthread_t   tids[64];
+    thread_arg  args[64];
+    long        total[64], batch;
+    int         i, left;
+
+    for (i = 0; i < opt.threads; i++) {
+        args[i].no = i;
+        args[i].first = 0;
+        total[i] = per_child / opt.threads + (i < per_child % opt.threads);
+    }
+
+    do {
+        left = 0;
+
+        for (i = 0; i < opt.threads; i++) {
+            batch = total[i] - args[i].first;
+            if (opt.churn > 0 && batch > opt.churn) {
+                batch = opt.churn;
+            }
+            args[i].count = batch;
+            if (pthread_create(&tids[i], NULL, thread_main, &args[i]) != 0) {
+                fprintf(stderr, "pthread_create failed\n");
+                return -1;
+            }
+        }
+
+        for (i = 0; i < opt.threads; i++) {
+            pthread_join(tids[i], NULL);
+            args[i].first += args[i].count;
+            left += args[i].first < total[i];
+        }
+
+    } while (left);
+
+    return 0;
+}
+
+
 /* a worker: Python booted after the fork, requests from threads */
 static int
 child(int no)
 {
-    char        err[4096];
-    pthread_t   tids[64];
-    thread_arg  args[64];
-    long        per_child;
-    int         i;
+    char   err[4096];
+    long   per_child;
 
     child_no = no;
 
@@ -812,18 +859,8 @@ child(int no)
 
     per_child = opt.requests / (opt.children ? opt.children : 1);
 
-    for (i = 0; i < opt.threads; i++) {
-        args[i].no = i;
-        args[i].count = per_child / opt.threads
-                        + (i < per_child % opt.threads);
-        if (pthread_create(&tids[i], NULL, thread_main, &args[i]) != 0) {
-            fprintf(stderr, "pthread_create failed\n");
-            return 3;
-        }
-    }
-
-    for (i = 0; i < opt.threads; i++) {
-        pthread_join(tids[i], NULL);
+    if (run_threads(per_child) != 0) {
+        return 3;
     }
 
     gw.fini();
@@ -1041,7 +1078,8 @@ usage(void)
 {
     fprintf(stderr, "usage: pywsgi_host --gateway LIB --app SPEC "
             "[--children N] [--threads N] [--requests N] [--timeout S] "
-            "[--python-home DIR] [--bench N [--rounds R]] [--init-error] "
+            "[--python-home DIR] [--churn K] [--bench N [--rounds R]] "
+            "[--init-error] "
             "[--dump-env]\n");
     exit(3);
 }
@@ -1079,6 +1117,7 @@ main(int argc, char **argv)
         else if (strcmp(a, "--timeout") == 0) opt.timeout = atoi(v);
         else if (strcmp(a, "--bench") == 0) opt.bench = atol(v);
         else if (strcmp(a, "--rounds") == 0) opt.rounds = atoi(v);
+        else if (strcmp(a, "--churn") == 0) opt.churn = atol(v);
         else usage();
     }
 

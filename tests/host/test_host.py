@@ -38,6 +38,15 @@ def test_threads_in_forked_children(host, gateway, tmp_path):
     assert len(marks) == 2, marks
 
 
+def test_thread_churn(host, gateway):
+    """Threads that end after 20 requests, new ones in their place: cffi
+    frees the thread states of ended threads while others run."""
+    proc = run_host(host, gateway, "--children", 2, "--threads", 4,
+                    "--requests", 4000, "--churn", 20)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "OK: 2 children x 4 threads, 4000 requests" in proc.stdout
+
+
 def test_more_threads_than_cores(host, gateway):
     proc = run_host(host, gateway, "--children", 1, "--threads", 16,
                     "--requests", 3200)
@@ -91,7 +100,8 @@ def valgrind():
 def test_memcheck_no_error_in_our_code(host, gateway, tmp_path):
     """One run under valgrind memcheck, Python on plain malloc so that
     memcheck sees every block: no invalid access in our frames, no
-    uninitialised value used by our code, nothing definitely lost by it."""
+    uninitialised value used by our code, nothing definitely lost by it.
+    Threads end every 16 requests, so thread states are freed too."""
     logs = str(tmp_path / "vg.%p.log")
     argv = [valgrind(), "--tool=memcheck", "--leak-check=full",
             "--show-leak-kinds=definite", "--errors-for-leak-kinds=definite",
@@ -100,7 +110,7 @@ def test_memcheck_no_error_in_our_code(host, gateway, tmp_path):
             "--log-file=" + logs,
             host, "--gateway", gateway, "--app", build.APP,
             "--children", 1, "--threads", 2, "--requests", 96,
-            "--timeout", 600]
+            "--churn", 16, "--timeout", 600]
     env = dict(os.environ, PYTHONMALLOC="malloc")
     proc = subprocess.run([str(a) for a in argv], capture_output=True,
                           text=True, env=env, timeout=900)

@@ -15,8 +15,11 @@ GATEWAY_FILE = "_gateway" + sysconfig.get_config_var("EXT_SUFFIX")
 
 
 def gateway_path():
-    """The gateway library of this checkout; an error if it is not built."""
-    path = os.path.join(ROOT, "pywsgi_embed", GATEWAY_FILE)
+    """The gateway library of this checkout (or $PYWSGI_TEST_GATEWAY, e.g.
+    one that tests/host/cffi_matrix.py built); an error if it is not
+    built."""
+    path = os.environ.get("PYWSGI_TEST_GATEWAY") or os.path.join(
+        ROOT, "pywsgi_embed", GATEWAY_FILE)
     if not os.path.exists(path):
         raise RuntimeError("%s is missing: build it with `python -m "
                            "pywsgi_embed._build` (or make build)" % path)

@@ -96,3 +96,19 @@ def test_template_is_not_shared_state(server):
     server.run(app_id)
     assert got[1]["wsgi.version"] == (1, 0)
     assert got[1] == got[0]
+
+
+def test_template_with_room():
+    """The template keeps its content, and on CPython a copy takes a
+    request's variables without growing its table."""
+    import sys
+    base = {"wsgi.version": (1, 0), "k%d" % 1: 1}
+    base.update(("key%d" % i, i) for i in range(9))
+    roomy = gateway.with_room(base)
+    assert roomy == base and type(roomy) is dict
+    assert "\0pywsgi-room" not in roomy
+    copy = roomy.copy()
+    size = sys.getsizeof(copy)
+    copy.update(("HTTP_X_%d" % i, "v") for i in range(20))
+    if sys.implementation.name == "cpython":
+        assert sys.getsizeof(copy) == size

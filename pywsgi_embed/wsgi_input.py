@@ -11,6 +11,10 @@ from pywsgi_embed._gateway import ffi
 
 CHUNK = 65536
 
+# the type realized once, at import: cffi realizes types lazily on first
+# use, and a worker's threads should not race to do it (cffi issue 271)
+_CHARS = ffi.typeof("char[]")
+
 
 class InputError(OSError):
     """The body could not be read: the client went away or timed out."""
@@ -37,7 +41,7 @@ class Input:
             n = left
         cbuf = self._cbuf
         if cbuf is None or len(cbuf) < n:
-            cbuf = self._cbuf = ffi.new("char[]", max(n, CHUNK))
+            cbuf = self._cbuf = ffi.new(_CHARS, max(n, CHUNK))
         got = self._read(self._handle, cbuf, n)
         if got < 0:
             raise InputError("reading the request body failed "

@@ -2,6 +2,7 @@
 beside the same app called straight from Python.
 
     python bench/gateway_overhead.py [--calls N] [--rounds R] [--profile]
+                                     [--against OTHER_GATEWAY]
 
 Both sides run the hello-world route of tests/host/host_app.py with the
 same 18-pair environ (11 CGI variables and 7 browser headers, the blob the
@@ -10,7 +11,10 @@ C host builds with csrc/pywsgi_env.c), on one thread:
     then N calls of pywsgi_handle per round; the callbacks copy the body);
   - straight: app(environ, start_response) with a trivial start_response,
     its body iterated, in this Python.
-Each figure is the median of R rounds.  --profile also runs the host under
+Each figure is the median of R rounds; --against times another gateway
+build in turn with this one (before/after: build an older commit with
+`git archive COMMIT | tar -x -C DIR; cd DIR; python -m pywsgi_embed._build`).
+--profile also runs the host under
 callgrind (only the timed loop is collected) and prints instructions per
 request and where they go: instruction counts are stable on a noisy
 machine where times are not.
@@ -40,6 +44,16 @@ def host_median_us(host, gateway, calls, rounds):
          str(calls), "--rounds", str(rounds)],
         check=True, capture_output=True, text=True).stdout
     return float(re.search(r"median_ns ([0-9.]+)", out).group(1)) / 1000.0
+
+
+def interleaved_us(host, gateways, calls, rounds):
+    """Median per gateway of `rounds` host runs taken in turn, so that a
+    machine whose speed drifts (this one does, by 1.5x) treats them alike."""
+    times = [[] for _ in gateways]
+    for _ in range(rounds):
+        for i, gateway in enumerate(gateways):
+            times[i].append(host_median_us(host, gateway, calls, 3))
+    return [statistics.median(t) for t in times]
 
 
 def environ_of(blob):
@@ -130,6 +144,9 @@ def main():
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--gateway", default=None,
                         help="the gateway library (default: this checkout's)")
+    parser.add_argument("--against", default=None,
+                        help="another gateway library to time in turn with "
+                        "this one (e.g. an older build)")
     parser.add_argument("--profile", action="store_true",
                         help="also count instructions with callgrind")
     parser.add_argument("--top", type=int, default=25)
@@ -145,16 +162,19 @@ def main():
         assert len(blob.split(b"\0")) // 2 == 18, "expected 18 pairs"
         app = load_app()
         direct = direct_median_us(app, environ, args.calls, args.rounds)
-        through = host_median_us(host, gateway, args.calls, args.rounds)
+        gateways = [gateway] + ([args.against] if args.against else [])
+        through = interleaved_us(host, gateways, args.calls, args.rounds)
 
         print("gateway overhead: hello world, 18-pair environ, 1 thread, "
               "median of %d rounds of %d calls" % (args.rounds, args.calls))
-        print("%-40s %8s" % ("", "us/req"))
-        print("%-40s %8.2f" % ("app(environ, start_response) in Python",
+        print("%-44s %8s %8s" % ("", "us/req", "added"))
+        print("%-44s %8.2f" % ("app(environ, start_response) in Python",
                                direct))
-        print("%-40s %8.2f" % ("pywsgi_handle() from the C host", through))
-        print("%-40s %8.2f   (target <= %.1f)" % ("added by the gateway",
-                                                  through - direct, TARGET_US))
+        names = ["pywsgi_handle() from the C host",
+                 "the same, gateway of --against"]
+        for name, us in zip(names, through):
+            print("%-44s %8.2f %8.2f" % (name, us, us - direct))
+        print("target: added <= %.1f us" % TARGET_US)
         if args.profile:
             profile(host, gateway, args.top)
 

@@ -3,6 +3,10 @@ each in a venv of its own (cffi's thread-state handling lives in
 _cffi_backend, so the version that runs is the venv's).
 
     python tests/host/cffi_matrix.py 2.1.1 2.0.0 1.17.1 1.15.1 [--rounds 5]
+    python tests/host/cffi_matrix.py debian=/usr/bin/python3
+
+A NAME=PYTHON argument uses that interpreter and the cffi it has, no venv
+(Debian's python3 with python3-cffi 1.15.1, as in the Docker images).
 
 For each version: a venv under build/cffi-matrix/ with `pip install
 cffi==VERSION`, a copy of pywsgi_embed/ with a gateway built by that venv's
@@ -86,7 +90,10 @@ def main():
     host = build.build_host(WORK)
     rows, bad = [], False
     for version in args.versions:
-        python = venv(version)
+        if "=" in version:              # NAME=/path/to/python, as it is
+            version, python = version.split("=", 1)
+        else:
+            python = venv(version)
         lib = gateway(version, python)
         results, backend = [], set()
         plan = [(2, 4, 0)] * args.rounds + [(1, 16, 0), (2, 4, 10)]

@@ -22,7 +22,7 @@ import _json
 import decimal
 import json
 
-assert json.encoder.c_make_encoder is not None, "json without _json"
+assert json.encoder.c_make_encoder is _json.make_encoder, "json without _json"
 assert decimal.Decimal is _decimal.Decimal, "decimal without _decimal"
 
 _closed = set()

@@ -9,7 +9,8 @@ import sysconfig
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 CSRC = os.path.join(ROOT, "csrc")
-SOURCE = os.path.join(HERE, "pywsgi_host.c")
+SOURCES = [os.path.join(HERE, name) for name in
+           ("pywsgi_host.c", "host_io.c", "host_requests.c")]
 APP = os.path.join(HERE, "host_app.py")
 GATEWAY_FILE = "_gateway" + sysconfig.get_config_var("EXT_SUFFIX")
 
@@ -32,7 +33,7 @@ def build_host(outdir, cc="cc", extra=()):
     cmd = [cc, "-O2", "-g", "-Wall", "-Wextra", "-Wno-unused-parameter",
            "-Werror", "-I" + CSRC,
            '-DPYWSGI_GATEWAY_FILE="%s"' % GATEWAY_FILE,
-           "-o", target, SOURCE,
+           "-I" + HERE, "-o", target] + SOURCES + [
            os.path.join(CSRC, "pywsgi_env.c"),
            os.path.join(CSRC, "pywsgi_loader.c"),
            "-ldl", "-lpthread"] + list(extra)

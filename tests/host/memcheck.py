@@ -17,7 +17,8 @@ import glob
 import re
 
 OURS = re.compile(
-    r"\((?:pywsgi_host|gateway|_gateway|pywsgi_env|pywsgi_loader)\.c:\d+\)"
+    r"\((?:pywsgi_host|host_io|host_requests|gateway|_gateway|pywsgi_env|"
+    r"pywsgi_loader)\.c:\d+\)"
     r"|\(pywsgi_headers\.h:\d+\)"
     r"|\(in [^)]*(?:/pywsgi_host|/_gateway[^/)]*\.so)\)")
 SYSTEM = re.compile(r"\(in /usr/libexec/valgrind/|\(in /(?:usr/)?lib/"

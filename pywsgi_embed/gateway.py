@@ -186,11 +186,24 @@ def _gateway_error(handle):
     return FAIL
 
 
+def _no_app(handle, app_id):
+    """A request for an app id that pywsgi_init never returned (its load
+    failed, and the module went on): one line, no traceback per request."""
+    try:
+        response.log(handle, response.LOG_ERROR, "pywsgi: no app with id %d "
+                     "in this worker (did its pywsgi_init fail?)" % app_id)
+    except BaseException:
+        pass
+    return FAIL
+
+
 def serve(app_id, env, env_len, length, handle):
     """Run one request to its end (pywsgi_handle).  environ_of(), inline:
     a Python call costs about 0.1 us."""
+    app = _apps.get(app_id)
+    if app is None:
+        return _no_app(handle, app_id)
     try:
-        app = _apps[app_id]
         if env_len < 2:
             raise ValueError("the request has no environ (env_len %d)"
                              % env_len)
@@ -211,7 +224,8 @@ def handle(rec):
 
 
 def new_response(rec):
-    """The Response of a request record, its environ built."""
+    """The Response of a request record, its environ built (KeyError for
+    an unknown app id)."""
     app = _apps[rec.app]
     handle = rec.handle
     environ = environ_of(app, rec.env, rec.env_len, rec.content_length,
@@ -221,6 +235,8 @@ def new_response(rec):
 
 def step(rec):
     if rec.state == ffi.NULL:
+        if rec.app not in _apps:
+            return _no_app(rec.handle, rec.app)
         try:
             resp, app = new_response(rec)
         except BaseException:

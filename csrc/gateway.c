@@ -426,6 +426,10 @@ pywsgi_gw_set_io(const pywsgi_io *io)
 ssize_t
 pywsgi_gw_read(void *handle, char *buf, size_t n)
 {
+    if (gw_io == NULL) {             /* no app loaded in this process */
+        return -1;
+    }
+
     return gw_io->read(handle, buf, n);
 }
 
@@ -463,6 +467,10 @@ pywsgi_gw_start(void *handle, const char *head, size_t head_len,
     char         stack[4096], *buf;
     size_t       status_len, headers_len;
     int          status, rc;
+
+    if (gw_io == NULL) {
+        return -1;
+    }
 
     status_len = strlen(head);
     status = (head[0] - '0') * 100 + (head[1] - '0') * 10 + (head[2] - '0');
@@ -502,6 +510,10 @@ pywsgi_gw_start(void *handle, const char *head, size_t head_len,
 int
 pywsgi_gw_write(void *handle, const char *buf, size_t n)
 {
+    if (gw_io == NULL) {
+        return -1;
+    }
+
     return gw_io->write(handle, buf, n);
 }
 
@@ -509,6 +521,10 @@ pywsgi_gw_write(void *handle, const char *buf, size_t n)
 int
 pywsgi_gw_sendfile(void *handle, int fd, int64_t offset, int64_t n)
 {
+    if (gw_io == NULL) {
+        return -1;
+    }
+
     return gw_io->sendfile(handle, fd, offset, n);
 }
 
@@ -516,7 +532,9 @@ pywsgi_gw_sendfile(void *handle, int fd, int64_t offset, int64_t n)
 void
 pywsgi_gw_log(void *handle, int level, const char *msg, size_t n)
 {
-    gw_io->log(handle, level, msg, n);
+    if (gw_io != NULL) {
+        gw_io->log(handle, level, msg, n);
+    }
 }
 
 

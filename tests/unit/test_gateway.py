@@ -112,3 +112,21 @@ def test_template_with_room():
     copy.update(("HTTP_X_%d" % i, "v") for i in range(20))
     if sys.implementation.name == "cpython":
         assert sys.getsizeof(copy) == size
+
+
+def test_io_wrappers_before_any_io_table():
+    """In a process where no app was loaded, the C wrappers fail rather
+    than call through a NULL table."""
+    import subprocess
+    import sys
+    from tests.unit.conftest import ROOT
+    code = ("from pywsgi_embed._gateway import ffi, lib\n"
+            "print(lib.pywsgi_gw_write(ffi.NULL, b'x', 1),"
+            " lib.pywsgi_gw_read(ffi.NULL, ffi.new('char[]', 4), 4),"
+            " lib.pywsgi_gw_start(ffi.NULL, b'200 OK\\0', 7, 0, b'', 0, 0),"
+            " lib.pywsgi_gw_sendfile(ffi.NULL, 0, 0, 1))\n"
+            "lib.pywsgi_gw_log(ffi.NULL, 0, b'x', 1)\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["-1", "-1", "-1", "-1"]

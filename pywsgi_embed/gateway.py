@@ -198,20 +198,12 @@ def _no_app(handle, app_id):
 
 
 def serve(app_id, env, env_len, length, handle):
-    """Run one request to its end (pywsgi_handle).  environ_of(), inline:
-    a Python call costs about 0.1 us."""
+    """Run one request to its end (pywsgi_handle)."""
     app = _apps.get(app_id)
     if app is None:
         return _no_app(handle, app_id)
     try:
-        if env_len < 2:
-            raise ValueError("the request has no environ (env_len %d)"
-                             % env_len)
-        environ = app.template.copy()
-        parts = iter(_unpack(env, env_len - 1).decode("latin-1").split("\0"))
-        environ.update(zip(parts, parts))
-        if length:
-            environ["wsgi.input"] = Input(_read, handle, length)
+        environ = environ_of(app, env, env_len, length, handle)
     except BaseException:
         return _gateway_error(handle)
     return run(handle, environ, app.call)

@@ -1,0 +1,634 @@
+
+/*
+ * ngx_http_pywsgi_module: directives, configuration, worker start and exit.
+ *
+ * Directives:
+ *
+ *   pywsgi_app SPEC;               location: serve this WSGI app here; SPEC
+ *                                  is file.py[:callable], module:callable or
+ *                                  module:factory(); the location prefix is
+ *                                  SCRIPT_NAME ("" for "/", regex and named
+ *                                  locations); not inherited
+ *   pywsgi_mode threads|inline;    http, server, location (threads): threads
+ *                                  runs the app on a thread pool and never on
+ *                                  the event loop; inline runs it on the loop,
+ *                                  fastest for short CPU-only apps, but a slow
+ *                                  call stalls every connection of the worker
+ *   pywsgi_thread_pool NAME;       http, server, location (pywsgi): the pool
+ *                                  of threads mode, declared at the top level
+ *                                  with "thread_pool NAME threads=N;"
+ *   pywsgi_param KEY VALUE [if_not_empty];
+ *                                  http, server, location: an extra environ
+ *                                  entry, VALUE with nginx variables (like
+ *                                  uwsgi_param); it overrides a CGI variable
+ *                                  of the same name
+ *   pywsgi_python_home PATH;       http: a venv or a Python prefix (default:
+ *                                  the Python the gateway was built with)
+ *   pywsgi_python_path DIR;        http, repeatable: put DIR on sys.path
+ *   pywsgi_gateway PATH;           http: the gateway library (default: the
+ *                                  one installed with this module)
+ *   pywsgi_check on|off;           http (on): load every app in a child
+ *                                  process while reading the configuration,
+ *                                  so that "nginx -t" and a reload report an
+ *                                  app that cannot be imported, with its
+ *                                  traceback, and the running workers keep
+ *                                  serving
+ *
+ * Python starts in each worker process after the fork (init_process), never
+ * in the master.  There is no preload-in-the-master: nginx forks workers
+ * without telling its modules, so the CPython fork protocol
+ * (PyOS_BeforeFork/AfterFork) cannot be followed, and a Python that ran a
+ * thread before an unprotected fork can deadlock its children.
+ */
+
+
+#include "ngx_http_pywsgi_module.h"
+
+
+static int ngx_http_pywsgi_start(void *handle, int status,
+    const char *status_line, size_t status_len, const char *headers,
+    size_t headers_len, size_t nheaders, const char *body, size_t body_len,
+    int flags);
+static int ngx_http_pywsgi_write(void *handle, const char *buf, size_t n);
+static int ngx_http_pywsgi_sendfile(void *handle, int fd, int64_t offset,
+    int64_t n);
+
+static char *ngx_http_pywsgi_app(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_pywsgi_param(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static void *ngx_http_pywsgi_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_pywsgi_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_pywsgi_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_http_pywsgi_register(ngx_conf_t *cf,
+    ngx_http_pywsgi_loc_conf_t *plcf);
+static ngx_int_t ngx_http_pywsgi_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_pywsgi_init_process(ngx_cycle_t *cycle);
+static void ngx_http_pywsgi_exit_process(ngx_cycle_t *cycle);
+
+
+pywsgi_gateway  ngx_http_pywsgi_gw;
+
+pywsgi_io  ngx_http_pywsgi_io = {
+    ngx_http_pywsgi_read,
+    ngx_http_pywsgi_start,
+    ngx_http_pywsgi_write,
+    ngx_http_pywsgi_sendfile,
+    ngx_http_pywsgi_log
+};
+
+static ngx_uint_t  ngx_http_pywsgi_loaded;
+
+
+static ngx_conf_enum_t  ngx_http_pywsgi_modes[] = {
+    { ngx_string("inline"), NGX_HTTP_PYWSGI_INLINE },
+    { ngx_string("threads"), NGX_HTTP_PYWSGI_THREADS },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_command_t  ngx_http_pywsgi_commands[] = {
+
+    { ngx_string("pywsgi_app"),
+      NGX_HTTP_LOC_CONF|NGX_HTTP_LIF_CONF|NGX_CONF_TAKE1,
+      ngx_http_pywsgi_app,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("pywsgi_mode"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_pywsgi_loc_conf_t, mode),
+      &ngx_http_pywsgi_modes },
+
+    { ngx_string("pywsgi_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_pywsgi_loc_conf_t, pool_name),
+      NULL },
+
+    { ngx_string("pywsgi_param"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE23,
+      ngx_http_pywsgi_param,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("pywsgi_python_home"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pywsgi_main_conf_t, python_home),
+      NULL },
+
+    { ngx_string("pywsgi_python_path"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_array_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pywsgi_main_conf_t, python_path),
+      NULL },
+
+    { ngx_string("pywsgi_gateway"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pywsgi_main_conf_t, gateway),
+      NULL },
+
+    { ngx_string("pywsgi_check"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pywsgi_main_conf_t, check),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_pywsgi_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    ngx_http_pywsgi_postconfiguration,     /* postconfiguration */
+
+    ngx_http_pywsgi_create_main_conf,      /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_pywsgi_create_loc_conf,       /* create location configuration */
+    ngx_http_pywsgi_merge_loc_conf         /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_pywsgi_module = {
+    NGX_MODULE_V1,
+    &ngx_http_pywsgi_module_ctx,           /* module context */
+    ngx_http_pywsgi_commands,              /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_pywsgi_init_process,          /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_pywsgi_exit_process,          /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+/* the io callbacks that differ by mode; read and log are the same */
+
+static int
+ngx_http_pywsgi_start(void *handle, int status, const char *status_line,
+    size_t status_len, const char *headers, size_t headers_len,
+    size_t nheaders, const char *body, size_t body_len, int flags)
+{
+    ngx_http_pywsgi_ctx_t   *ctx = handle;
+    ngx_http_pywsgi_head_t   head;
+
+    head.status = status;
+    head.status_line = (u_char *) status_line;
+    head.status_len = status_len;
+    head.headers = (u_char *) headers;
+    head.headers_len = headers_len;
+    head.nheaders = nheaders;
+
+    if (ctx->threaded) {
+        return ngx_http_pywsgi_thread_start(ctx, &head, body, body_len, flags);
+    }
+
+    return ngx_http_pywsgi_inline_start(ctx, &head, body, body_len, flags);
+}
+
+
+static int
+ngx_http_pywsgi_write(void *handle, const char *buf, size_t n)
+{
+    ngx_http_pywsgi_ctx_t  *ctx = handle;
+
+    if (ctx->threaded) {
+        return ngx_http_pywsgi_thread_write(ctx, buf, n);
+    }
+
+    return ngx_http_pywsgi_inline_write(ctx, buf, n);
+}
+
+
+static int
+ngx_http_pywsgi_sendfile(void *handle, int fd, int64_t offset, int64_t n)
+{
+    ngx_http_pywsgi_ctx_t  *ctx = handle;
+
+    if (ctx->threaded) {
+        return ngx_http_pywsgi_thread_sendfile(ctx, fd, offset, n);
+    }
+
+    return ngx_http_pywsgi_inline_sendfile(ctx, fd, offset, n);
+}
+
+
+static char *
+ngx_http_pywsgi_app(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_pywsgi_loc_conf_t *plcf = conf;
+
+    ngx_str_t                 *value;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (plcf->spec.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        return "needs an app: file.py[:callable] or module:callable";
+    }
+
+    plcf->spec = value[1];
+    plcf->file = cf->conf_file->file.name.data;
+    plcf->line = cf->conf_file->line;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_pywsgi_handler;
+
+    /* the prefix of a prefix location becomes SCRIPT_NAME */
+
+    if (clcf->regex == NULL && !clcf->named && !clcf->noname) {
+        plcf->mount = clcf->name;
+
+        while (plcf->mount.len && plcf->mount.data[plcf->mount.len - 1] == '/')
+        {
+            plcf->mount.len--;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_pywsgi_param(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_pywsgi_loc_conf_t *plcf = conf;
+
+    ngx_str_t                         *value;
+    ngx_http_pywsgi_param_t           *param;
+    ngx_http_compile_complex_value_t   ccv;
+
+    value = cf->args->elts;
+
+    if (plcf->params == NULL) {
+        plcf->params = ngx_array_create(cf->pool, 4,
+                                        sizeof(ngx_http_pywsgi_param_t));
+        if (plcf->params == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    param = ngx_array_push(plcf->params);
+    if (param == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    param->key = value[1];
+    param->if_not_empty = 0;
+
+    if (cf->args->nelts == 4) {
+        if (ngx_strcmp(value[3].data, "if_not_empty") != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[3]);
+            return NGX_CONF_ERROR;
+        }
+
+        param->if_not_empty = 1;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &value[2];
+    ccv.complex_value = &param->value;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_pywsgi_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_pywsgi_main_conf_t  *pmcf;
+
+    pmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_pywsgi_main_conf_t));
+    if (pmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     pmcf->python_home = { 0, NULL };
+     *     pmcf->gateway = { 0, NULL };
+     */
+
+    pmcf->python_path = NGX_CONF_UNSET_PTR;
+    pmcf->check = NGX_CONF_UNSET;
+
+    if (ngx_array_init(&pmcf->apps, cf->pool, 2,
+                       sizeof(ngx_http_pywsgi_app_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return pmcf;
+}
+
+
+static void *
+ngx_http_pywsgi_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_pywsgi_loc_conf_t  *plcf;
+
+    plcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_pywsgi_loc_conf_t));
+    if (plcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     plcf->spec = { 0, NULL };
+     *     plcf->mount = { 0, NULL };
+     *     plcf->pool_name = { 0, NULL };
+     *     plcf->pool = NULL;
+     *     plcf->params = NULL;
+     */
+
+    plcf->app = -1;
+    plcf->mode = NGX_CONF_UNSET_UINT;
+
+    return plcf;
+}
+
+
+static char *
+ngx_http_pywsgi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_pywsgi_loc_conf_t *prev = parent;
+    ngx_http_pywsgi_loc_conf_t *conf = child;
+
+    ngx_conf_merge_uint_value(conf->mode, prev->mode,
+                              NGX_HTTP_PYWSGI_THREADS);
+    ngx_conf_merge_str_value(conf->pool_name, prev->pool_name, "pywsgi");
+
+    if (conf->params == NULL) {
+        conf->params = prev->params;
+    }
+
+    if (conf->spec.data == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    if (conf->mode == NGX_HTTP_PYWSGI_THREADS) {
+        conf->pool = ngx_thread_pool_add(cf, &conf->pool_name);
+        if (conf->pool == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (ngx_http_pywsgi_register(cf, conf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* one app per spec and mode, however many locations mount it */
+
+static ngx_int_t
+ngx_http_pywsgi_register(ngx_conf_t *cf, ngx_http_pywsgi_loc_conf_t *plcf)
+{
+    ngx_uint_t                    i;
+    ngx_http_pywsgi_app_t        *app;
+    ngx_http_pywsgi_main_conf_t  *pmcf;
+
+    pmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_pywsgi_module);
+
+    app = pmcf->apps.elts;
+
+    for (i = 0; i < pmcf->apps.nelts; i++) {
+        if (app[i].mode == plcf->mode
+            && app[i].spec.len == plcf->spec.len
+            && ngx_strncmp(app[i].spec.data, plcf->spec.data, plcf->spec.len)
+               == 0)
+        {
+            plcf->app = i;
+            return NGX_OK;
+        }
+    }
+
+    app = ngx_array_push(&pmcf->apps);
+    if (app == NULL) {
+        return NGX_ERROR;
+    }
+
+    app->spec = plcf->spec;
+    app->mode = plcf->mode;
+    app->id = -1;
+    app->file = plcf->file;
+    app->line = plcf->line;
+
+    plcf->app = pmcf->apps.nelts - 1;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_pywsgi_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_pywsgi_main_conf_t  *pmcf;
+
+    pmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_pywsgi_module);
+
+    ngx_conf_init_ptr_value(pmcf->python_path, NULL);
+    ngx_conf_init_value(pmcf->check, 1);
+
+    if (pmcf->apps.nelts == 0 || !pmcf->check) {
+        return NGX_OK;
+    }
+
+    return ngx_http_pywsgi_check_apps(cf, pmcf);
+}
+
+
+ngx_int_t
+ngx_http_pywsgi_gateway_path(ngx_http_pywsgi_main_conf_t *pmcf, char *buf,
+    size_t len)
+{
+    if (pmcf->gateway.len) {
+        if (pmcf->gateway.len >= len) {
+            return NGX_ERROR;
+        }
+
+        ngx_cpystrn((u_char *) buf, pmcf->gateway.data, pmcf->gateway.len + 1);
+        return NGX_OK;
+    }
+
+    if (pywsgi_gateway_default_path((void *) &ngx_http_pywsgi_module, buf,
+                                    len)
+        != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* "dir1:dir2" of the pywsgi_python_path directives, NUL-terminated */
+
+u_char *
+ngx_http_pywsgi_python_path(ngx_pool_t *pool,
+    ngx_http_pywsgi_main_conf_t *pmcf)
+{
+    size_t      len;
+    u_char     *path, *p;
+    ngx_str_t  *dir;
+    ngx_uint_t  i;
+
+    if (pmcf->python_path == NULL) {
+        return NULL;
+    }
+
+    dir = pmcf->python_path->elts;
+    len = 1;
+
+    for (i = 0; i < pmcf->python_path->nelts; i++) {
+        len += dir[i].len + 1;
+    }
+
+    path = ngx_pnalloc(pool, len);
+    if (path == NULL) {
+        return NULL;
+    }
+
+    p = path;
+
+    for (i = 0; i < pmcf->python_path->nelts; i++) {
+        if (i) {
+            *p++ = ':';
+        }
+
+        p = ngx_cpymem(p, dir[i].data, dir[i].len);
+    }
+
+    *p = '\0';
+
+    return path;
+}
+
+
+void
+ngx_http_pywsgi_config(ngx_http_pywsgi_main_conf_t *pmcf,
+    ngx_http_pywsgi_app_t *app, ngx_uint_t multiprocess, u_char *python_path,
+    pywsgi_config *cfg)
+{
+    ngx_memzero(cfg, sizeof(pywsgi_config));
+
+    /* the strings of directives are NUL-terminated */
+
+    cfg->abi_version = PYWSGI_ABI_VERSION;
+    cfg->python_home = (const char *) pmcf->python_home.data;
+    cfg->python_path = (const char *) python_path;
+    cfg->app = (const char *) app->spec.data;
+    cfg->server = NGINX_VER;
+    cfg->io = &ngx_http_pywsgi_io;
+    cfg->multithread = (app->mode == NGX_HTTP_PYWSGI_THREADS);
+    cfg->multiprocess = multiprocess ? 1 : 0;
+}
+
+
+static ngx_int_t
+ngx_http_pywsgi_init_process(ngx_cycle_t *cycle)
+{
+    char                          path[NGX_MAX_PATH], *err;
+    u_char                       *python_path;
+    ngx_uint_t                    i;
+    pywsgi_config                 cfg;
+    ngx_core_conf_t              *ccf;
+    ngx_http_pywsgi_app_t        *app;
+    ngx_http_pywsgi_main_conf_t  *pmcf;
+
+    pmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_pywsgi_module);
+
+    if (pmcf == NULL || pmcf->apps.nelts == 0) {
+        return NGX_OK;
+    }
+
+    err = ngx_pcalloc(cycle->pool, NGX_HTTP_PYWSGI_ERRLEN);
+    if (err == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_pywsgi_gateway_path(pmcf, path, sizeof(path)) != NGX_OK) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "pywsgi: cannot find the gateway library: set "
+                      "pywsgi_gateway");
+        return NGX_ERROR;
+    }
+
+    if (pywsgi_gateway_open(&ngx_http_pywsgi_gw, path, err,
+                            NGX_HTTP_PYWSGI_ERRLEN)
+        != 0)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0, "pywsgi: %s", err);
+        return NGX_ERROR;
+    }
+
+    python_path = ngx_http_pywsgi_python_path(cycle->pool, pmcf);
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+
+    app = pmcf->apps.elts;
+
+    for (i = 0; i < pmcf->apps.nelts; i++) {
+        ngx_http_pywsgi_config(pmcf, &app[i], ccf->worker_processes > 1,
+                               python_path, &cfg);
+
+        app[i].id = ngx_http_pywsgi_gw.init(&cfg, err, NGX_HTTP_PYWSGI_ERRLEN);
+
+        if (app[i].id < 0) {
+            /* the worker exits with code 2: the master does not respawn
+               it, so a broken app is one message, not a crash loop */
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                          "pywsgi: cannot load the app \"%V\" of %s:%ui: %s",
+                          &app[i].spec, app[i].file, app[i].line, err);
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_http_pywsgi_loaded = 1;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_pywsgi_exit_process(ngx_cycle_t *cycle)
+{
+    if (ngx_http_pywsgi_loaded) {
+        ngx_http_pywsgi_loaded = 0;
+        ngx_http_pywsgi_gw.fini();
+    }
+}

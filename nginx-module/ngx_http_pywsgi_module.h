@@ -1,0 +1,195 @@
+
+/*
+ * ngx_http_pywsgi_module: WSGI apps inside nginx, in-process.
+ *
+ * Files:
+ *   ngx_http_pywsgi_module.c   directives, configuration, worker start/exit
+ *   ngx_http_pywsgi_check.c    loading the apps in a child at config time
+ *   ngx_http_pywsgi_request.c  the content handler, the record, the body
+ *   ngx_http_pywsgi_output.c   status, headers and buffers into nginx
+ *   ngx_http_pywsgi_inline.c   inline mode: the loop runs the app
+ *   ngx_http_pywsgi_thread.c   threads mode: the app on a thread pool, the
+ *                              response back to the loop chunk by chunk
+ */
+
+
+#ifndef _NGX_HTTP_PYWSGI_MODULE_H_INCLUDED_
+#define _NGX_HTTP_PYWSGI_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#if !(NGX_THREADS)
+#error "ngx_http_pywsgi_module needs nginx built --with-threads"
+#endif
+
+#include <ngx_thread_pool.h>
+
+#include "pywsgi.h"
+#include "pywsgi_env.h"
+#include "pywsgi_loader.h"
+
+
+#define NGX_HTTP_PYWSGI_INLINE   0
+#define NGX_HTTP_PYWSGI_THREADS  1
+
+#define NGX_HTTP_PYWSGI_ERRLEN   8192
+
+
+typedef struct {
+    ngx_str_t                    spec;
+    ngx_uint_t                   mode;
+    int                          id;        /* the gateway's, per worker */
+    u_char                      *file;      /* where pywsgi_app was */
+    ngx_uint_t                   line;
+} ngx_http_pywsgi_app_t;
+
+
+typedef struct {
+    ngx_str_t                    key;
+    ngx_http_complex_value_t     value;
+    ngx_uint_t                   if_not_empty;
+} ngx_http_pywsgi_param_t;
+
+
+typedef struct {
+    ngx_str_t                    python_home;
+    ngx_array_t                 *python_path;   /* of ngx_str_t */
+    ngx_str_t                    gateway;
+    ngx_flag_t                   check;
+    ngx_array_t                  apps;          /* ngx_http_pywsgi_app_t */
+} ngx_http_pywsgi_main_conf_t;
+
+
+typedef struct {
+    ngx_str_t                    spec;          /* pywsgi_app, not inherited */
+    u_char                      *file;
+    ngx_uint_t                   line;
+    ngx_int_t                    app;           /* index in apps, or -1 */
+    ngx_str_t                    mount;         /* becomes SCRIPT_NAME */
+    ngx_uint_t                   mode;
+    ngx_str_t                    pool_name;
+    ngx_thread_pool_t           *pool;
+    ngx_array_t                 *params;        /* ngx_http_pywsgi_param_t */
+} ngx_http_pywsgi_loc_conf_t;
+
+
+typedef struct ngx_http_pywsgi_seg_s  ngx_http_pywsgi_seg_t;
+
+/* threads mode: output made on a pool thread, for the loop to send */
+struct ngx_http_pywsgi_seg_s {
+    ngx_http_pywsgi_seg_t       *next;
+    ngx_fd_t                     fd;        /* a dup, or NGX_INVALID_FILE */
+    off_t                        offset;
+    size_t                       len;
+    u_char                       data[1];   /* memory segments */
+};
+
+
+typedef struct {
+    int                          status;
+    u_char                      *status_line;
+    size_t                       status_len;
+    u_char                      *headers;
+    size_t                       headers_len;
+    size_t                       nheaders;
+} ngx_http_pywsgi_head_t;
+
+
+/*
+ * One request.  Allocated with malloc, not from r->pool: in threads mode a
+ * task may still run after nginx finalized the request; a pool cleanup then
+ * clears ctx->request and the next step cancels the app instead.
+ */
+typedef struct {
+    ngx_http_request_t          *request;       /* NULL once it is gone */
+    ngx_pool_cleanup_t          *cleanup;       /* clears request */
+    pywsgi_request               rec;
+
+    ngx_chain_t                 *body;          /* read callback position */
+    off_t                        body_pos;
+
+    ngx_int_t                    out_rc;        /* of the last output */
+    unsigned                     threaded:1;
+    unsigned                     header_sent:1;
+    unsigned                     last_sent:1;
+    unsigned                     posted:1;      /* a task is on a thread */
+
+    /* threads mode; the pool thread writes only the fields below, the
+       loop does not touch them while a task runs (no bit-fields here) */
+    ngx_thread_task_t            task;
+    ngx_thread_pool_t           *pool;
+    ngx_event_t                  hold;          /* keeps a quitting worker
+                                                   alive while a task runs */
+    int                          started;       /* pywsgi_start() ran */
+    int                          cancel;        /* the task cancels */
+    int                          rc;            /* of the last step */
+    ngx_http_pywsgi_head_t      *head;          /* made on the thread */
+    ngx_http_pywsgi_seg_t       *out;           /* made on the thread */
+    ngx_http_pywsgi_seg_t      **out_last;
+    ngx_http_pywsgi_seg_t       *sent;          /* given to nginx */
+    ngx_chain_t                 *free;
+    ngx_chain_t                 *busy;
+} ngx_http_pywsgi_ctx_t;
+
+
+extern ngx_module_t    ngx_http_pywsgi_module;
+extern pywsgi_gateway  ngx_http_pywsgi_gw;
+extern pywsgi_io       ngx_http_pywsgi_io;
+
+
+/* ngx_http_pywsgi_module.c */
+ngx_int_t ngx_http_pywsgi_gateway_path(ngx_http_pywsgi_main_conf_t *pmcf,
+    char *buf, size_t len);
+void ngx_http_pywsgi_config(ngx_http_pywsgi_main_conf_t *pmcf,
+    ngx_http_pywsgi_app_t *app, ngx_uint_t multiprocess, u_char *python_path,
+    pywsgi_config *cfg);
+u_char *ngx_http_pywsgi_python_path(ngx_pool_t *pool,
+    ngx_http_pywsgi_main_conf_t *pmcf);
+
+/* ngx_http_pywsgi_check.c */
+ngx_int_t ngx_http_pywsgi_check_apps(ngx_conf_t *cf,
+    ngx_http_pywsgi_main_conf_t *pmcf);
+
+/* ngx_http_pywsgi_request.c */
+ngx_int_t ngx_http_pywsgi_handler(ngx_http_request_t *r);
+ssize_t ngx_http_pywsgi_read(void *handle, char *buf, size_t n);
+void ngx_http_pywsgi_log(void *handle, int level, const char *msg, size_t n);
+void ngx_http_pywsgi_free(ngx_http_pywsgi_ctx_t *ctx);
+
+/* ngx_http_pywsgi_output.c */
+ngx_int_t ngx_http_pywsgi_send_head(ngx_http_request_t *r,
+    ngx_http_pywsgi_head_t *head);
+ngx_chain_t *ngx_http_pywsgi_chain_memory(ngx_http_request_t *r,
+    ngx_chain_t **free, u_char *data, size_t len);
+ngx_chain_t *ngx_http_pywsgi_chain_file(ngx_http_request_t *r,
+    ngx_chain_t **free, ngx_fd_t fd, off_t offset, size_t len);
+ngx_int_t ngx_http_pywsgi_keep_fd(ngx_http_request_t *r, ngx_fd_t fd);
+ngx_fd_t ngx_http_pywsgi_dup(ngx_log_t *log, int fd);
+void ngx_http_pywsgi_finalize(ngx_http_request_t *r,
+    ngx_http_pywsgi_ctx_t *ctx, int rc, ngx_int_t out);
+
+/* ngx_http_pywsgi_inline.c */
+void ngx_http_pywsgi_run_inline(ngx_http_request_t *r,
+    ngx_http_pywsgi_ctx_t *ctx);
+int ngx_http_pywsgi_inline_start(ngx_http_pywsgi_ctx_t *ctx,
+    ngx_http_pywsgi_head_t *head, const char *body, size_t len, int flags);
+int ngx_http_pywsgi_inline_write(ngx_http_pywsgi_ctx_t *ctx,
+    const char *buf, size_t n);
+int ngx_http_pywsgi_inline_sendfile(ngx_http_pywsgi_ctx_t *ctx, int fd,
+    int64_t offset, int64_t n);
+
+/* ngx_http_pywsgi_thread.c */
+void ngx_http_pywsgi_run_threaded(ngx_http_request_t *r,
+    ngx_http_pywsgi_ctx_t *ctx);
+int ngx_http_pywsgi_thread_start(ngx_http_pywsgi_ctx_t *ctx,
+    ngx_http_pywsgi_head_t *head, const char *body, size_t len, int flags);
+int ngx_http_pywsgi_thread_write(ngx_http_pywsgi_ctx_t *ctx,
+    const char *buf, size_t n);
+int ngx_http_pywsgi_thread_sendfile(ngx_http_pywsgi_ctx_t *ctx, int fd,
+    int64_t offset, int64_t n);
+
+
+#endif /* _NGX_HTTP_PYWSGI_MODULE_H_INCLUDED_ */

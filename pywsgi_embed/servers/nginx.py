@@ -1,0 +1,112 @@
+"""nginx: a standalone nginx.conf that loads the module and mounts the apps,
+run in the foreground (`daemon off`) with its own prefix, pid file and temp
+directories in the work directory, so it needs nothing of /etc/nginx."""
+
+import os
+import shutil
+import subprocess
+
+from pywsgi_embed.servers import base, module_path
+
+
+def _quote(value):
+    """A value as an nginx config token."""
+    return '"%s"' % str(value).replace("\\", "\\\\").replace('"', '\\"')
+
+
+class NginxServer(base.Server):
+    name = "nginx"
+    stop_signal = base.signal.SIGQUIT     # graceful: in-flight requests finish
+
+    def module_path(self):
+        path = module_path("nginx")
+        if not os.path.exists(path):
+            raise base.ServerError(
+                "the nginx module is not built (%s): install nginx-dev and "
+                "run `pip install .` (or `make build` in a checkout)" % path)
+        return path
+
+    def install_hint(self):
+        return "apt-get install nginx nginx-dev"
+
+    def binary(self):
+        path = shutil.which("nginx") or "/usr/sbin/nginx"
+        if not os.path.exists(path):
+            raise base.ServerError("nginx is not installed (%s)" % self.install_hint())
+        return path
+
+    def version(self):
+        out = subprocess.run([self.binary(), "-v"], capture_output=True, text=True)
+        return (out.stderr or out.stdout).strip().split("/")[-1]
+
+    def render(self):
+        o = self.options
+        lines = [
+            "# written by pywsgi-embed for %s" % ", ".join(m.app for m in o.mounts),
+            "load_module %s;" % self.module_path(),
+            "daemon off;",
+            "master_process on;",
+            "worker_processes %d;" % o.workers,
+            "pid %s;" % os.path.join(self.workdir, "nginx.pid"),
+            "error_log %s %s;" % (o.error_log or "stderr", o.log_level),
+            # a root master runs workers as nobody unless told; the app and
+            # its venv must be readable by the workers' user
+            "user root;" if os.geteuid() == 0 else "",
+            "thread_pool pywsgi threads=%d;" % o.threads,
+            "",
+            "events {",
+            "    worker_connections 1024;",
+            "}",
+            "",
+            "http {",
+        ]
+        lines += ["    " + line for line in self._http_lines()]
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+
+    def _http_lines(self):
+        o = self.options
+        temp = os.path.join(self.workdir, "temp")
+        os.makedirs(temp, exist_ok=True)
+        lines = [
+            "access_log %s;" % (os.path.join(self.workdir, "access.log") if o.access_log else "off"),
+            "client_body_temp_path %s;" % temp,
+            "client_max_body_size 0;",
+            "default_type application/octet-stream;",
+            "sendfile on;",
+            "pywsgi_python_home %s;" % _quote(o.home()),
+        ]
+        lines += ["pywsgi_python_path %s;" % _quote(p) for p in o.python_path]
+        lines += ["", "server {", "    listen %s:%d;" % (o.host, o.port)]
+        lines += ["    pywsgi_param %s %s;" % (k, _quote(v)) for k, v in o.environ.items()]
+        for mount in o.mounts:
+            lines += ["    " + line for line in self._location(mount)]
+        if o.extra_config:
+            lines += ["    " + line for line in o.extra_config.splitlines()]
+        lines.append("}")
+        return lines
+
+    def _location(self, mount):
+        prefix = "/" + mount.prefix.strip("/")
+        return [
+            "location %s {" % (prefix if prefix == "/" else prefix + "/"),
+            "    pywsgi_app %s;" % _quote(mount.app),
+            "    pywsgi_mode %s;" % (mount.mode or self.options.mode),
+            "}",
+        ] + ([] if prefix == "/" else [
+            # /app itself, without the slash, is the app's root too
+            "location = %s {" % prefix,
+            "    pywsgi_app %s;" % _quote(mount.app),
+            "    pywsgi_mode %s;" % (mount.mode or self.options.mode),
+            "}",
+        ])
+
+    def argv(self, config_path):
+        return [self.binary(), "-p", self.workdir, "-c", config_path,
+                "-e", self.options.error_log or "stderr"]
+
+    def test_argv(self, config_path):
+        return self.argv(config_path) + ["-t"]
+
+
+SERVER = NginxServer

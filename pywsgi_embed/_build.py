@@ -51,7 +51,8 @@ def _pywsgi_start():
     gw = sys.modules["pywsgi_embed._gateway"]
     ffi, lib = gw.ffi, gw.lib
     try:
-        pkg_dir = os.path.dirname(ffi.string(lib.pywsgi_gateway_path()).decode())
+        pkg_dir = os.path.dirname(os.path.realpath(
+            ffi.string(lib.pywsgi_gateway_path()).decode()))
         if "pywsgi_embed" not in sys.modules:
             import importlib.util
             spec = importlib.util.spec_from_file_location(

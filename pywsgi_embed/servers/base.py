@@ -81,6 +81,19 @@ class Server:
         """How to install the server and its dev files on Debian."""
         raise NotImplementedError
 
+    def snippet(self):
+        """What a user adds to a system server's own config to serve
+        self.options (`pywsgi-embed config`)."""
+        raise NotImplementedError
+
+    def version(self):
+        """The installed server's version; ServerError if not installed."""
+        raise NotImplementedError
+
+    def load_test(self):
+        """None if the installed server loads the built module, else why."""
+        raise NotImplementedError
+
     # -- shared ---------------------------------------------------------------
 
     reload_signal = signal.SIGHUP

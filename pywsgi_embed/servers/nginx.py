@@ -101,6 +101,41 @@ class NginxServer(base.Server):
             "}",
         ])
 
+    def snippet(self):
+        o = self.options
+        lines = [
+            "# nginx: in the main context (top of nginx.conf; Debian: a file",
+            "# in /etc/nginx/modules-enabled/), the module and the threads",
+            "# that run Python:",
+            "load_module %s;" % self.module_path(),
+            "thread_pool pywsgi threads=%d;" % o.threads,
+            "",
+            "# in http { }:",
+            "pywsgi_python_home %s;" % _quote(o.home()),
+        ]
+        lines += ["pywsgi_python_path %s;" % _quote(p) for p in o.python_path]
+        lines += ["", "# in your server { }:"]
+        lines += ["pywsgi_param %s %s;" % (k, _quote(v)) for k, v in o.environ.items()]
+        for mount in o.mounts:
+            lines += self._location(mount)
+        lines += ["", "# The workers' user (www-data on Debian) must be able to read",
+                  "# the app and the Python home."]
+        return "\n".join(lines) + "\n"
+
+    def load_test(self):
+        """nginx -t on a config that only loads the module."""
+        os.makedirs(self.workdir, exist_ok=True)
+        conf = os.path.join(self.workdir, "load-test.conf")
+        with open(conf, "w") as f:
+            f.write("load_module %s;\nerror_log stderr;\npid %s;\n"
+                    "events {}\nhttp {}\n"
+                    % (self.module_path(), os.path.join(self.workdir, "t.pid")))
+        proc = subprocess.run([self.binary(), "-p", self.workdir, "-c", conf,
+                               "-e", "stderr", "-t"], capture_output=True, text=True)
+        if proc.returncode == 0:
+            return None
+        return (proc.stdout + proc.stderr).strip()
+
     def argv(self, config_path):
         return [self.binary(), "-p", self.workdir, "-c", config_path,
                 "-e", self.options.error_log or "stderr"]

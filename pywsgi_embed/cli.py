@@ -1,0 +1,247 @@
+"""The `pywsgi-embed` command.
+
+    pywsgi-embed serve APP [options]          serve APP on a real server, now
+    pywsgi-embed config nginx|apache APP      print what to add to a system server
+    pywsgi-embed module-path nginx|apache     where the built module is
+    pywsgi-embed doctor                       check this installation
+
+APP is path/to/file.py, path/to/file.py:callable, package.module:callable or
+package.module:factory() (the default callable is `application`).
+"""
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+
+from pywsgi_embed import __version__, loader, servers
+from pywsgi_embed.servers import Mount, Options, ServerError
+
+STOP_TIMEOUT = 30.0
+
+
+class CliError(Exception):
+    """A problem to report in one message, exit status 1."""
+
+
+# -- arguments -----------------------------------------------------------------
+
+def add_app_arguments(parser):
+    parser.add_argument("app", metavar="APP",
+                        help="file.py[:callable], module:callable or module:factory()")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes (default 1)")
+    parser.add_argument("--threads", type=int, default=16,
+                        help="nginx: the pool that runs the app; Apache: threads per process")
+    parser.add_argument("--mode", choices=("threads", "inline"), default="threads",
+                        help="nginx: run the app on threads (default) or on the event loop")
+    parser.add_argument("--mpm", choices=("event", "worker", "prefork"), default="event",
+                        help="Apache's MPM (default event)")
+    parser.add_argument("--mount", default="/", metavar="/PREFIX",
+                        help="the URL prefix of the app, its SCRIPT_NAME (default /)")
+    parser.add_argument("--python-path", action="append", default=[], metavar="DIR",
+                        help="put DIR on sys.path (repeatable)")
+    parser.add_argument("--python-home", metavar="DIR",
+                        help="a venv or Python prefix (default: this Python, %s)" % sys.prefix)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="pywsgi-embed",
+        description="Run a WSGI app inside nginx or Apache, in-process.")
+    parser.add_argument("--version", action="version", version="%(prog)s " + __version__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="serve APP on a real server, in the foreground")
+    add_app_arguments(serve)
+    serve.add_argument("--server", choices=servers.NAMES, default="nginx")
+    serve.add_argument("--log-level", default="info",
+                       help="the server's error log level (default info)")
+    serve.add_argument("--access-log", action="store_true",
+                       help="log requests (to the work directory)")
+
+    config = sub.add_parser("config", help="print what to add to a system server's config")
+    config.add_argument("server", choices=servers.NAMES)
+    add_app_arguments(config)
+
+    path = sub.add_parser("module-path", help="print the path of the built module")
+    path.add_argument("server", choices=servers.NAMES)
+
+    sub.add_parser("doctor", help="check Python, cffi, the gateway, the servers and modules")
+    return parser
+
+
+# -- shared steps ----------------------------------------------------------------
+
+def absolute_app(spec):
+    """The spec with a file path made absolute: the server's workers do not
+    run in this directory."""
+    target, _, name = spec.rpartition(":")
+    if not target or not loader.is_file_spec(target):
+        target, name = spec, None
+    if not loader.is_file_spec(target):
+        return spec
+    target = os.path.abspath(target)
+    return target + (":" + name if name else "")
+
+
+def python_path_of(args):
+    """--python-path entries, absolute; for a module spec the current
+    directory first, as `python -m` and gunicorn do."""
+    paths = [os.path.abspath(p) for p in args.python_path]
+    target = args.app.rpartition(":")[0] or args.app
+    if not loader.is_file_spec(target) and os.getcwd() not in paths:
+        paths.insert(0, os.getcwd())
+    return paths
+
+
+def options_of(args, **extra):
+    return Options(
+        mounts=[Mount(args.mount, absolute_app(args.app))],
+        host=args.host, port=args.port, workers=args.workers,
+        threads=args.threads, mode=args.mode, mpm=args.mpm,
+        python_home=os.path.abspath(args.python_home) if args.python_home else None,
+        python_path=python_path_of(args), **extra)
+
+
+def python_of(options):
+    """The interpreter of the configured Python home (this one by default)."""
+    home = options.python_home
+    if not home:
+        return sys.executable
+    for name in ("python3", "python"):
+        path = os.path.join(home, "bin", name)
+        if os.path.exists(path):
+            return path
+    raise CliError("no bin/python3 in the Python home %s" % home)
+
+
+CHECK_APP = """
+import sys
+from pywsgi_embed import loader
+try:
+    loader.load(sys.argv[1], sys.argv[2:])
+except loader.LoadError as exc:
+    sys.stderr.write(str(exc) + "\\n")
+    sys.exit(3)
+"""
+
+
+def check_app(options):
+    """Import the app once, in the configured Python, before any server
+    starts: a bad path or an import error stops here with the reason."""
+    spec = options.mounts[0].app
+    env = dict(os.environ)
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [env.get("PYTHONPATH"), package_parent]))
+    proc = subprocess.run([python_of(options), "-c", CHECK_APP, spec] + options.python_path,
+                          capture_output=True, text=True, env=env)
+    if proc.returncode == 3:
+        raise CliError("cannot load the app: " + proc.stderr.strip())
+    if proc.returncode != 0:
+        raise CliError("cannot load the app %s:\n%s" % (spec, (proc.stderr or proc.stdout).strip()))
+
+
+# -- commands ---------------------------------------------------------------------
+
+def cmd_serve(args):
+    options = options_of(args, log_level=args.log_level, access_log=args.access_log)
+    workdir = tempfile.mkdtemp(prefix="pywsgi-embed-")
+    try:
+        server = servers.get(args.server)(options, workdir)
+        server.module_path()
+        check_app(options)
+        config = server.write_config()
+        problem = server.check_config(config)
+        if problem:
+            raise CliError("%s refuses the configuration:\n%s" % (server.name, problem))
+        print("pywsgi-embed: serving %s at http://%s:%d%s on %s (%s); Ctrl-C stops"
+              % (options.mounts[0].app, options.host, options.port,
+                 options.mounts[0].prefix, server.name, describe(args)),
+              file=sys.stderr, flush=True)
+        return run_foreground(server, config)
+    finally:
+        subprocess.run(["rm", "-rf", workdir])
+
+
+def describe(args):
+    if args.server == "nginx":
+        return "%d worker(s), %s mode, %d threads" % (args.workers, args.mode, args.threads)
+    return "%s MPM, %d process(es) x %d threads" % (args.mpm, args.workers, args.threads)
+
+
+def run_foreground(server, config):
+    """Run the server until it exits; SIGINT/SIGTERM stop it gracefully.
+    It runs in its own process group, so the terminal's Ctrl-C reaches only
+    us, and we ask for the graceful stop."""
+    proc = subprocess.Popen(server.argv(config), start_new_session=True)
+    stopping = []
+
+    def stop(signum, frame):
+        if not stopping and proc.poll() is None:
+            stopping.append(signum)
+            print("pywsgi-embed: stopping %s" % server.name, file=sys.stderr, flush=True)
+            proc.send_signal(server.stop_signal)
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while True:
+            try:
+                code = proc.wait(STOP_TIMEOUT if stopping else None)
+                break
+            except subprocess.TimeoutExpired:
+                print("pywsgi-embed: %s did not stop in %.0f s, killing it"
+                      % (server.name, STOP_TIMEOUT), file=sys.stderr)
+                os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return 0 if stopping else code
+
+
+def cmd_config(args):
+    options = options_of(args)
+    with tempfile.TemporaryDirectory(prefix="pywsgi-embed-") as workdir:
+        server = servers.get(args.server)(options, workdir)
+        sys.stdout.write(server.snippet())
+    return 0
+
+
+def cmd_module_path(args):
+    path = servers.module_path(args.server)
+    if not os.path.exists(path):
+        raise CliError("the %s module is not built (expected at %s): install %s's "
+                       "dev files and reinstall pywsgi-embed (`pip install .`, or "
+                       "`make build` in a checkout)" % (args.server, path, args.server))
+    print(path)
+    return 0
+
+
+def cmd_doctor(args):
+    from pywsgi_embed import doctor
+    return doctor.run()
+
+
+COMMANDS = {
+    "serve": cmd_serve,
+    "config": cmd_config,
+    "module-path": cmd_module_path,
+    "doctor": cmd_doctor,
+}
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (CliError, ServerError) as exc:
+        print("pywsgi-embed: %s" % exc, file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""Shared fixtures: the `target` a server test talks to.
+
+A target is one running server in one mode with the test apps mounted:
+a base URL, its error log, and what PEP 3333 says its environ must show
+(multithread, multiprocess).  Every test that takes `target` runs against
+nginx in threads and inline mode and Apache with the event MPM; tests marked
+`smoke` also against Apache's prefork MPM.  Targets come from local servers
+started through pywsgi_embed.servers (the runners `pywsgi-embed serve` uses),
+or from elsewhere (the Docker images) when a plugin sets
+config.pywsgi_target_factory.
+
+A missing server or module fails the run with what to do: never a skip.
+"""
+
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from tests import harness  # noqa: E402
+from pywsgi_embed import servers  # noqa: E402
+
+APPS = os.path.join(ROOT, "tests", "apps")
+PEP3333_APP = os.path.join(APPS, "pep3333_app.py")
+
+# (server, mode, multithread, multiprocess)
+TARGETS = [
+    ("nginx", "threads", True, False),
+    ("nginx", "inline", False, False),
+    ("apache", "event", True, True),
+    ("apache", "prefork", False, True),
+]
+SMOKE_ONLY = {("apache", "prefork")}
+
+
+def pytest_addoption(parser):
+    parser.addoption("--servers", default="nginx,apache",
+                     help="comma-separated servers to run the HTTP tests against")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "smoke: also run against Apache's prefork MPM")
+    if not hasattr(config, "pywsgi_target_factory"):
+        config.pywsgi_target_factory = None
+
+
+def enabled_targets(config, smoke):
+    names = [n.strip() for n in config.getoption("--servers").split(",") if n.strip()]
+    unknown = set(names) - set(servers.NAMES)
+    if unknown:
+        raise pytest.UsageError("--servers: unknown %s" % ", ".join(sorted(unknown)))
+    return [t for t in TARGETS
+            if t[0] in names and (smoke or (t[0], t[1]) not in SMOKE_ONLY)]
+
+
+def pytest_generate_tests(metafunc):
+    if "target" in metafunc.fixturenames:
+        smoke = metafunc.definition.get_closest_marker("smoke") is not None
+        targets = enabled_targets(metafunc.config, smoke)
+        metafunc.parametrize("target", targets, indirect=True, scope="session",
+                             ids=["%s-%s" % t[:2] for t in targets])
+
+
+class Target:
+    """A running server with the test apps: /app (SCRIPT_NAME "/app") and
+    / (SCRIPT_NAME "") both serve tests/apps/pep3333_app.py."""
+
+    def __init__(self, name, mode, multithread, multiprocess, running):
+        self.name = name
+        self.mode = mode
+        self.multithread = multithread
+        self.multiprocess = multiprocess
+        self.running = running
+        self.host = running.host
+        self.port = running.port
+
+    def url(self, path):
+        return self.running.url(path)
+
+    def error_log(self):
+        return self.running.error_log()
+
+    def __repr__(self):
+        return "<%s-%s on %d>" % (self.name, self.mode, self.port)
+
+
+def server_options(name, mode):
+    if name == "nginx":
+        return {"mode": mode, "workers": 1, "threads": 8}
+    return {"mpm": mode, "workers": 1, "threads": 8}
+
+
+def start_local(name, mode, workdir):
+    module = servers.module_path(name)
+    if not os.path.exists(module):
+        pytest.fail("the %s module is not built (%s): run `make build` (needs %s)"
+                    % (name, module, "nginx-dev" if name == "nginx" else "apache2-dev"),
+                    pytrace=False)
+    mounts = {"/app": PEP3333_APP, "/": PEP3333_APP}
+    return harness.start(name, mounts, workdir,
+                         log_level=os.environ.get("PYWSGI_TEST_LOG_LEVEL", "info"),
+                         **server_options(name, mode))
+
+
+@pytest.fixture(scope="session")
+def target(request, tmp_path_factory):
+    name, mode, multithread, multiprocess = request.param
+    workdir = str(tmp_path_factory.mktemp("%s-%s" % (name, mode)))
+    factory = request.config.pywsgi_target_factory or start_local
+    running = factory(name, mode, workdir)
+    yield Target(name, mode, multithread, multiprocess, running)
+    running.stop()

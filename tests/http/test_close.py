@@ -1,0 +1,59 @@
+"""The iterable's close() (checklist items 21, 23)."""
+
+import os
+import time
+import uuid
+
+import pytest
+
+from tests.http.client import build, connect, get, url
+
+
+@pytest.fixture
+def marks(tmp_path):
+    os.chmod(tmp_path, 0o777)          # the server's workers write there
+
+    def read(ident, timeout=10.0, until="close"):
+        path = tmp_path / ident
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if path.exists() and until in path.read_text().split("\n"):
+                time.sleep(0.2)        # a second close() would show by now
+                break
+            time.sleep(0.05)
+        return path.read_text().split() if path.exists() else []
+
+    read.dir = str(tmp_path)
+    return read
+
+
+def close_count(lines):
+    return lines.count("close")
+
+
+@pytest.mark.smoke
+def test_close_once_on_success(target, marks):  # 21
+    ident = uuid.uuid4().hex
+    resp = get(target, url("/app/close", dir=marks.dir, id=ident, kind="ok"))
+    assert resp.body == b"one two"
+    assert close_count(marks(ident)) == 1
+
+
+def test_close_once_when_iteration_raises(target, marks):  # 21
+    ident = uuid.uuid4().hex
+    resp = get(target, url("/app/close", dir=marks.dir, id=ident, kind="raise"))
+    assert not resp.complete
+    assert close_count(marks(ident)) == 1
+
+
+def test_close_once_when_the_client_disconnects(target, marks):  # 21
+    ident = uuid.uuid4().hex
+    path = url("/app/close", dir=marks.dir, id=ident, kind="slow")
+    with connect(target) as sock:
+        sock.sendall(build(target, "GET", path))
+        sock.recv(65536)                       # the response began
+    lines = marks(ident, timeout=30)
+    assert close_count(lines) == 1, lines
+    # the iterator stopped long before its 2000 chunks
+    assert len([l for l in lines if l == "yield"]) < 2000
+    assert get(target, "/app/one").status == 200

@@ -1,0 +1,90 @@
+"""start_response over HTTP (checklist items 14, 15, 17, 18)."""
+
+import pytest
+
+from tests.apps.pep3333_app import BAD_HEADERS, BAD_STATUS
+from tests.http.client import get, url, wait_for_log
+
+BAD_KINDS = sorted(BAD_HEADERS) + ["status_" + k for k in sorted(BAD_STATUS)]
+
+
+@pytest.mark.parametrize("kind", BAD_KINDS)
+def test_bad_status_or_headers_rejected_inside_start_response(target, kind):  # 14, 18
+    resp = get(target, url("/app/bad_header", kind=kind, catch=1))
+    assert resp.status == 200
+    assert resp.body.startswith(b"raised "), resp
+
+
+@pytest.mark.parametrize("kind", ["crlf", "nul", "name_space", "hop_connection",
+                                  "hop_mixed_case", "status_no_reason", "not_latin1"])
+def test_bad_headers_uncaught_give_500(target, kind):  # 14, 18, 25
+    resp = get(target, url("/app/bad_header", kind=kind))
+    assert resp.status == 500
+    assert resp.header("Injected") is None
+    assert "start_response()" in wait_for_log(target, "start_response()")
+
+
+def test_start_response_returns_write_and_takes_positionals(target):  # 14
+    resp = get(target, "/app/write")
+    assert resp.status == 200
+    assert resp.body == b"written-1 written-2 iterable-1 iterable-2"
+
+
+def test_second_call_without_exc_info_is_an_error(target):  # 15
+    resp = get(target, "/app/second_start_response")
+    assert resp.body == b"raised WSGIError"
+
+
+@pytest.mark.smoke
+def test_exc_info_before_output_replaces_status_and_headers(target):  # 15
+    resp = get(target, "/app/exc_info_before")
+    assert resp.status == 503
+    assert resp.reason == "Replaced"
+    assert resp.header("X-Second") == "1"
+    assert resp.header("X-First") is None
+    assert resp.body == b"replaced body"
+
+
+def test_exc_info_after_output_reraises(target):  # 15
+    resp = get(target, "/app/exc_info_after")
+    assert resp.status == 200
+    assert resp.body.startswith(b"first part")
+    assert b"never sent" not in resp.body
+    assert not resp.complete
+    assert "too late" in wait_for_log(target, "ValueError: too late")
+
+
+def test_start_response_during_first_next(target):  # 17
+    resp = get(target, "/app/start_in_iter")
+    assert resp.status == 200
+    assert resp.header("X-Late") == "yes"
+    assert resp.body == b"late start"
+
+
+@pytest.mark.parametrize("status", ["200 OK", "299 Custom Reason", "418 I'm a teapot",
+                                    "404 Not Here", "503 Busy"])
+def test_status_and_reason_phrase_kept(target, status):
+    resp = get(target, url("/app/status", status=status))
+    assert resp.status == int(status[:3])
+    assert resp.reason == status[4:]
+
+
+@pytest.mark.parametrize("status", ["204 No Content", "304 Not Modified"])
+def test_bodyless_statuses(target, status):
+    resp = get(target, url("/app/status", status=status))
+    assert resp.status == int(status[:3])
+    assert resp.body == b""
+    assert resp.complete
+
+
+def test_server_adds_date_and_server(target):  # 18
+    resp = get(target, "/app/one")
+    assert resp.header("Date")
+    assert resp.header("Server")
+    assert len(resp.header_all("Date")) == 1
+
+
+def test_repeated_and_latin1_response_headers(target):
+    resp = get(target, "/app/headers_many")
+    assert resp.header_all("Set-Cookie") == ["a=1", "b=2"]
+    assert resp.header("X-Latin1") == "caf\xe9"

@@ -1,0 +1,414 @@
+/*
+ * mod_pywsgi: WSGI apps inside Apache httpd, in-process (see mod_pywsgi.h
+ * for the files).  This file: the directives and the hooks.
+ *
+ *   LoadModule pywsgi_module .../pywsgi_embed/modules/mod_pywsgi.so
+ *
+ * Directives:
+ *
+ *   PyWSGIApp /prefix /path/app.py[:callable]
+ *   PyWSGIApp /prefix package.module:callable
+ *       Serve an app at a URL prefix, which becomes SCRIPT_NAME ("/" is
+ *       the root: SCRIPT_NAME ""), like WSGIScriptAlias.  Several per
+ *       server; in the main server and in <VirtualHost> (a virtual host
+ *       also serves the main server's apps; the longest prefix wins).  A
+ *       relative file is relative to ServerRoot.  "apache2 -t" fails when
+ *       an app file does not exist; the import itself happens in each
+ *       child (see mod_pywsgi_child.c).  An app is not a file under
+ *       DocumentRoot: <Directory> sections do not apply to it, <Location>
+ *       sections do (Require, SetEnv, PyWSGIPassAuthorization, ...).
+ *
+ *   PyWSGIPythonHome /path/to/venv-or-prefix      (main server only)
+ *       The Python the apps run in: a venv (its pyvenv.cfg is honoured)
+ *       or an installation prefix.  Default: the Python pywsgi-embed was
+ *       built with.
+ *
+ *   PyWSGIPythonPath dir [dir ...]                (main server only)
+ *       Directories put first on sys.path, in order; may repeat.
+ *
+ *   PyWSGIEnv KEY VALUE                           (server, virtual host)
+ *       An extra environ entry for the apps of that server.  Variables
+ *       set with SetEnv, SetEnvIf or RewriteRule [E=] (r->subprocess_env)
+ *       reach the environ too, as with mod_wsgi; the CGI variables and
+ *       the request headers win over both.
+ *
+ *   PyWSGIPassAuthorization On|Off                (server, vhost, Location)
+ *       Expose the Authorization and Proxy-Authorization request headers
+ *       as HTTP_AUTHORIZATION / HTTP_PROXY_AUTHORIZATION.  Off by
+ *       default, like mod_wsgi and CGI: with Apache doing the
+ *       authentication, the app sees REMOTE_USER, not the password.
+ *
+ *   PyWSGIGateway /path/to/_gateway.cpython-311-x86_64-linux-gnu.so
+ *       The gateway library to load (main server only).  Default: the one
+ *       installed with this module, one directory up.
+ *
+ *   PyWSGIRunAsRoot On|Off                        (main server only)
+ *       When Apache starts as root, keep the children as root instead of
+ *       switching to User (Apache refuses "User root").  For development
+ *       servers whose Python or app lives in a root-only directory (a
+ *       pyenv under /root): what "user root;" is to nginx.  Off by
+ *       default; never use it on a server that faces a network.
+ *
+ * Chunked request bodies are accepted (de-chunked by Apache's HTTP input
+ * filter; wsgi.input reads to the end, CONTENT_LENGTH is absent).
+ */
+
+#include "http_core.h"
+#include "http_request.h"
+#include "apr_strings.h"
+
+#include "mod_pywsgi.h"
+
+
+mod_pywsgi_globals_t  mod_pywsgi_globals;
+
+
+static int
+is_file_spec(const char *target)
+{
+    apr_size_t  n = strlen(target);
+
+    return strchr(target, '/') != NULL
+           || (n > 3 && strcmp(target + n - 3, ".py") == 0);
+}
+
+
+/*
+ * "file.py[:name]" or "module:name" as pywsgi_embed/loader.py reads it: a
+ * file part is made absolute (relative to ServerRoot) and must exist, so
+ * that "apache2 -t" reports a wrong path with the directive's line.
+ */
+static const char *
+resolve_spec(cmd_parms *cmd, const char *spec, const char **out)
+{
+    const char   *colon, *name, *target, *path;
+    apr_finfo_t   finfo;
+
+    colon = strrchr(spec, ':');
+    name = colon ? colon + 1 : NULL;
+
+    if (name == NULL || strchr(name, '/') != NULL
+        || (strlen(name) > 3 && strcmp(name + strlen(name) - 3, ".py") == 0))
+    {
+        target = spec;
+        name = NULL;
+
+    } else {
+        target = apr_pstrmemdup(cmd->pool, spec, colon - spec);
+    }
+
+    if (*target == '\0') {
+        return "PyWSGIApp: no app given";
+    }
+
+    if (!is_file_spec(target)) {
+        *out = spec;                     /* a module: found in the child */
+        return NULL;
+    }
+
+    path = ap_server_root_relative(cmd->pool, target);
+    if (path == NULL) {
+        return apr_pstrcat(cmd->pool, "PyWSGIApp: invalid path ", target,
+                           NULL);
+    }
+
+    if (apr_stat(&finfo, path, APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS
+        || finfo.filetype != APR_REG)
+    {
+        return apr_pstrcat(cmd->pool, "PyWSGIApp: ", path, ": no such file",
+                           NULL);
+    }
+
+    *out = name ? apr_pstrcat(cmd->pool, path, ":", name, NULL) : path;
+    return NULL;
+}
+
+
+static const char *
+set_app(cmd_parms *cmd, void *dummy, const char *prefix, const char *spec)
+{
+    const char           *err;
+    apr_size_t            len;
+    pywsgi_mount         *m, **other;
+    pywsgi_server_conf   *conf;
+    int                   i;
+
+    if (prefix[0] != '/') {
+        return apr_pstrcat(cmd->pool, "PyWSGIApp: the URL prefix \"", prefix,
+                           "\" does not start with /", NULL);
+    }
+
+    len = strlen(prefix);
+    while (len && prefix[len - 1] == '/') {
+        len--;                           /* "/app/" is "/app", "/" is "" */
+    }
+
+    conf = ap_get_module_config(cmd->server->module_config, &pywsgi_module);
+    other = (pywsgi_mount **) conf->mounts->elts;
+
+    for (i = 0; i < conf->mounts->nelts; i++) {
+        if (other[i]->prefix_len == len
+            && strncmp(other[i]->prefix, prefix, len) == 0)
+        {
+            return apr_psprintf(cmd->pool, "PyWSGIApp: %s is already mounted "
+                                "at %s", other[i]->where, prefix);
+        }
+    }
+
+    m = apr_pcalloc(cmd->pool, sizeof(pywsgi_mount));
+    m->prefix = apr_pstrmemdup(cmd->pool, prefix, len);
+    m->prefix_len = len;
+    m->where = apr_psprintf(cmd->pool, "%s:%d",
+                            cmd->directive->filename,
+                            cmd->directive->line_num);
+
+    err = resolve_spec(cmd, spec, &m->spec);
+    if (err != NULL) {
+        return err;
+    }
+
+    m->index = mod_pywsgi_globals.mounts->nelts;
+    APR_ARRAY_PUSH(mod_pywsgi_globals.mounts, pywsgi_mount *) = m;
+    APR_ARRAY_PUSH(conf->mounts, pywsgi_mount *) = m;
+
+    return NULL;
+}
+
+
+static const char *
+set_python_home(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    const char   *err, *path;
+    apr_finfo_t   finfo;
+
+    err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    if (err != NULL) {
+        return err;
+    }
+
+    path = ap_server_root_relative(cmd->pool, arg);
+
+    if (path == NULL
+        || apr_stat(&finfo, path, APR_FINFO_TYPE, cmd->temp_pool)
+           != APR_SUCCESS
+        || finfo.filetype != APR_DIR)
+    {
+        return apr_pstrcat(cmd->pool, "PyWSGIPythonHome: ", arg,
+                           ": no such directory", NULL);
+    }
+
+    mod_pywsgi_globals.python_home = path;
+    return NULL;
+}
+
+
+static const char *
+add_python_path(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    const char  *err, *path;
+
+    err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    if (err != NULL) {
+        return err;
+    }
+
+    if (strchr(arg, ':') != NULL) {
+        return "PyWSGIPythonPath: give one directory per argument "
+               "(no ':' inside)";
+    }
+
+    path = ap_server_root_relative(cmd->pool, arg);
+    if (path == NULL) {
+        return apr_pstrcat(cmd->pool, "PyWSGIPythonPath: invalid path ", arg,
+                           NULL);
+    }
+
+    APR_ARRAY_PUSH(mod_pywsgi_globals.python_path, const char *) = path;
+    return NULL;
+}
+
+
+static const char *
+set_env(cmd_parms *cmd, void *dummy, const char *key, const char *value)
+{
+    pywsgi_server_conf  *conf;
+    apr_table_entry_t   *e;
+
+    conf = ap_get_module_config(cmd->server->module_config, &pywsgi_module);
+
+    e = &APR_ARRAY_PUSH(conf->environ, apr_table_entry_t);
+    e->key = (char *) key;
+    e->val = (char *) value;
+    e->key_checksum = 0;
+
+    return NULL;
+}
+
+
+static const char *
+set_gateway(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    const char   *err, *path;
+    apr_finfo_t   finfo;
+
+    err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    if (err != NULL) {
+        return err;
+    }
+
+    path = ap_server_root_relative(cmd->pool, arg);
+
+    if (path == NULL
+        || apr_stat(&finfo, path, APR_FINFO_TYPE, cmd->temp_pool)
+           != APR_SUCCESS)
+    {
+        return apr_pstrcat(cmd->pool, "PyWSGIGateway: ", arg,
+                           ": no such file", NULL);
+    }
+
+    mod_pywsgi_globals.gateway = path;
+    return NULL;
+}
+
+
+static const char *
+set_run_as_root(cmd_parms *cmd, void *dummy, int on)
+{
+    const char  *err;
+
+    err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    if (err != NULL) {
+        return err;
+    }
+
+    mod_pywsgi_globals.run_as_root = on;
+    return NULL;
+}
+
+
+static const command_rec pywsgi_cmds[] = {
+    AP_INIT_TAKE2("PyWSGIApp", set_app, NULL, RSRC_CONF,
+                  "a URL prefix and a WSGI app: /path/app.py[:callable] "
+                  "or package.module:callable"),
+    AP_INIT_TAKE1("PyWSGIPythonHome", set_python_home, NULL, RSRC_CONF,
+                  "the venv or Python prefix the apps run in"),
+    AP_INIT_ITERATE("PyWSGIPythonPath", add_python_path, NULL, RSRC_CONF,
+                    "directories to put first on sys.path"),
+    AP_INIT_TAKE2("PyWSGIEnv", set_env, NULL, RSRC_CONF,
+                  "an extra environ entry: KEY VALUE"),
+    AP_INIT_FLAG("PyWSGIPassAuthorization", ap_set_flag_slot,
+                 (void *) APR_OFFSETOF(pywsgi_dir_conf, pass_auth),
+                 RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,
+                 "On: the apps see the Authorization header (default Off)"),
+    AP_INIT_TAKE1("PyWSGIGateway", set_gateway, NULL, RSRC_CONF,
+                  "the pywsgi-embed gateway library to load"),
+    AP_INIT_FLAG("PyWSGIRunAsRoot", set_run_as_root, NULL, RSRC_CONF,
+                 "On: a root Apache keeps its children as root "
+                 "(development only)"),
+    { NULL }
+};
+
+
+static void *
+create_server_conf(apr_pool_t *p, server_rec *s)
+{
+    pywsgi_server_conf  *conf;
+
+    conf = apr_pcalloc(p, sizeof(pywsgi_server_conf));
+    conf->mounts = apr_array_make(p, 4, sizeof(pywsgi_mount *));
+    conf->environ = apr_array_make(p, 4, sizeof(apr_table_entry_t));
+
+    return conf;
+}
+
+
+static void *
+merge_server_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    pywsgi_server_conf  *base = basev, *add = addv, *conf;
+
+    conf = apr_pcalloc(p, sizeof(pywsgi_server_conf));
+    conf->mounts = apr_array_append(p, add->mounts, base->mounts);
+    conf->environ = apr_array_append(p, base->environ, add->environ);
+
+    return conf;
+}
+
+
+static void *
+create_dir_conf(apr_pool_t *p, char *dir)
+{
+    pywsgi_dir_conf  *conf;
+
+    conf = apr_pcalloc(p, sizeof(pywsgi_dir_conf));
+    conf->pass_auth = PYWSGI_FLAG_UNSET;
+
+    return conf;
+}
+
+
+static void *
+merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    pywsgi_dir_conf  *base = basev, *add = addv, *conf;
+
+    conf = apr_pcalloc(p, sizeof(pywsgi_dir_conf));
+    conf->pass_auth = add->pass_auth != PYWSGI_FLAG_UNSET ? add->pass_auth
+                                                          : base->pass_auth;
+    return conf;
+}
+
+
+/* Apache reads its configuration twice at start and again on each
+   restart: start every reading from nothing (and do nothing costly) */
+
+static int
+pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    memset(&mod_pywsgi_globals, 0, sizeof(mod_pywsgi_globals));
+    mod_pywsgi_globals.python_path = apr_array_make(pconf, 4,
+                                                sizeof(const char *));
+    mod_pywsgi_globals.mounts = apr_array_make(pconf, 8, sizeof(pywsgi_mount *));
+
+    return OK;
+}
+
+
+static int
+post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+    server_rec *s)
+{
+    return mod_pywsgi_keep_root(pconf, s);
+}
+
+
+static void
+register_hooks(apr_pool_t *p)
+{
+    /* mod_alias first: an Alias under a mount (static files) wins */
+    static const char * const after_alias[] = { "mod_alias.c", NULL };
+
+    ap_hook_pre_config(pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(mod_pywsgi_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_translate_name(mod_pywsgi_translate, after_alias, NULL,
+                           APR_HOOK_MIDDLE);
+    ap_hook_map_to_storage(mod_pywsgi_map_to_storage, NULL, NULL,
+                           APR_HOOK_FIRST);
+    ap_hook_type_checker(mod_pywsgi_type_checker, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_handler(mod_pywsgi_handler, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+
+AP_DECLARE_MODULE(pywsgi) = {
+    STANDARD20_MODULE_STUFF,
+    create_dir_conf,
+    merge_dir_conf,
+    create_server_conf,
+    merge_server_conf,
+    pywsgi_cmds,
+    register_hooks
+#if defined(AP_MODULE_FLAG_ALWAYS_MERGE)
+    , AP_MODULE_FLAG_NONE
+#endif
+};

@@ -1,0 +1,269 @@
+/*
+ * Each child process: load the gateway library and import the apps after
+ * the fork (child_init), run Python's exit functions when the child ends,
+ * and the log callback.
+ *
+ * An app that cannot be imported in a child is logged at CRIT with its
+ * traceback, once per child, and its mount answers 500 at once (no Python
+ * call, one short log line per request); the other apps of the server
+ * keep working.  Making the child exit instead would not do what a user
+ * wants: Apache shuts the whole server down when a child exits with
+ * APEXIT_CHILDFATAL (every virtual host goes down for one broken app,
+ * also on a graceful restart with a typo in new code), and respawns
+ * without end on other codes.  Start-up checks that cost nothing happen at
+ * config time (an app file that does not exist fails "apache2 -t");
+ * `pywsgi-embed serve` imports the app before it starts Apache at all.
+ */
+
+#include "http_core.h"
+#include "ap_mpm.h"
+#include "unixd.h"
+#include "apr_atomic.h"
+#include "apr_strings.h"
+
+#include <unistd.h>
+
+#include "mod_pywsgi.h"
+
+APLOG_USE_MODULE(pywsgi);
+
+
+pywsgi_gateway  mod_pywsgi_gw;
+
+static struct {
+    int                   *ids;       /* gateway app id per mount, or -1 */
+    int                    count;
+    server_rec            *server;    /* for lines of no request */
+    volatile apr_uint32_t  inflight;  /* requests inside the gateway */
+} child;
+
+
+const pywsgi_io  mod_pywsgi_io_table = {
+    mod_pywsgi_read,
+    mod_pywsgi_start,
+    mod_pywsgi_write,
+    mod_pywsgi_sendfile,
+    mod_pywsgi_log
+};
+
+
+/* a message of several lines (a traceback) as one log entry per line */
+static void
+log_lines(int level, server_rec *s, const char *head, const char *text)
+{
+    const char  *nl;
+
+    ap_log_error(APLOG_MARK, level, 0, s, "%s", head);
+
+    while (*text) {
+        nl = strchr(text, '\n');
+        if (nl == NULL) {
+            nl = text + strlen(text);
+        }
+
+        ap_log_error(APLOG_MARK, level, 0, s, "%.*s", (int) (nl - text),
+                     text);
+        text = *nl ? nl + 1 : nl;
+    }
+}
+
+
+static const char *
+python_path(apr_pool_t *p)
+{
+    apr_array_header_t  *paths = mod_pywsgi_globals.python_path;
+
+    if (paths->nelts == 0) {
+        return NULL;
+    }
+
+    return apr_array_pstrcat(p, paths, ':');
+}
+
+
+static int
+open_gateway(apr_pool_t *p, server_rec *s, char *err, size_t errlen)
+{
+    char         buf[4096];
+    const char  *path;
+
+    path = mod_pywsgi_globals.gateway;
+
+    if (path == NULL) {
+        if (pywsgi_gateway_default_path((const void *) &pywsgi_module, buf,
+                                        sizeof(buf)) != 0)
+        {
+            apr_cpystrn(err, "cannot find the gateway library next to "
+                        "mod_pywsgi.so: set PyWSGIGateway", errlen);
+            return -1;
+        }
+
+        path = buf;
+    }
+
+    return pywsgi_gateway_open(&mod_pywsgi_gw, path, err, errlen);
+}
+
+
+static void
+init_app(apr_pool_t *p, pywsgi_config *cfg, pywsgi_mount *m, server_rec *s,
+    char *err)
+{
+    int  id;
+
+    cfg->app = m->spec;
+
+    id = mod_pywsgi_gw.init(cfg, err, PYWSGI_ERRLEN);
+    child.ids[m->index] = id;
+
+    if (id < 0) {
+        log_lines(APLOG_CRIT, s,
+                  apr_psprintf(p, "PyWSGIApp %s %s (%s) "
+                               "cannot be loaded, it answers 500 in this "
+                               "child (pid %d):", *m->prefix ? m->prefix
+                               : "/", m->spec, m->where, (int) getpid()),
+                  err);
+    }
+}
+
+
+static apr_status_t
+child_exit(void *data)
+{
+    apr_uint32_t  n;
+
+    /* after an ungraceful stop a thread may still be inside Python (or
+       prefork's signal handler interrupted it): leave Python alone then,
+       the process is ending anyway */
+
+    n = apr_atomic_read32(&child.inflight);
+
+    if (n == 0) {
+        mod_pywsgi_gw.fini();
+
+    } else {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, child.server,
+                     "pywsgi: %u request(s) still running at exit, "
+                     "Python's atexit functions are skipped", n);
+    }
+
+    return APR_SUCCESS;
+}
+
+
+void
+mod_pywsgi_child_init(apr_pool_t *p, server_rec *s)
+{
+    int              i, threads;
+    char            *err;
+    pywsgi_config    cfg;
+    pywsgi_mount   **mounts;
+
+    child.server = s;
+    child.count = mod_pywsgi_globals.mounts->nelts;
+
+    if (child.count == 0) {
+        return;                           /* no app: no Python */
+    }
+
+    child.ids = apr_palloc(p, child.count * sizeof(int));
+    for (i = 0; i < child.count; i++) {
+        child.ids[i] = -1;
+    }
+
+    err = apr_palloc(p, PYWSGI_ERRLEN);
+
+    if (open_gateway(p, s, err, PYWSGI_ERRLEN) != 0) {
+        log_lines(APLOG_CRIT, s, "pywsgi: every PyWSGIApp answers 500:", err);
+        return;
+    }
+
+    if (ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads) != APR_SUCCESS) {
+        threads = 1;
+    }
+
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.abi_version = PYWSGI_ABI_VERSION;
+    cfg.python_home = mod_pywsgi_globals.python_home;
+    cfg.python_path = python_path(p);
+    cfg.server = ap_get_server_banner();
+    cfg.io = &mod_pywsgi_io_table;
+    cfg.multithread = threads > 1;
+    cfg.multiprocess = 1;
+
+    mounts = (pywsgi_mount **) mod_pywsgi_globals.mounts->elts;
+
+    for (i = 0; i < child.count; i++) {
+        init_app(p, &cfg, mounts[i], s, err);
+    }
+
+    apr_pool_cleanup_register(p, NULL, child_exit, apr_pool_cleanup_null);
+}
+
+
+int
+mod_pywsgi_app_id(const pywsgi_mount *mount)
+{
+    return (mount->index < child.count) ? child.ids[mount->index] : -1;
+}
+
+
+void
+mod_pywsgi_request_begins(void)
+{
+    apr_atomic_inc32(&child.inflight);
+}
+
+
+void
+mod_pywsgi_request_ends(void)
+{
+    apr_atomic_dec32(&child.inflight);
+}
+
+
+/* the gateway's log lines: the request's own log when there is one */
+
+void
+mod_pywsgi_log(void *handle, int level, const char *msg, size_t n)
+{
+    pywsgi_ctx  *ctx = handle;
+    int          lvl;
+
+    lvl = (level == PYWSGI_LOG_ERROR) ? APLOG_ERR
+          : (level == PYWSGI_LOG_WARN) ? APLOG_WARNING : APLOG_INFO;
+
+    if (ctx != NULL) {
+        ap_log_rerror(APLOG_MARK, lvl, 0, ctx->r, "%.*s", (int) n, msg);
+
+    } else {
+        ap_log_error(APLOG_MARK, lvl, 0, child.server, "%.*s", (int) n, msg);
+    }
+}
+
+
+/*
+ * PyWSGIRunAsRoot: Apache refuses "User root", so tell mod_unixd, after
+ * it read User and Group, that the children keep the root identity the
+ * server started with.  Its drop_privileges hook then switches to root,
+ * which changes nothing.
+ */
+int
+mod_pywsgi_keep_root(apr_pool_t *p, server_rec *s)
+{
+    if (!mod_pywsgi_globals.run_as_root || geteuid() != 0) {
+        return OK;
+    }
+
+    ap_unixd_config.user_name = "root";
+    ap_unixd_config.user_id = 0;
+    ap_unixd_config.group_name = "root";
+    ap_unixd_config.group_id = 0;
+
+    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                     "pywsgi: PyWSGIRunAsRoot On: the children run as root");
+    }
+
+    return OK;
+}

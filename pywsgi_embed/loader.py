@@ -55,7 +55,8 @@ def add_python_path(entries):
 def _app_traceback(exc):
     """The traceback without importlib's own frames."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if not f.filename.startswith("<frozen importlib")]
+              if not f.filename.startswith("<frozen importlib")
+              and f.filename != __file__]
     lines = ["Traceback (most recent call last):\n"]
     lines += traceback.format_list(frames)
     lines += traceback.format_exception_only(type(exc), exc)

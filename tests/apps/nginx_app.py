@@ -1,0 +1,43 @@
+"""The app of the nginx-specific tests: slow requests, a sink for big
+uploads, a big streamed download, and a version stamp for reloads."""
+
+import os
+import time
+from urllib.parse import parse_qs
+
+VERSION = "v1"          # tests rewrite this line to check reloads
+
+
+def application(environ, start_response):
+    path = environ["PATH_INFO"]
+    q = {k: v[-1] for k, v in parse_qs(environ["QUERY_STRING"]).items()}
+    if path == "/sleep":
+        time.sleep(float(q.get("s", "0.3")))
+        body = b"slept %d" % os.getpid()
+    elif path == "/sink":
+        inp = environ["wsgi.input"]
+        total = 0
+        while True:
+            data = inp.read(1 << 16)
+            if not data:
+                break
+            total += len(data)
+        body = b"%d" % total
+    elif path == "/download":
+        size = int(q.get("size", str(1 << 30)))
+        start_response("200 OK", [("Content-Type", "application/octet-stream"),
+                                  ("Content-Length", str(size))])
+        block = b"d" * (1 << 16)
+
+        def stream():
+            left = size
+            while left > 0:
+                yield block if left >= len(block) else block[:left]
+                left -= len(block)
+        return stream()
+    elif path == "/version":
+        body = VERSION.encode()
+    else:
+        body = b"hello"
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [body]

@@ -338,9 +338,9 @@ mod_pywsgi_handler(request_rec *r)
 
     if (id < 0) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "PyWSGIApp %s (%s) did not load in this child: see "
-                      "the messages logged when it started", m->spec,
-                      m->where);
+                      "PyWSGIApp %s %s (%s) did not load in this child: "
+                      "see the messages logged when it started",
+                      *m->prefix ? m->prefix : "/", m->spec, m->where);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
 

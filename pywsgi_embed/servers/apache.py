@@ -26,7 +26,7 @@ from pywsgi_embed.servers import base, module_path
 
 MODULES_DIR = "/usr/lib/apache2/modules"
 MPMS = ("event", "worker", "prefork")
-GRACEFUL_SHUTDOWN_TIMEOUT = 10      # seconds a graceful stop may wait
+GRACEFUL_SHUTDOWN_TIMEOUT = 5       # seconds a graceful stop waits for requests
 
 
 def quote(value):

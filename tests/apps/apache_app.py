@@ -96,7 +96,8 @@ def route_raise(environ, start_response):
 
 
 def application(environ, start_response):
-    name = environ["PATH_INFO"].strip("/").split("/")[0] or "version"
+    # the last path segment, whatever the mount: /x/y/env is route_env
+    name = environ["PATH_INFO"].strip("/").split("/")[-1] or "version"
     route = globals().get("route_" + name)
     if route is None:
         return text(start_response, "no route %r" % name, "404 Not Found")

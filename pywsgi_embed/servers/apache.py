@@ -69,6 +69,8 @@ class ApacheServer(base.Server):
     reload_signal = signal.SIGUSR1       # graceful restart
     stop_signal = signal.SIGWINCH        # graceful stop: requests finish
     hard_stop_signal = signal.SIGTERM    # stop now
+    with_module = True                   # False: the same config without
+                                         # mod_pywsgi (the benchmark's peers)
 
     def module_path(self):
         path = module_path("apache")
@@ -121,9 +123,10 @@ class ApacheServer(base.Server):
         lines += load("authz_core_module") + load("mime_module")
         if o.access_log:
             lines += load("log_config_module")
-        lines += ["LoadModule pywsgi_module %s" % self.module_path(), ""]
-        if os.geteuid() == 0:
-            lines.append("PyWSGIRunAsRoot On")
+        if self.with_module:
+            lines += ["LoadModule pywsgi_module %s" % self.module_path(), ""]
+            if os.geteuid() == 0:
+                lines.append("PyWSGIRunAsRoot On")
         lines += [
             "ServerName %s" % o.host,
             "Listen %s:%d" % (o.host, o.port),
@@ -136,7 +139,8 @@ class ApacheServer(base.Server):
         if o.access_log:
             lines.append('CustomLog %s "%%h %%l %%u %%t \\"%%r\\" %%>s %%b %%D"'
                          % quote(os.path.join(self.workdir, "access.log")))
-        lines += self._pywsgi_lines()
+        if self.with_module:
+            lines += self._pywsgi_lines()
         if o.extra_config:
             lines += ["", "# extra"] + o.extra_config.splitlines()
         return "\n".join(lines) + "\n"

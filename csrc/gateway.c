@@ -41,6 +41,8 @@ enum {
     GW_DONE          /* pywsgi_fini() ran */
 };
 
+static int add_fastio(char *err, size_t errlen);
+
 static volatile int     gw_state = GW_COLD;
 static const pywsgi_io *gw_io;
 static pid_t            gw_pid;
@@ -300,6 +302,9 @@ boot(const pywsgi_config *cfg, char *err, size_t errlen)
     if (rc == 0) {
         rc = check_cffi(err, errlen);
     }
+    if (rc == 0) {
+        rc = add_fastio(err, errlen);
+    }
 
     /* requests take the GIL through cffi, from any thread */
     PyEval_SaveThread();
@@ -377,7 +382,7 @@ pywsgi_handle(pywsgi_request *r)
     }
 
     return pywsgi_py_serve(r->app, r->env, r->env_len, r->content_length,
-                           r->handle);
+                           (intptr_t) r->handle);
 }
 
 
@@ -424,13 +429,13 @@ pywsgi_gw_set_io(const pywsgi_io *io)
 
 
 ssize_t
-pywsgi_gw_read(void *handle, char *buf, size_t n)
+pywsgi_gw_read(intptr_t handle, char *buf, size_t n)
 {
     if (gw_io == NULL) {             /* no app loaded in this process */
         return -1;
     }
 
-    return gw_io->read(handle, buf, n);
+    return gw_io->read((void *) handle, buf, n);
 }
 
 
@@ -460,7 +465,7 @@ put_length(char *p, size_t n)
 
 
 int
-pywsgi_gw_start(void *handle, const char *head, size_t head_len,
+pywsgi_gw_start(intptr_t handle, const char *head, size_t head_len,
     size_t nheaders, const char *body, size_t body_len, int flags)
 {
     const char  *headers;
@@ -478,8 +483,9 @@ pywsgi_gw_start(void *handle, const char *head, size_t head_len,
     headers_len = head_len - status_len - 1;
 
     if (!(flags & PYWSGI_GW_ADD_LENGTH)) {
-        return gw_io->start(handle, status, head, status_len, headers,
-                            headers_len, nheaders, body, body_len, flags);
+        return gw_io->start((void *) handle, status, head, status_len,
+                            headers, headers_len, nheaders, body, body_len,
+                            flags);
     }
 
     /* the headers and a Content-Length, in one blob for the module */
@@ -495,7 +501,8 @@ pywsgi_gw_start(void *handle, const char *head, size_t head_len,
     memcpy(buf, headers, headers_len);
     headers_len += put_length(buf + headers_len, body_len);
 
-    rc = gw_io->start(handle, status, head, status_len, buf, headers_len,
+    rc = gw_io->start((void *) handle, status, head, status_len, buf,
+                      headers_len,
                       nheaders + 1, body, body_len,
                       flags & ~PYWSGI_GW_ADD_LENGTH);
 
@@ -508,33 +515,176 @@ pywsgi_gw_start(void *handle, const char *head, size_t head_len,
 
 
 int
-pywsgi_gw_write(void *handle, const char *buf, size_t n)
+pywsgi_gw_write(intptr_t handle, const char *buf, size_t n)
 {
     if (gw_io == NULL) {
         return -1;
     }
 
-    return gw_io->write(handle, buf, n);
+    return gw_io->write((void *) handle, buf, n);
 }
 
 
 int
-pywsgi_gw_sendfile(void *handle, int fd, int64_t offset, int64_t n)
+pywsgi_gw_sendfile(intptr_t handle, int fd, int64_t offset, int64_t n)
 {
     if (gw_io == NULL) {
         return -1;
     }
 
-    return gw_io->sendfile(handle, fd, offset, n);
+    return gw_io->sendfile((void *) handle, fd, offset, n);
 }
 
 
 void
-pywsgi_gw_log(void *handle, int level, const char *msg, size_t n)
+pywsgi_gw_log(intptr_t handle, int level, const char *msg, size_t n)
 {
     if (gw_io != NULL) {
-        gw_io->log(handle, level, msg, n);
+        gw_io->log((void *) handle, level, msg, n);
     }
+}
+
+
+/*
+ * pywsgi_embed._fastio: pywsgi_gw_start/write/sendfile for a module whose
+ * callbacks never block, called without releasing the GIL.  cffi releases
+ * it around every C call; with many pool threads each release hands the
+ * GIL to a waiting thread, a context switch in the middle of a request.
+ * Same arguments as the cffi functions (the lengths are taken from the
+ * bytes), so the Python side swaps one set for the other.
+ */
+
+static int
+fastio_args(Py_ssize_t nargs, Py_ssize_t want, const char *name)
+{
+    if (nargs != want) {
+        PyErr_Format(PyExc_TypeError, "%s() takes %zd arguments (%zd given)",
+                     name, want, nargs);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static PyObject *
+fastio_start(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    char        *head, *body;
+    void        *handle;
+    long         flags;
+    Py_ssize_t   head_len, body_len, nheaders;
+
+    /* (handle, head, head_len, nheaders, body, body_len, flags) */
+
+    if (fastio_args(nargs, 7, "start") != 0
+        || PyBytes_AsStringAndSize(args[1], &head, &head_len) != 0
+        || PyBytes_AsStringAndSize(args[4], &body, &body_len) != 0)
+    {
+        return NULL;
+    }
+
+    handle = PyLong_AsVoidPtr(args[0]);
+    nheaders = PyLong_AsSsize_t(args[3]);
+    flags = PyLong_AsLong(args[6]);
+
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+
+    return PyLong_FromLong(pywsgi_gw_start((intptr_t) handle, head, head_len,
+                                           nheaders, body, body_len,
+                                           (int) flags));
+}
+
+
+static PyObject *
+fastio_write(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    char        *data;
+    void        *handle;
+    Py_ssize_t   len;
+
+    /* (handle, data, len) */
+
+    if (fastio_args(nargs, 3, "write") != 0
+        || PyBytes_AsStringAndSize(args[1], &data, &len) != 0)
+    {
+        return NULL;
+    }
+
+    handle = PyLong_AsVoidPtr(args[0]);
+
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+
+    return PyLong_FromLong(pywsgi_gw_write((intptr_t) handle, data, len));
+}
+
+
+static PyObject *
+fastio_sendfile(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    int        fd;
+    void      *handle;
+    long long  offset, n;
+
+    /* (handle, fd, offset, n) */
+
+    if (fastio_args(nargs, 4, "sendfile") != 0) {
+        return NULL;
+    }
+
+    handle = PyLong_AsVoidPtr(args[0]);
+    fd = (int) PyLong_AsLong(args[1]);
+    offset = PyLong_AsLongLong(args[2]);
+    n = PyLong_AsLongLong(args[3]);
+
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+
+    return PyLong_FromLong(pywsgi_gw_sendfile((intptr_t) handle, fd, offset,
+                                              n));
+}
+
+
+static PyMethodDef  fastio_methods[] = {
+    { "start", (PyCFunction) (void (*)(void)) fastio_start, METH_FASTCALL,
+      "pywsgi_gw_start(), the GIL held" },
+    { "write", (PyCFunction) (void (*)(void)) fastio_write, METH_FASTCALL,
+      "pywsgi_gw_write(), the GIL held" },
+    { "sendfile", (PyCFunction) (void (*)(void)) fastio_sendfile,
+      METH_FASTCALL, "pywsgi_gw_sendfile(), the GIL held" },
+    { NULL, NULL, 0, NULL }
+};
+
+
+static struct PyModuleDef  fastio_module = {
+    PyModuleDef_HEAD_INIT, "pywsgi_embed._fastio",
+    "The io calls of a module whose callbacks never block, GIL held.", -1,
+    fastio_methods, NULL, NULL, NULL, NULL
+};
+
+
+static int
+add_fastio(char *err, size_t errlen)
+{
+    PyObject  *m;
+    int        rc;
+
+    m = PyModule_Create(&fastio_module);
+    rc = m ? PyDict_SetItemString(PyImport_GetModuleDict(),
+                                  "pywsgi_embed._fastio", m) : -1;
+    Py_XDECREF(m);
+
+    if (rc != 0) {
+        exception_text("cannot create pywsgi_embed._fastio", err, errlen);
+        return -1;
+    }
+
+    return 0;
 }
 
 

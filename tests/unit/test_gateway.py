@@ -121,11 +121,11 @@ def test_io_wrappers_before_any_io_table():
     import sys
     from tests.unit.conftest import ROOT
     code = ("from pywsgi_embed._gateway import ffi, lib\n"
-            "print(lib.pywsgi_gw_write(ffi.NULL, b'x', 1),"
-            " lib.pywsgi_gw_read(ffi.NULL, ffi.new('char[]', 4), 4),"
-            " lib.pywsgi_gw_start(ffi.NULL, b'200 OK\\0', 7, 0, b'', 0, 0),"
-            " lib.pywsgi_gw_sendfile(ffi.NULL, 0, 0, 1))\n"
-            "lib.pywsgi_gw_log(ffi.NULL, 0, b'x', 1)\n")
+            "print(lib.pywsgi_gw_write(0, b'x', 1),"
+            " lib.pywsgi_gw_read(0, ffi.new('char[]', 4), 4),"
+            " lib.pywsgi_gw_start(0, b'200 OK\\0', 7, 0, b'', 0, 0),"
+            " lib.pywsgi_gw_sendfile(0, 0, 0, 1))\n"
+            "lib.pywsgi_gw_log(0, 0, b'x', 1)\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT,
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr

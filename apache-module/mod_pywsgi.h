@@ -30,6 +30,8 @@
 
 #define PYWSGI_HANDLER    "pywsgi-app"
 #define PYWSGI_ERRLEN     8192
+#define PYWSGI_DEFER_MAX  65536   /* a whole body up to this size is passed
+                                     after the gateway returns */
 
 #define PYWSGI_FLAG_UNSET  -1
 
@@ -75,6 +77,7 @@ typedef struct {
     apr_bucket_brigade  *bb;
     unsigned             started:1;     /* the status and headers are set */
     unsigned             eos:1;         /* the end went to the filters */
+    unsigned             deferred:1;    /* bb holds a whole body to pass */
 } pywsgi_ctx;
 
 

@@ -108,6 +108,20 @@ mod_pywsgi_start(void *handle, int status, const char *status_line,
     set_headers(r, headers, headers_len);
     ctx->started = 1;
 
+    if ((flags & PYWSGI_BODY_LAST) && body_len <= PYWSGI_DEFER_MAX) {
+        /* the whole (small) body: copy it and let the handler pass it
+           once the gateway returned, so that Python gets the GIL back
+           at once, not after Apache's write */
+        if (body_len) {
+            APR_BRIGADE_INSERT_TAIL(ctx->bb,
+                apr_bucket_heap_create(body, body_len, NULL,
+                                       ctx->bb->bucket_alloc));
+        }
+        add_eos(ctx);
+        ctx->deferred = 1;
+        return 0;
+    }
+
     if (body_len) {
         add_bytes(ctx, body, body_len);
     }
@@ -235,6 +249,11 @@ abort_response(pywsgi_ctx *ctx)
 int
 mod_pywsgi_finish(pywsgi_ctx *ctx, int rc)
 {
+    if (ctx->deferred) {
+        ctx->deferred = 0;
+        (void) pass(ctx);
+    }
+
     if (rc == PYWSGI_DONE) {
         if (!ctx->eos) {
             add_eos(ctx);

@@ -191,6 +191,12 @@ mod_pywsgi_child_init(apr_pool_t *p, server_rec *s)
     cfg.multithread = threads > 1;
     cfg.multiprocess = 1;
 
+    /* our callbacks block (ap_pass_brigade waits for a slow client): the
+       gateway must release the GIL around each; a whole small body is
+       only copied and passed later (mod_pywsgi_output.c), which keeps
+       that release short */
+    cfg.io_nonblocking = 0;
+
     mounts = (pywsgi_mount **) mod_pywsgi_globals.mounts->elts;
 
     for (i = 0; i < child.count; i++) {

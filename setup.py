@@ -39,7 +39,7 @@ class Module:
             sys.exit("pywsgi-embed: %s is missing from this source tree"
                      % self.script)
         builddir = os.path.join(HERE, "build", self.server)
-        subprocess.check_call(["sh", self.script, outdir, gateway_file, builddir])
+        subprocess.check_call(["bash", self.script, outdir, gateway_file, builddir])
 
 
 MODULES = [

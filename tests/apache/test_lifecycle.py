@@ -66,6 +66,7 @@ def test_stop_after_traffic_is_quick(apache, mpm, how):
         results = list(pool.map(lambda _: fetch(srv.url("/who")), range(60)))
     assert all(status == 200 for status, _ in results)
     assert fetch(srv.url("/raise"))[0] == 500
+    assert fetch(srv.url("/spawn")) == (200, b"spawned")    # a thread that never ends
     start = time.monotonic()
     srv.proc.send_signal(signal.SIGTERM if how == "stop" else signal.SIGWINCH)
     srv.proc.wait(15)

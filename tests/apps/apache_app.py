@@ -29,6 +29,16 @@ def route_who(environ, start_response):
     return text(start_response, "%d %d" % (os.getpid(), threading.get_ident()))
 
 
+def route_spawn(environ, start_response):
+    """Start a non-daemon Python thread that never ends: Py_Finalize()
+    would wait for it forever (mod_wsgi's hang on stop)."""
+    def forever():
+        while True:
+            time.sleep(0.1)
+    threading.Thread(target=forever, name="never-ends").start()
+    return text(start_response, "spawned")
+
+
 def route_sleep(environ, start_response):
     time.sleep(float(query(environ).get("s", "0.5")))
     return text(start_response, "slept")

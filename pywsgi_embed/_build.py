@@ -87,6 +87,16 @@ def python_executable():
     return sys.executable
 
 
+def libpython():
+    """(library dir, library name) of this Python's shared libpython.  The
+    gateway links it itself: cffi adds it only in its own compile(), not in
+    a setuptools build, and a server loads the gateway into a process that
+    has no Python (undefined symbol: PyExc_TypeError)."""
+    name = "python%d.%d%s" % (sys.version_info[0], sys.version_info[1],
+                              getattr(sys, "abiflags", ""))
+    return sysconfig.get_config_var("LIBDIR"), name
+
+
 def make_builder():
     ffibuilder = cffi.FFI()
     ffibuilder.cdef(header_section("CFFI C")
@@ -99,6 +109,8 @@ def make_builder():
         '#include "pywsgi.h"\n#include "gateway.h"\n',
         sources=[os.path.join(CSRC, "gateway.c")],
         include_dirs=[CSRC],
+        library_dirs=[libpython()[0]],
+        libraries=[libpython()[1]],
         define_macros=[
             ("PYWSGI_PYTHON_EXECUTABLE", '"%s"' % python_executable()),
             ("PYWSGI_GATEWAY_FILE", '"_gateway%s"' % ext_suffix),

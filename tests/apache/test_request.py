@@ -228,3 +228,14 @@ def test_longest_prefix_wins_and_prefix_is_a_path_segment(apache):
     assert script_name("/app/deeper/env") == ["SCRIPT_NAME=/app/deeper", "PATH_INFO=/env"]
     assert script_name("/app/env") == ["SCRIPT_NAME=/app", "PATH_INFO=/env"]
     assert script_name("/application/env") == ["SCRIPT_NAME=", "PATH_INFO=/application/env"]
+
+
+def test_an_alias_under_a_mount_serves_static_files(apache, tmp_path):
+    static = tmp_path / "static"
+    static.mkdir()
+    (static / "style.css").write_text("body {}\n")
+    srv = apache(extra_config="LoadModule alias_module /usr/lib/apache2/modules/mod_alias.so\n"
+                              "Alias /static %s" % static)
+    status, body = fetch(srv.url("/static/style.css"))
+    assert (status, body) == (200, b"body {}\n")
+    assert fetch(srv.url("/version")) == (200, b"v1")          # the app at /

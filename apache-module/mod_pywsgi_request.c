@@ -110,7 +110,7 @@ typedef struct {
 static int
 cgi_vars(request_rec *r, pywsgi_var *v, char *ports)
 {
-    int          n;
+    int          i, n, kept;
     conn_rec    *c = r->connection;
     apr_port_t   rport;
 
@@ -146,7 +146,15 @@ cgi_vars(request_rec *r, pywsgi_var *v, char *ports)
         }
     }
 
-    return n;
+    /* a variable Apache does not know is omitted, never '' */
+
+    for (i = 0, kept = 0; i < n; i++) {
+        if (v[i].val != NULL) {
+            v[kept++] = v[i];
+        }
+    }
+
+    return kept;
 }
 
 

@@ -41,8 +41,9 @@ def add_app_arguments(parser):
                         help="nginx: run the app on threads (default) or on the event loop")
     parser.add_argument("--mpm", choices=("event", "worker", "prefork"), default="event",
                         help="Apache's MPM (default event)")
-    parser.add_argument("--mount", default="/", metavar="/PREFIX",
-                        help="the URL prefix of the app, its SCRIPT_NAME (default /)")
+    parser.add_argument("--mount", action="append", metavar="/PREFIX",
+                        help="the URL prefix of the app, its SCRIPT_NAME (default /); "
+                             "repeat it to serve the app at several prefixes")
     parser.add_argument("--python-path", action="append", default=[], metavar="DIR",
                         help="put DIR on sys.path (repeatable)")
     parser.add_argument("--python-home", metavar="DIR",
@@ -101,7 +102,7 @@ def python_path_of(args):
 
 def options_of(args, **extra):
     return Options(
-        mounts=[Mount(args.mount, absolute_app(args.app))],
+        mounts=[Mount(prefix, absolute_app(args.app)) for prefix in args.mount or ["/"]],
         host=args.host, port=args.port, workers=args.workers,
         threads=args.threads, mode=args.mode, mpm=args.mpm,
         python_home=os.path.abspath(args.python_home) if args.python_home else None,
@@ -159,9 +160,11 @@ def cmd_serve(args):
         problem = server.check_config(config)
         if problem:
             raise CliError("%s refuses the configuration:\n%s" % (server.name, problem))
-        print("pywsgi-embed: serving %s at http://%s:%d%s on %s (%s); Ctrl-C stops"
-              % (options.mounts[0].app, options.host, options.port,
-                 options.mounts[0].prefix, server.name, describe(args)),
+        print("pywsgi-embed: serving %s at %s on %s (%s); Ctrl-C stops"
+              % (options.mounts[0].app,
+                 ", ".join("http://%s:%d%s" % (options.host, options.port, m.prefix)
+                           for m in options.mounts),
+                 server.name, describe(args)),
               file=sys.stderr, flush=True)
         return run_foreground(server, config)
     finally:

@@ -22,6 +22,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from tests import harness  # noqa: E402
+from tests.docker import plugin as docker_plugin  # noqa: E402
 from pywsgi_embed import servers  # noqa: E402
 
 APPS = os.path.join(ROOT, "tests", "apps")
@@ -40,12 +41,13 @@ SMOKE_ONLY = {("apache", "prefork")}
 def pytest_addoption(parser):
     parser.addoption("--servers", default="nginx,apache",
                      help="comma-separated servers to run the HTTP tests against")
+    docker_plugin.add_option(parser)
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "smoke: also run against Apache's prefork MPM")
-    if not hasattr(config, "pywsgi_target_factory"):
-        config.pywsgi_target_factory = None
+    config.pywsgi_target_factory = None
+    docker_plugin.configure(config)
 
 
 def enabled_targets(config, smoke):

@@ -28,7 +28,7 @@
 
 /* ---- BEGIN CFFI C ---- */
 
-#define PYWSGI_ABI_VERSION 2
+#define PYWSGI_ABI_VERSION 3
 
 /* results of pywsgi_handle(), pywsgi_start() and pywsgi_next() */
 #define PYWSGI_DONE  0    /* the response is complete */
@@ -44,6 +44,19 @@
 
 /* flags of pywsgi_io.start */
 #define PYWSGI_BODY_LAST 1  /* the body passed is the whole response body */
+
+/* values of pywsgi_config.io_nonblocking */
+#define PYWSGI_IO_BLOCKING   0  /* any callback may block: the gateway
+                                   releases the GIL around each */
+#define PYWSGI_IO_NONBLOCKING 1 /* no callback blocks: each is called
+                                   holding the GIL */
+#define PYWSGI_IO_SMALL_LAST 2  /* only start() with PYWSGI_BODY_LAST and at
+                                   most PYWSGI_SMALL_BODY body bytes never
+                                   blocks (the module copies the body and
+                                   sends it once pywsgi_handle returned):
+                                   that call holds the GIL, the others
+                                   release it (Apache) */
+#define PYWSGI_SMALL_BODY 65536
 
 /*
  * The module's callbacks.  `handle` is pywsgi_request.handle, or NULL for
@@ -90,13 +103,14 @@ typedef struct pywsgi_config {
     const pywsgi_io  *io;           /* must outlive every request */
     int               multithread;  /* wsgi.multithread */
     int               multiprocess; /* wsgi.multiprocess */
-    int               io_nonblocking; /* the io callbacks never block (they
-                                       copy, or queue non-blocking output):
-                                       the gateway then calls them holding
-                                       the GIL, which spares a GIL handoff
-                                       per call (2 x the throughput with 16
-                                       threads, measured); 0: the GIL is
-                                       released around each call */
+    int               io_nonblocking; /* PYWSGI_IO_*: which io callbacks
+                                       never block (they copy, or queue
+                                       non-blocking output); the gateway
+                                       calls those holding the GIL, which
+                                       spares a GIL handoff per call (2 x
+                                       the throughput with 16 threads,
+                                       measured); the GIL is released
+                                       around the others */
 } pywsgi_config;
 
 /* One request, filled by the module; the gateway keeps no pointer to it

@@ -69,14 +69,17 @@ def _handle_of(rec):
 def set_io(io, nonblocking=False):
     """Take the server's callbacks (a pywsgi_io *), once per worker.  They
     are called through the library's C wrappers (csrc/gateway.h); through
-    pywsgi_embed._fastio, without releasing the GIL, when the module says
-    they never block (pywsgi_config.io_nonblocking) and the gateway booted
-    Python itself (in a test process there is no _fastio)."""
+    pywsgi_embed._fastio, without releasing the GIL, those the module says
+    never block (pywsgi_config.io_nonblocking: all of them, or only the
+    start() of a small whole body) when the gateway booted Python itself
+    (in a test process there is no _fastio)."""
     global _read, _errors
     lib.pywsgi_gw_set_io(io)
     _read = lib.pywsgi_gw_read
     fast = sys.modules.get("pywsgi_embed._fastio") if nonblocking else None
-    if fast is not None:
+    if fast is not None and nonblocking == lib.PYWSGI_IO_SMALL_LAST:
+        response.use_small_start(fast.start)
+    elif fast is not None:
         response.use_io(fast.start, fast.write, fast.sendfile)
     _errors = LogStream(lambda level, data: _server_log(0, level, data),
                         response.LOG_ERROR)

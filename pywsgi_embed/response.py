@@ -46,12 +46,23 @@ _start = lib.pywsgi_gw_start
 _write = lib.pywsgi_gw_write
 _sendfile = lib.pywsgi_gw_sendfile
 _log = lib.pywsgi_gw_log
+# start() of a whole body of at most SMALL_BODY bytes
+_start_small = lib.pywsgi_gw_start
+SMALL_BODY = lib.PYWSGI_SMALL_BODY
 
 
 def use_io(start, write, sendfile):
     """Call the server through these from now on (gateway.set_io)."""
-    global _start, _write, _sendfile
+    global _start, _write, _sendfile, _start_small
     _start, _write, _sendfile = start, write, sendfile
+    _start_small = start
+
+
+def use_small_start(start):
+    """Only whole bodies of at most SMALL_BODY bytes go through this start
+    (PYWSGI_IO_SMALL_LAST)."""
+    global _start_small
+    _start_small = start
 
 
 def log(handle, level, text):
@@ -84,8 +95,9 @@ def run(handle, environ, call):
         body = result[0]
         head = resp.head
         if type(body) is bytes and body and head is not None:
-            if _start(handle, head, len(head), resp.count, body, len(body),
-                      WHOLE) == 0:
+            n = len(body)
+            if (_start_small if n <= SMALL_BODY else _start)(
+                    handle, head, len(head), resp.count, body, n, WHOLE) == 0:
                 return DONE
             return resp.gone()
     code = resp.proceed(result)
@@ -180,8 +192,8 @@ class Response:
             flags = WHOLE
         self.started = True
         head = self.head
-        return _start(self.handle, head, len(head), self.count, body, n,
-                      flags)
+        return (_start_small if n <= SMALL_BODY else _start)(
+            self.handle, head, len(head), self.count, body, n, flags)
 
     def _bodyless(self):
         """True when a response may carry fewer bytes than its

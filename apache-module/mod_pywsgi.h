@@ -30,8 +30,6 @@
 
 #define PYWSGI_HANDLER    "pywsgi-app"
 #define PYWSGI_ERRLEN     8192
-#define PYWSGI_DEFER_MAX  65536   /* a whole body up to this size is passed
-                                     after the gateway returns */
 
 #define PYWSGI_FLAG_UNSET  -1
 

@@ -191,11 +191,10 @@ mod_pywsgi_child_init(apr_pool_t *p, server_rec *s)
     cfg.multithread = threads > 1;
     cfg.multiprocess = 1;
 
-    /* our callbacks block (ap_pass_brigade waits for a slow client): the
-       gateway must release the GIL around each; a whole small body is
-       only copied and passed later (mod_pywsgi_output.c), which keeps
-       that release short */
-    cfg.io_nonblocking = 0;
+    /* our callbacks block (ap_pass_brigade waits for a slow client), so
+       the gateway releases the GIL around them, except around start() of
+       a small whole body, which only copies it (mod_pywsgi_output.c) */
+    cfg.io_nonblocking = PYWSGI_IO_SMALL_LAST;
 
     mounts = (pywsgi_mount **) mod_pywsgi_globals.mounts->elts;
 

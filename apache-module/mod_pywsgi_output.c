@@ -108,10 +108,11 @@ mod_pywsgi_start(void *handle, int status, const char *status_line,
     set_headers(r, headers, headers_len);
     ctx->started = 1;
 
-    if ((flags & PYWSGI_BODY_LAST) && body_len <= PYWSGI_DEFER_MAX) {
-        /* the whole (small) body: copy it and let the handler pass it
-           once the gateway returned, so that Python gets the GIL back
-           at once, not after Apache's write */
+    if ((flags & PYWSGI_BODY_LAST) && body_len <= PYWSGI_SMALL_BODY) {
+        /* a small whole body: copied, and passed by the handler once the
+           gateway returned.  This call never blocks, so the gateway makes
+           it holding the GIL (PYWSGI_IO_SMALL_LAST): no GIL handoff in
+           the middle of the common request */
         if (body_len) {
             APR_BRIGADE_INSERT_TAIL(ctx->bb,
                 apr_bucket_heap_create(body, body_len, NULL,

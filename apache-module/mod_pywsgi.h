@@ -73,9 +73,9 @@ typedef struct {
 typedef struct {
     request_rec         *r;
     apr_bucket_brigade  *bb;
+    apr_off_t            declared;      /* the app's Content-Length, or -1 */
     unsigned             started:1;     /* the status and headers are set */
     unsigned             eos:1;         /* the end went to the filters */
-    unsigned             deferred:1;    /* bb holds a whole body to pass */
 } pywsgi_ctx;
 
 

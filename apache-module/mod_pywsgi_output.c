@@ -67,8 +67,9 @@ add_eos(pywsgi_ctx *ctx)
    one copy into the pool, then r->headers_out points into it */
 
 static void
-set_headers(request_rec *r, const char *headers, size_t len)
+set_headers(pywsgi_ctx *ctx, const char *headers, size_t len)
 {
+    request_rec     *r = ctx->r;
     char            *blob, *end;
     const char      *name, *value;
     size_t           nlen, vlen;
@@ -87,6 +88,7 @@ set_headers(request_rec *r, const char *headers, size_t len)
                    && *end == '\0' && clen >= 0)
         {
             ap_set_content_length(r, clen);
+            ctx->declared = clen;
 
         } else {
             apr_table_addn(r->headers_out, name, value);
@@ -103,23 +105,22 @@ mod_pywsgi_start(void *handle, int status, const char *status_line,
     pywsgi_ctx   *ctx = handle;
     request_rec  *r = ctx->r;
 
+    ctx->declared = -1;
     r->status = status;
     r->status_line = apr_pstrmemdup(r->pool, status_line, status_len);
-    set_headers(r, headers, headers_len);
+    set_headers(ctx, headers, headers_len);
     ctx->started = 1;
 
     if ((flags & PYWSGI_BODY_LAST) && body_len <= PYWSGI_SMALL_BODY) {
-        /* a small whole body: copied, and passed by the handler once the
-           gateway returned.  This call never blocks, so the gateway makes
-           it holding the GIL (PYWSGI_IO_SMALL_LAST): no GIL handoff in
-           the middle of the common request */
+        /* a small whole body: copied, and passed with the end by the
+           handler once the gateway returned.  This call never blocks, so
+           the gateway makes it holding the GIL (PYWSGI_IO_SMALL_LAST): no
+           GIL handoff in the middle of the common request */
         if (body_len) {
             APR_BRIGADE_INSERT_TAIL(ctx->bb,
                 apr_bucket_heap_create(body, body_len, NULL,
                                        ctx->bb->bucket_alloc));
         }
-        add_eos(ctx);
-        ctx->deferred = 1;
         return 0;
     }
 
@@ -127,7 +128,11 @@ mod_pywsgi_start(void *handle, int status, const char *status_line,
         add_bytes(ctx, body, body_len);
     }
 
-    if (flags & PYWSGI_BODY_LAST) {
+    /* a body shorter than its Content-Length must not go with EOS: the
+       content length filter would turn the header into the bytes it saw,
+       and the cut response would look complete */
+
+    if ((flags & PYWSGI_BODY_LAST) && ctx->declared <= (apr_off_t) body_len) {
         add_eos(ctx);              /* EOS sends what is left: no FLUSH */
         return pass(ctx);
     }
@@ -250,13 +255,8 @@ abort_response(pywsgi_ctx *ctx)
 int
 mod_pywsgi_finish(pywsgi_ctx *ctx, int rc)
 {
-    if (ctx->deferred) {
-        ctx->deferred = 0;
-        (void) pass(ctx);
-    }
-
     if (rc == PYWSGI_DONE) {
-        if (!ctx->eos) {
+        if (!ctx->eos) {           /* with a small body start() kept */
             add_eos(ctx);
             (void) pass(ctx);
         }
@@ -266,6 +266,11 @@ mod_pywsgi_finish(pywsgi_ctx *ctx, int rc)
 
     if (rc == PYWSGI_FAIL && !ctx->started) {
         return HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (!APR_BRIGADE_EMPTY(ctx->bb)) {
+        add_flush(ctx);            /* what the app got out, then the cut */
+        (void) pass(ctx);
     }
 
     abort_response(ctx);

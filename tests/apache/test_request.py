@@ -239,3 +239,29 @@ def test_an_alias_under_a_mount_serves_static_files(apache, tmp_path):
     status, body = fetch(srv.url("/static/style.css"))
     assert (status, body) == (200, b"body {}\n")
     assert fetch(srv.url("/version")) == (200, b"v1")          # the app at /
+
+
+PEP3333_APP = os.path.join(os.path.dirname(APP), "pep3333_app.py")
+
+
+@pytest.mark.parametrize("sent", [50, 200000], ids=["small", "large"])
+def test_one_chunk_shorter_than_its_content_length_stays_short(apache, sent):
+    # Apache's content length filter would rewrite Content-Length to the
+    # bytes it saw if the body went with EOS, making a cut response look
+    # complete
+    srv = apache({"/": PEP3333_APP})
+    declared = sent * 2
+    data, _ = raw(srv, b"GET /content_length?declared=%d&sent=%d&one=1 HTTP/1.1\r\n"
+                       b"Host: h\r\n\r\n" % (declared, sent))
+    head, body = head_and_body(data)
+    assert "content-length: %d" % declared in head.lower()
+    assert len(body) == sent                      # then the connection closed
+
+
+def test_head_keeps_the_declared_content_length(apache):
+    srv = apache({"/": PEP3333_APP})
+    data, _ = raw(srv, b"HEAD /content_length?declared=100&sent=100&one=1 HTTP/1.1\r\n"
+                       b"Host: h\r\nConnection: close\r\n\r\n")
+    head, body = head_and_body(data)
+    assert head.startswith("HTTP/1.1 200") and "content-length: 100" in head.lower()
+    assert body == b""

@@ -367,8 +367,9 @@ pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
     memset(&mod_pywsgi_globals, 0, sizeof(mod_pywsgi_globals));
     mod_pywsgi_globals.python_path = apr_array_make(pconf, 4,
-                                                sizeof(const char *));
-    mod_pywsgi_globals.mounts = apr_array_make(pconf, 8, sizeof(pywsgi_mount *));
+                                                    sizeof(const char *));
+    mod_pywsgi_globals.mounts = apr_array_make(pconf, 8,
+                                               sizeof(pywsgi_mount *));
 
     return OK;
 }

@@ -80,7 +80,7 @@ typedef struct {
 
 
 extern module AP_MODULE_DECLARE_DATA  pywsgi_module;
-extern mod_pywsgi_globals_t               mod_pywsgi_globals;
+extern mod_pywsgi_globals_t           mod_pywsgi_globals;
 extern const pywsgi_io                mod_pywsgi_io_table;
 extern pywsgi_gateway                 mod_pywsgi_gw;
 

@@ -48,7 +48,8 @@ def mpm_lines(mpm, workers, threads):
     each (prefork: one thread), none started or stopped on load."""
     if mpm not in MPMS:
         raise base.ServerError("unknown MPM %r (one of: %s)" % (mpm, ", ".join(MPMS)))
-    lines = ["LoadModule mpm_%s_module %s" % (mpm, os.path.join(MODULES_DIR, "mod_mpm_%s.so" % mpm)),
+    path = os.path.join(MODULES_DIR, "mod_mpm_%s.so" % mpm)
+    lines = ["LoadModule mpm_%s_module %s" % (mpm, path),
              "StartServers %d" % workers,
              "ServerLimit %d" % workers,
              "MaxConnectionsPerChild 0"]

@@ -8,6 +8,8 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 
 from pywsgi_embed import servers
 from pywsgi_embed.servers import Mount, Options
@@ -118,3 +120,58 @@ def start(name, mounts, workdir, **options):
         raise ServerFailed("%s did not start on port %d:\n%s\n%s" % (
             name, running.port, running.output(), running.error_log()))
     return running
+
+
+# -- helpers of the server-specific tests (tests/nginx, tests/apache) --------
+
+def wait_until(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def child_pids(running):
+    """PIDs of the server's master (parent) process's children, now."""
+    pids = []
+    task_dir = "/proc/%d/task" % running.proc.pid
+    for task in os.listdir(task_dir):
+        with open(os.path.join(task_dir, task, "children")) as f:
+            pids += [int(p) for p in f.read().split()]
+    return pids
+
+
+def children(running, count=1, timeout=10.0):
+    """The children's PIDs once there are at least `count`: the port
+    accepts before the master has forked its workers."""
+    wait_until(lambda: len(child_pids(running)) >= count, timeout)
+    return child_pids(running)
+
+
+def fetch(url, timeout=30, data=None, headers=None):
+    """(status, body) of a request; an HTTP error status is a result too."""
+    req = urllib.request.Request(url, data=data, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def set_app_version(app_path, version):
+    """Rewrite the VERSION = "..." line of a test app (reload tests)."""
+    text = app_path.read_text()
+    start = text.index('VERSION = "') + len('VERSION = "')
+    end = text.index('"', start)
+    app_path.write_text(text[:start] + version + text[end:])
+
+
+def request_loop(running, stop, results, path="/version"):
+    """Request path until stop is set; a lost request is a result too."""
+    while not stop.is_set():
+        try:
+            results.append(fetch(running.url(path), timeout=10))
+        except Exception as exc:
+            results.append((None, repr(exc).encode()))

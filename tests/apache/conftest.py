@@ -4,8 +4,6 @@ tests/apps/apache_app.py, raw HTTP, and the children of the parent."""
 import os
 import shutil
 import socket
-import time
-import urllib.request
 
 import pytest
 
@@ -14,23 +12,13 @@ from tests import harness
 APP = os.path.join(harness.APPS, "apache_app.py")
 
 
-def children_of(running):
-    """PIDs of the Apache parent's child processes."""
-    pids = []
-    task_dir = "/proc/%d/task" % running.proc.pid
-    for task in os.listdir(task_dir):
-        with open(os.path.join(task_dir, task, "children")) as f:
-            pids += [int(p) for p in f.read().split()]
-    return pids
+def children_of(running, count=1):
+    """PIDs of the Apache parent's children, once `count` are there."""
+    return harness.children(running, count)
 
 
-def fetch(url, timeout=30, data=None, headers=None):
-    req = urllib.request.Request(url, data=data, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return resp.status, resp.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
+fetch = harness.fetch
+wait_until = harness.wait_until
 
 
 def raw(running, data, timeout=15):
@@ -46,15 +34,6 @@ def raw(running, data, timeout=15):
             if not part:
                 return b"".join(chunks), True
             chunks.append(part)
-
-
-def wait_until(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.fixture

@@ -12,21 +12,6 @@ from tests import harness
 from tests.apache.conftest import APP, children_of, fetch, wait_until
 
 
-def set_version(app_path, version):
-    text = app_path.read_text()
-    start = text.index('VERSION = "') + len('VERSION = "')
-    end = text.index('"', start)
-    app_path.write_text(text[:start] + version + text[end:])
-
-
-def request_loop(srv, stop, results):
-    while not stop.is_set():
-        try:
-            results.append(fetch(srv.url("/version"), timeout=10))
-        except Exception as exc:          # a lost request: the test fails
-            results.append((None, repr(exc).encode()))
-
-
 @pytest.mark.parametrize("mpm", ["event", "prefork"])
 def test_graceful_restart_under_load_loses_nothing_and_loads_new_code(apache, app_copy, mpm):
     srv = apache({"/": str(app_copy)}, mpm=mpm, workers=2)
@@ -34,14 +19,14 @@ def test_graceful_restart_under_load_loses_nothing_and_loads_new_code(apache, ap
     old = set(children_of(srv))
     stop = threading.Event()
     results = []
-    loops = [threading.Thread(target=request_loop, args=(srv, stop, results)) for _ in range(4)]
+    loops = [threading.Thread(target=harness.request_loop, args=(srv, stop, results)) for _ in range(4)]
     for t in loops:
         t.start()
     # a request in flight across the restart must finish too
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         slow = pool.submit(fetch, srv.url("/sleep?s=1.5"))
         time.sleep(0.5)
-        set_version(app_copy, "v2")
+        harness.set_app_version(app_copy, "v2")
         srv.reload()
         assert wait_until(lambda: results and results[-1] == (200, b"v2"), timeout=15)
         assert slow.result() == (200, b"slept")

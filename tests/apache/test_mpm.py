@@ -13,7 +13,7 @@ MPMS = [("event", True), ("worker", True), ("prefork", False)]
 @pytest.mark.parametrize("mpm, threaded", MPMS, ids=[m for m, _ in MPMS])
 def test_mpm_smoke(apache, mpm, threaded):
     srv = apache(mpm=mpm, workers=2, threads=4)
-    assert len(children_of(srv)) == 2
+    assert len(children_of(srv, 2)) == 2
     assert fetch(srv.url("/version")) == (200, b"v1")
     status, body = fetch(srv.url("/env?k1=wsgi.multithread&k2=wsgi.multiprocess"
                                  "&k3=SERVER_SOFTWARE"))

@@ -93,6 +93,15 @@ def test_content_length_short_drops_the_connection(target):  # 22
     assert "fewer than its Content-Length" in wait_for_log(target, "fewer than its Content-Length")
 
 
+def test_content_length_short_one_chunk_drops_the_connection(target):  # 22
+    # a whole body in one call can look complete to a server that counts
+    # what it was given: it must not
+    resp = get(target, "/app/content_length?declared=100&sent=10&one=1")
+    assert resp.header("Content-Length") == "100"
+    assert not resp.complete
+    assert resp.body == b"x" * 10
+
+
 def test_write_past_content_length_raises(target):  # 22
     resp = get(target, "/app/write_past_length")
     assert resp.body == b"ok:WS"

@@ -3,8 +3,6 @@ nginx test app, and its worker processes."""
 
 import os
 import shutil
-import time
-import urllib.request
 
 import pytest
 
@@ -13,14 +11,9 @@ from tests import harness
 APP = os.path.join(harness.APPS, "nginx_app.py")
 
 
-def workers_of(running):
-    """PIDs of the master's worker processes."""
-    pids = []
-    task_dir = "/proc/%d/task" % running.proc.pid
-    for task in os.listdir(task_dir):
-        with open(os.path.join(task_dir, task, "children")) as f:
-            pids += [int(p) for p in f.read().split()]
-    return pids
+def workers_of(running, count=1):
+    """PIDs of the master's worker processes, once `count` are there."""
+    return harness.children(running, count)
 
 
 def status_kb(pid, field):
@@ -31,18 +24,8 @@ def status_kb(pid, field):
     raise KeyError(field)
 
 
-def fetch(url, timeout=30, data=None):
-    with urllib.request.urlopen(url, data=data, timeout=timeout) as resp:
-        return resp.status, resp.read()
-
-
-def wait_until(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
+fetch = harness.fetch
+wait_until = harness.wait_until
 
 
 @pytest.fixture

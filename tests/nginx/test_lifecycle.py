@@ -14,34 +14,19 @@ from tests import harness
 from tests.nginx.conftest import fetch, wait_until, workers_of
 
 
-def set_version(app_path, version):
-    text = app_path.read_text()
-    start = text.index('VERSION = "') + len('VERSION = "')
-    end = text.index('"', start)
-    app_path.write_text(text[:start] + version + text[end:])
-
-
-def request_loop(srv, stop, results):
-    while not stop.is_set():
-        try:
-            results.append(fetch(srv.url("/version"), timeout=10))
-        except Exception as exc:          # a lost request: the test fails
-            results.append((None, repr(exc).encode()))
-
-
 def test_reload_under_load_loses_nothing_and_loads_new_code(nginx, app_copy):
     srv = nginx(app=app_copy, workers=2)
     assert fetch(srv.url("/version")) == (200, b"v1")
     stop = threading.Event()
     results = []
-    loops = [threading.Thread(target=request_loop, args=(srv, stop, results)) for _ in range(4)]
+    loops = [threading.Thread(target=harness.request_loop, args=(srv, stop, results)) for _ in range(4)]
     for t in loops:
         t.start()
     try:
         time.sleep(0.5)
         # a different length: CPython's .pyc check is mtime (in seconds)
         # and size, and this edit lands within the second of the first
-        set_version(app_copy, "v2-reloaded")
+        harness.set_app_version(app_copy, "v2-reloaded")
         srv.reload()
         assert wait_until(lambda: results and results[-1] == (200, b"v2-reloaded"),
                           timeout=15)

@@ -3,7 +3,6 @@ goes to nginx's temp file, a streamed response waits for a slow client
 (backpressure) instead of piling up."""
 
 import socket
-import threading
 import time
 
 from tests.nginx.conftest import status_kb, workers_of

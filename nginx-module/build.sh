@@ -28,7 +28,7 @@ builddir=$(cd "$builddir" && pwd)
 
 # configure takes a while: run it again only when what it saw changed
 stamp="$builddir/.pywsgi-configured"
-want="$(nginx -v 2>&1) $here $gateway_file $(md5sum < "$src/conf_flags")"
+want="$(nginx -v 2>&1) $here $gateway_file $(cat "$src/conf_flags" "$here/config" | md5sum)"
 
 if [ ! -f "$builddir/Makefile" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]
 then

@@ -350,6 +350,13 @@ ngx_http_pywsgi_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    if (ngx_array_init(&pmcf->queues, cf->pool, 1,
+                       sizeof(ngx_http_pywsgi_queue_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
     return pmcf;
 }
 
@@ -371,6 +378,7 @@ ngx_http_pywsgi_create_loc_conf(ngx_conf_t *cf)
      *     plcf->mount = { 0, NULL };
      *     plcf->pool_name = { 0, NULL };
      *     plcf->pool = NULL;
+     *     plcf->queue = NULL;
      *     plcf->params = NULL;
      */
 
@@ -387,6 +395,8 @@ ngx_http_pywsgi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_pywsgi_loc_conf_t *prev = parent;
     ngx_http_pywsgi_loc_conf_t *conf = child;
 
+    ngx_http_pywsgi_main_conf_t  *pmcf;
+
     ngx_conf_merge_uint_value(conf->mode, prev->mode,
                               NGX_HTTP_PYWSGI_THREADS);
     ngx_conf_merge_str_value(conf->pool_name, prev->pool_name, "pywsgi");
@@ -402,6 +412,14 @@ ngx_http_pywsgi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->mode == NGX_HTTP_PYWSGI_THREADS) {
         conf->pool = ngx_thread_pool_add(cf, &conf->pool_name);
         if (conf->pool == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        pmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_pywsgi_module);
+
+        conf->queue = ngx_http_pywsgi_queue_add(cf, &pmcf->queues,
+                                                conf->pool);
+        if (conf->queue == NULL) {
             return NGX_CONF_ERROR;
         }
     }
@@ -624,7 +642,7 @@ ngx_http_pywsgi_init_process(ngx_cycle_t *cycle)
 
     ngx_http_pywsgi_loaded = 1;
 
-    return NGX_OK;
+    return ngx_http_pywsgi_dispatch_init(cycle, &pmcf->queues);
 }
 
 
@@ -633,6 +651,7 @@ ngx_http_pywsgi_exit_process(ngx_cycle_t *cycle)
 {
     if (ngx_http_pywsgi_loaded) {
         ngx_http_pywsgi_loaded = 0;
+        ngx_http_pywsgi_dispatch_exit();
         ngx_http_pywsgi_gw.fini();
     }
 }

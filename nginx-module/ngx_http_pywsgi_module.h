@@ -10,6 +10,8 @@
  *   ngx_http_pywsgi_inline.c   inline mode: the loop runs the app
  *   ngx_http_pywsgi_thread.c   threads mode: the app on a thread pool, the
  *                              response back to the loop chunk by chunk
+ *   ngx_http_pywsgi_dispatch.c threads mode: the steps of requests onto as
+ *                              few pool threads as keep the app busy
  */
 
 
@@ -38,6 +40,11 @@
 #define NGX_HTTP_PYWSGI_ERRLEN   8192
 
 
+typedef struct ngx_http_pywsgi_seg_s    ngx_http_pywsgi_seg_t;
+typedef struct ngx_http_pywsgi_queue_s  ngx_http_pywsgi_queue_t;
+typedef struct ngx_http_pywsgi_ctx_s    ngx_http_pywsgi_ctx_t;
+
+
 typedef struct {
     ngx_str_t                    spec;
     ngx_uint_t                   mode;
@@ -60,6 +67,8 @@ typedef struct {
     ngx_str_t                    gateway;
     ngx_flag_t                   check;
     ngx_array_t                  apps;          /* ngx_http_pywsgi_app_t */
+    ngx_array_t                  queues;        /* of queue pointers, one
+                                                   per thread pool */
 } ngx_http_pywsgi_main_conf_t;
 
 
@@ -72,11 +81,11 @@ typedef struct {
     ngx_uint_t                   mode;
     ngx_str_t                    pool_name;
     ngx_thread_pool_t           *pool;
+    ngx_http_pywsgi_queue_t     *queue;         /* the pool's */
     ngx_array_t                 *params;        /* ngx_http_pywsgi_param_t */
 } ngx_http_pywsgi_loc_conf_t;
 
 
-typedef struct ngx_http_pywsgi_seg_s  ngx_http_pywsgi_seg_t;
 
 /* threads mode: output made on a pool thread, for the loop to send */
 struct ngx_http_pywsgi_seg_s {
@@ -103,7 +112,7 @@ typedef struct {
  * task may still run after nginx finalized the request; a pool cleanup then
  * clears ctx->request and the next step cancels the app instead.
  */
-typedef struct {
+struct ngx_http_pywsgi_ctx_s {
     ngx_http_request_t          *request;       /* NULL once it is gone */
     ngx_pool_cleanup_t          *cleanup;       /* clears request */
     pywsgi_request               rec;
@@ -119,8 +128,8 @@ typedef struct {
 
     /* threads mode; the pool thread writes only the fields below, the
        loop does not touch them while a task runs (no bit-fields here) */
-    ngx_thread_task_t            task;
-    ngx_thread_pool_t           *pool;
+    ngx_http_pywsgi_queue_t     *queue;
+    ngx_http_pywsgi_ctx_t       *next_step;     /* in a queue, or done */
     ngx_event_t                  hold;          /* keeps a quitting worker
                                                    alive while a task runs */
     int                          started;       /* pywsgi_start() ran */
@@ -132,7 +141,7 @@ typedef struct {
     ngx_http_pywsgi_seg_t       *sent;          /* given to nginx */
     ngx_chain_t                 *free;
     ngx_chain_t                 *busy;
-} ngx_http_pywsgi_ctx_t;
+};
 
 
 extern ngx_module_t    ngx_http_pywsgi_module;
@@ -190,6 +199,17 @@ int ngx_http_pywsgi_thread_write(ngx_http_pywsgi_ctx_t *ctx,
     const char *buf, size_t n);
 int ngx_http_pywsgi_thread_sendfile(ngx_http_pywsgi_ctx_t *ctx, int fd,
     int64_t offset, int64_t n);
+void ngx_http_pywsgi_step(ngx_http_pywsgi_ctx_t *ctx);
+void ngx_http_pywsgi_step_done(ngx_http_pywsgi_ctx_t *ctx);
+
+/* ngx_http_pywsgi_dispatch.c */
+ngx_http_pywsgi_queue_t *ngx_http_pywsgi_queue_add(ngx_conf_t *cf,
+    ngx_array_t *queues, ngx_thread_pool_t *pool);
+ngx_int_t ngx_http_pywsgi_dispatch_init(ngx_cycle_t *cycle,
+    ngx_array_t *queues);
+void ngx_http_pywsgi_dispatch_exit(void);
+ngx_int_t ngx_http_pywsgi_dispatch(ngx_http_pywsgi_queue_t *q,
+    ngx_http_pywsgi_ctx_t *ctx);
 
 
 #endif /* _NGX_HTTP_PYWSGI_MODULE_H_INCLUDED_ */

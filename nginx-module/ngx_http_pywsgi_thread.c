@@ -2,16 +2,17 @@
 /*
  * Threads mode: the event loop never runs Python.
  *
- * A request is a series of tasks on the thread pool.  The first runs
+ * A request is a series of steps on the thread pool (queued by
+ * ngx_http_pywsgi_dispatch.c, which picks the threads).  The first runs
  * pywsgi_start() (the app up to its first body chunk), each later one
  * pywsgi_next() (one more chunk).  On the pool thread the io callbacks
  * only copy what the app produced into memory of the request's ctx
- * (malloc'd, never nginx structures).  The task's completion handler, on
- * the loop, hands that to nginx; the next task is posted only once nginx
+ * (malloc'd, never nginx structures).  The step's completion, on the
+ * loop, hands that to nginx; the next step is queued only once nginx
  * has sent it all (the output drained), so a slow client holds back the
  * app instead of filling memory, and holds no thread while it reads.
  *
- * While a task runs the request is pinned (r->main->blocked, as nginx's
+ * While a step runs the request is pinned (r->main->blocked, as nginx's
  * own thread handlers do) and a timer keeps a gracefully quitting worker
  * alive.  If the request goes away anyway, a pool cleanup clears
  * ctx->request; the next completion then cancels the app (its iterable's
@@ -26,10 +27,8 @@
 
 
 static ngx_int_t ngx_http_pywsgi_post(ngx_http_pywsgi_ctx_t *ctx);
-static void ngx_http_pywsgi_task(void *data, ngx_log_t *log);
-static void ngx_http_pywsgi_task_done(ngx_event_t *ev);
 static void ngx_http_pywsgi_hold_handler(ngx_event_t *ev);
-static void ngx_http_pywsgi_step_done(ngx_http_request_t *r,
+static void ngx_http_pywsgi_after_step(ngx_http_request_t *r,
     ngx_http_pywsgi_ctx_t *ctx);
 static ngx_int_t ngx_http_pywsgi_output(ngx_http_request_t *r,
     ngx_http_pywsgi_ctx_t *ctx);
@@ -60,14 +59,8 @@ ngx_http_pywsgi_run_threaded(ngx_http_request_t *r,
 
     plcf = ngx_http_get_module_loc_conf(r, ngx_http_pywsgi_module);
 
-    ctx->pool = plcf->pool;
+    ctx->queue = plcf->queue;
     ctx->out_last = &ctx->out;
-
-    ctx->task.ctx = ctx;
-    ctx->task.handler = ngx_http_pywsgi_task;
-    ctx->task.event.data = ctx;
-    ctx->task.event.handler = ngx_http_pywsgi_task_done;
-    ctx->task.event.log = ngx_cycle->log;
 
     ctx->hold.data = ctx;
     ctx->hold.handler = ngx_http_pywsgi_hold_handler;
@@ -83,7 +76,7 @@ ngx_http_pywsgi_run_threaded(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_pywsgi_post(ngx_http_pywsgi_ctx_t *ctx)
 {
-    if (ngx_thread_task_post(ctx->pool, &ctx->task) != NGX_OK) {
+    if (ngx_http_pywsgi_dispatch(ctx->queue, ctx) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -99,13 +92,11 @@ ngx_http_pywsgi_post(ngx_http_pywsgi_ctx_t *ctx)
 }
 
 
-/* on a pool thread */
+/* on a pool thread, called by a runner of ngx_http_pywsgi_dispatch.c */
 
-static void
-ngx_http_pywsgi_task(void *data, ngx_log_t *log)
+void
+ngx_http_pywsgi_step(ngx_http_pywsgi_ctx_t *ctx)
 {
-    ngx_http_pywsgi_ctx_t  *ctx = data;
-
     if (ctx->cancel) {
         ngx_http_pywsgi_gw.cancel(&ctx->rec);
         ctx->rc = PYWSGI_ABORT;
@@ -131,16 +122,14 @@ ngx_http_pywsgi_hold_handler(ngx_event_t *ev)
 }
 
 
-/* on the loop, once a task has run */
+/* on the loop, once a step has run */
 
-static void
-ngx_http_pywsgi_task_done(ngx_event_t *ev)
+void
+ngx_http_pywsgi_step_done(ngx_http_pywsgi_ctx_t *ctx)
 {
-    ngx_connection_t       *c;
-    ngx_http_request_t     *r;
-    ngx_http_pywsgi_ctx_t  *ctx;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
 
-    ctx = ev->data;
     ctx->posted = 0;
 
     if (ctx->hold.timer_set) {
@@ -150,7 +139,7 @@ ngx_http_pywsgi_task_done(ngx_event_t *ev)
     r = ctx->request;
 
     if (r == NULL) {
-        /* the request went away while the app ran, or this was the task
+        /* the request went away while the app ran, or this was the step
            that cancelled the app */
         ngx_http_pywsgi_abandon(ctx);
         return;
@@ -161,14 +150,14 @@ ngx_http_pywsgi_task_done(ngx_event_t *ev)
 
     ngx_http_set_log_request(c->log, r);
 
-    ngx_http_pywsgi_step_done(r, ctx);
+    ngx_http_pywsgi_after_step(r, ctx);
 
     ngx_http_run_posted_requests(c);
 }
 
 
 static void
-ngx_http_pywsgi_step_done(ngx_http_request_t *r, ngx_http_pywsgi_ctx_t *ctx)
+ngx_http_pywsgi_after_step(ngx_http_request_t *r, ngx_http_pywsgi_ctx_t *ctx)
 {
     int        rc;
     ngx_int_t  out;
@@ -207,7 +196,7 @@ ngx_http_pywsgi_step_done(ngx_http_request_t *r, ngx_http_pywsgi_ctx_t *ctx)
 }
 
 
-/* what the last task made: the head, then the segments, into nginx */
+/* what the last step made: the head, then the segments, into nginx */
 
 static ngx_int_t
 ngx_http_pywsgi_output(ngx_http_request_t *r, ngx_http_pywsgi_ctx_t *ctx)
@@ -429,7 +418,7 @@ ngx_http_pywsgi_abandon(ngx_http_pywsgi_ctx_t *ctx)
             return;
         }
 
-        /* the pool refused the task: close the app here rather than never */
+        /* the pool refused the step: close the app here rather than never */
         ngx_http_pywsgi_gw.cancel(&ctx->rec);
     }
 

@@ -150,6 +150,11 @@ def children(running, count=1, timeout=10.0):
     return child_pids(running)
 
 
+def read_to_close(sock):
+    """Everything the server sends on a socket until it closes it."""
+    return b"".join(iter(lambda: sock.recv(65536), b""))
+
+
 def fetch(url, timeout=30, data=None, headers=None):
     """(status, body) of a request; an HTTP error status is a result too."""
     req = urllib.request.Request(url, data=data, headers=headers or {})

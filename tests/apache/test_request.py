@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 
+from tests import harness
 from tests.apache.conftest import APP, children_of, fetch, raw, wait_until
 
 
@@ -101,12 +102,7 @@ def test_expect_100_continue_is_answered_on_first_read(apache):
         interim = sock.recv(4096)
         assert interim.startswith(b"HTTP/1.1 100 Continue\r\n"), interim
         sock.sendall(b"hello")
-        data = b""
-        while True:
-            part = sock.recv(65536)
-            if not part:
-                break
-            data += part
+        data = harness.read_to_close(sock)
     head, body = head_and_body(data)
     assert head.startswith("HTTP/1.1 200") and body == b"hello"
 

@@ -1,7 +1,9 @@
 """The app of the nginx-specific tests: slow requests, a sink for big
-uploads, a big streamed download, and a version stamp for reloads."""
+uploads, a big streamed download, a version stamp for reloads, and a
+CPU-bound route that tells its thread."""
 
 import os
+import threading
 import time
 from urllib.parse import parse_qs
 
@@ -37,6 +39,12 @@ def application(environ, start_response):
         return stream()
     elif path == "/version":
         body = VERSION.encode()
+    elif path == "/compute":
+        # CPU only, for as long as asked, then which thread ran it
+        end = time.perf_counter() + float(q.get("s", "0.001"))
+        while time.perf_counter() < end:
+            pass
+        body = b"%d" % threading.get_ident()
     else:
         body = b"hello"
     start_response("200 OK", [("Content-Type", "text/plain")])

@@ -7,8 +7,9 @@ import os
 import socket
 import time
 
+from pywsgi_embed.servers import nginx as nginx_server
 from tests import harness
-from tests.nginx.conftest import fetch
+from tests.nginx.conftest import APP, fetch
 
 
 def test_slow_requests_overlap(nginx):
@@ -53,6 +54,21 @@ def test_cpu_bound_steps_share_few_threads(nginx):
         if counts[-1] <= 2:
             break
     assert min(counts) <= 4, "pool threads that ran CPU-bound bursts: %s" % counts
+
+
+def test_each_thread_pool_runs_its_own_locations(nginx, monkeypatch):
+    # pywsgi_thread_pool: steps are queued per pool and run on its threads
+    render = nginx_server.NginxServer.render
+    monkeypatch.setattr(nginx_server.NginxServer, "render", lambda self: render(self).replace(
+        "thread_pool pywsgi", "thread_pool other threads=2;\nthread_pool pywsgi"))
+    srv = nginx(threads=4, extra_config="location /other/ { pywsgi_app %s; "
+                "pywsgi_thread_pool other; }" % APP)
+    assert fetch(srv.url("/other/hello")) == (200, b"hello")
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        main = pool.submit(burst, srv, "/compute?s=0.002", 32)
+        other = pool.submit(burst, srv, "/other/compute?s=0.002", 32)
+        main, other = set(main.result()), set(other.result())
+    assert main and other and not main & other, (main, other)
 
 
 def test_long_computation_does_not_hold_up_others(nginx):

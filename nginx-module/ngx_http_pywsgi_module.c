@@ -377,7 +377,6 @@ ngx_http_pywsgi_create_loc_conf(ngx_conf_t *cf)
      *     plcf->spec = { 0, NULL };
      *     plcf->mount = { 0, NULL };
      *     plcf->pool_name = { 0, NULL };
-     *     plcf->pool = NULL;
      *     plcf->queue = NULL;
      *     plcf->params = NULL;
      */
@@ -395,6 +394,7 @@ ngx_http_pywsgi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_pywsgi_loc_conf_t *prev = parent;
     ngx_http_pywsgi_loc_conf_t *conf = child;
 
+    ngx_thread_pool_t            *pool;
     ngx_http_pywsgi_main_conf_t  *pmcf;
 
     ngx_conf_merge_uint_value(conf->mode, prev->mode,
@@ -410,15 +410,14 @@ ngx_http_pywsgi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     if (conf->mode == NGX_HTTP_PYWSGI_THREADS) {
-        conf->pool = ngx_thread_pool_add(cf, &conf->pool_name);
-        if (conf->pool == NULL) {
+        pool = ngx_thread_pool_add(cf, &conf->pool_name);
+        if (pool == NULL) {
             return NGX_CONF_ERROR;
         }
 
         pmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_pywsgi_module);
 
-        conf->queue = ngx_http_pywsgi_queue_add(cf, &pmcf->queues,
-                                                conf->pool);
+        conf->queue = ngx_http_pywsgi_queue_add(cf, &pmcf->queues, pool);
         if (conf->queue == NULL) {
             return NGX_CONF_ERROR;
         }

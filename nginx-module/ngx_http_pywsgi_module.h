@@ -80,8 +80,7 @@ typedef struct {
     ngx_str_t                    mount;         /* becomes SCRIPT_NAME */
     ngx_uint_t                   mode;
     ngx_str_t                    pool_name;
-    ngx_thread_pool_t           *pool;
-    ngx_http_pywsgi_queue_t     *queue;         /* the pool's */
+    ngx_http_pywsgi_queue_t     *queue;         /* that of pool_name */
     ngx_array_t                 *params;        /* ngx_http_pywsgi_param_t */
 } ngx_http_pywsgi_loc_conf_t;
 

@@ -5,6 +5,7 @@ goes to nginx's temp file, a streamed response waits for a slow client
 import socket
 import time
 
+from tests import harness
 from tests.nginx.conftest import status_kb, workers_of
 
 MB = 1 << 20
@@ -34,7 +35,7 @@ def test_upload_200mb(nginx):
             block = b"u" * MB
             for _ in range(size // MB):
                 s.sendall(block)
-            answer.append(b"".join(iter(lambda: s.recv(65536), b"")))
+            answer.append(harness.read_to_close(s))
 
     growth = peak_growth_kb(srv, upload)
     assert answer[0].endswith(b"\r\n\r\n%d" % size), answer[0][-200:]

@@ -85,7 +85,6 @@ typedef struct {
 } ngx_http_pywsgi_loc_conf_t;
 
 
-
 /* threads mode: output made on a pool thread, for the loop to send */
 struct ngx_http_pywsgi_seg_s {
     ngx_http_pywsgi_seg_t       *next;
@@ -108,7 +107,7 @@ typedef struct {
 
 /*
  * One request.  Allocated with malloc, not from r->pool: in threads mode a
- * task may still run after nginx finalized the request; a pool cleanup then
+ * step may still run after nginx finalized the request; a pool cleanup then
  * clears ctx->request and the next step cancels the app instead.
  */
 struct ngx_http_pywsgi_ctx_s {
@@ -123,16 +122,16 @@ struct ngx_http_pywsgi_ctx_s {
     unsigned                     threaded:1;
     unsigned                     header_sent:1;
     unsigned                     last_sent:1;
-    unsigned                     posted:1;      /* a task is on a thread */
+    unsigned                     posted:1;      /* a step is queued or runs */
 
     /* threads mode; the pool thread writes only the fields below, the
-       loop does not touch them while a task runs (no bit-fields here) */
+       loop does not touch them while a step runs (no bit-fields here) */
     ngx_http_pywsgi_queue_t     *queue;
     ngx_http_pywsgi_ctx_t       *next_step;     /* in a queue, or done */
     ngx_event_t                  hold;          /* keeps a quitting worker
-                                                   alive while a task runs */
+                                                   alive while a step runs */
     int                          started;       /* pywsgi_start() ran */
-    int                          cancel;        /* the task cancels */
+    int                          cancel;        /* the step cancels */
     int                          rc;            /* of the last step */
     ngx_http_pywsgi_head_t      *head;          /* made on the thread */
     ngx_http_pywsgi_seg_t       *out;           /* made on the thread */

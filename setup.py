@@ -26,8 +26,8 @@ class Module:
     def __init__(self, server, script, probe, package):
         self.server = server
         self.script = os.path.join(HERE, script)
-        self.probe = probe            # a file or a command that must exist
-        self.package = package        # the Debian package that provides it
+        self.probe = probe  # a file or a command that must exist
+        self.package = package  # the Debian package that provides it
 
     def available(self):
         if os.path.isabs(self.probe):
@@ -36,14 +36,23 @@ class Module:
 
     def build(self, outdir, gateway_file):
         if not os.path.exists(self.script):
-            sys.exit("pywsgi-embed: %s is missing from this source tree"
-                     % self.script)
+            sys.exit(
+                "pywsgi-embed: %s is missing from this source tree"
+                % self.script
+            )
         builddir = os.path.join(HERE, "build", self.server)
-        subprocess.check_call(["bash", self.script, outdir, gateway_file, builddir])
+        subprocess.check_call(
+            ["bash", self.script, outdir, gateway_file, builddir]
+        )
 
 
 MODULES = [
-    Module("nginx", "nginx-module/build.sh", "/usr/share/nginx/src/conf_flags", "nginx-dev"),
+    Module(
+        "nginx",
+        "nginx-module/build.sh",
+        "/usr/share/nginx/src/conf_flags",
+        "nginx-dev",
+    ),
     Module("apache", "apache-module/build.sh", "apxs", "apache2-dev"),
 ]
 
@@ -79,12 +88,16 @@ class build_ext_and_modules(build_ext):
             if module.available():
                 module.build(outdir, gateway_file)
             elif module.server in required:
-                sys.exit("pywsgi-embed: cannot build the %s module: %s is not "
-                         "installed (apt-get install %s)"
-                         % (module.server, module.package, module.package))
+                sys.exit(
+                    "pywsgi-embed: cannot build the %s module: %s is not "
+                    "installed (apt-get install %s)"
+                    % (module.server, module.package, module.package)
+                )
             else:
-                print("pywsgi-embed: skipping the %s module: install %s to "
-                      "build it" % (module.server, module.package))
+                print(
+                    "pywsgi-embed: skipping the %s module: install %s to "
+                    "build it" % (module.server, module.package)
+                )
 
 
 setup(

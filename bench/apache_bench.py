@@ -24,46 +24,64 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wrk  # noqa: E402
 
 from pywsgi_embed.servers import Mount, Options  # noqa: E402
-from pywsgi_embed.servers.apache import ApacheServer, MODULES_DIR  # noqa: E402
+from pywsgi_embed.servers.apache import MODULES_DIR, ApacheServer  # noqa: E402
 from tests import harness  # noqa: E402
 
 MOD_WSGI = os.path.join(MODULES_DIR, "mod_wsgi.so")
-STATIC_BODY = b"Hello, World!\n"          # what the app answers, as a file
+STATIC_BODY = b"Hello, World!\n"  # what the app answers, as a file
 
 
 def mod_wsgi_config(app):
     if not os.path.exists(MOD_WSGI):
-        sys.exit("mod_wsgi is not installed (%s): apt-get install "
-                 "libapache2-mod-wsgi-py3 (make bench does)" % MOD_WSGI)
-    return "\n".join([
-        "LoadModule wsgi_module %s" % MOD_WSGI,
-        "WSGIApplicationGroup %{GLOBAL}",      # the main interpreter, as ours
-        "WSGIScriptAlias /hello %s" % app,
-        "<Directory %s>" % os.path.dirname(app),
-        "    Require all granted",
-        "</Directory>",
-    ])
+        sys.exit(
+            "mod_wsgi is not installed (%s): apt-get install "
+            "libapache2-mod-wsgi-py3 (make bench does)" % MOD_WSGI
+        )
+    return "\n".join(
+        [
+            "LoadModule wsgi_module %s" % MOD_WSGI,
+            "WSGIApplicationGroup %{GLOBAL}",  # the main interpreter, as ours
+            "WSGIScriptAlias /hello %s" % app,
+            "<Directory %s>" % os.path.dirname(app),
+            "    Require all granted",
+            "</Directory>",
+        ]
+    )
 
 
 def start(server):
     """Run an ApacheServer's config in the foreground until it accepts."""
     config = server.write_config()
     out = open(os.path.join(server.workdir, "server.out"), "w")
-    proc = subprocess.Popen(server.argv(config), stdout=out, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        server.argv(config),
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     out.close()
     running = harness.Running(server, proc, config, server.workdir)
     if not harness.wait_for_port(running.port, proc):
         running.kill()
-        sys.exit("Apache did not start:\n%s\n%s" % (running.output(), running.error_log()))
+        sys.exit(
+            "Apache did not start:\n%s\n%s"
+            % (running.output(), running.error_log())
+        )
     return running
 
 
 def instance(tmp, name, threads, mounts, with_module=True, extra=""):
     workdir = os.path.join(tmp, name)
-    options = Options(mounts=mounts, port=harness.free_port(), mpm="event", workers=1,
-                      threads=threads, log_level="error", extra_config=extra,
-                      error_log=os.path.join(workdir, "error.log"))
+    options = Options(
+        mounts=mounts,
+        port=harness.free_port(),
+        mpm="event",
+        workers=1,
+        threads=threads,
+        log_level="error",
+        extra_config=extra,
+        error_log=os.path.join(workdir, "error.log"),
+    )
     server = ApacheServer(options, workdir)
     server.with_module = with_module
     running = start(server)
@@ -80,37 +98,66 @@ def main():
     args = parser.parse_args()
     running = []
     with tempfile.TemporaryDirectory(prefix="pywsgi-bench-") as tmp:
-        os.chmod(tmp, 0o755)             # mod_wsgi's children run as User
+        os.chmod(tmp, 0o755)  # mod_wsgi's children run as User
         try:
-            ours = instance(tmp, "pywsgi", args.threads, [Mount("/hello", wrk.HELLO)])
+            ours = instance(
+                tmp, "pywsgi", args.threads, [Mount("/hello", wrk.HELLO)]
+            )
             running.append(ours)
-            peer = instance(tmp, "mod_wsgi", args.threads, [], with_module=False,
-                            extra=mod_wsgi_config(wrk.HELLO))
+            peer = instance(
+                tmp,
+                "mod_wsgi",
+                args.threads,
+                [],
+                with_module=False,
+                extra=mod_wsgi_config(wrk.HELLO),
+            )
             running.append(peer)
-            for url in (ours.url("/hello"), peer.url("/hello"), ours.url("/static.txt")):
+            for url in (
+                ours.url("/hello"),
+                peer.url("/hello"),
+                ours.url("/static.txt"),
+            ):
                 status, body = fetch(url)
                 if status != 200 or body != STATIC_BODY:
                     sys.exit("%s answered %s %r" % (url, status, body))
-            results = wrk.compare({
-                "Apache static file": ours.url("/static.txt"),
-                "Apache + mod_pywsgi": ours.url("/hello"),
-                "Apache + mod_wsgi embedded": peer.url("/hello"),
-            }, rounds=args.rounds, seconds=args.seconds)
+            results = wrk.compare(
+                {
+                    "Apache static file": ours.url("/static.txt"),
+                    "Apache + mod_pywsgi": ours.url("/hello"),
+                    "Apache + mod_wsgi embedded": peer.url("/hello"),
+                },
+                rounds=args.rounds,
+                seconds=args.seconds,
+            )
         finally:
             for srv in running:
                 srv.kill()
-    print(wrk.table(results, "Apache static file",
-                    "Apache %s, event MPM, 1 child x %d threads, hello world, "
-                    "wrk -t1 -c16 -d%ds, median of %d rounds"
-                    % (ApacheServer(None, tmp).version(), args.threads, args.seconds,
-                       args.rounds)))
+    print(
+        wrk.table(
+            results,
+            "Apache static file",
+            "Apache %s, event MPM, 1 child x %d threads, hello world, "
+            "wrk -t1 -c16 -d%ds, median of %d rounds"
+            % (
+                ApacheServer(None, tmp).version(),
+                args.threads,
+                args.seconds,
+                args.rounds,
+            ),
+        )
+    )
     ours = statistics.median(results["Apache + mod_pywsgi"])
     peer = statistics.median(results["Apache + mod_wsgi embedded"])
-    print("\nmod_pywsgi / mod_wsgi embedded: %.2f (target >= 1.8)" % (ours / peer))
+    print(
+        "\nmod_pywsgi / mod_wsgi embedded: %.2f (target >= 1.8)"
+        % (ours / peer)
+    )
 
 
 def fetch(url):
     import urllib.request
+
     with urllib.request.urlopen(url, timeout=10) as resp:
         return resp.status, resp.read()
 

@@ -40,9 +40,21 @@ TARGET_US = 2.0
 
 def host_median_us(host, gateway, calls, rounds):
     out = subprocess.run(
-        [host, "--gateway", gateway, "--app", build.APP, "--bench",
-         str(calls), "--rounds", str(rounds)],
-        check=True, capture_output=True, text=True).stdout
+        [
+            host,
+            "--gateway",
+            gateway,
+            "--app",
+            build.APP,
+            "--bench",
+            str(calls),
+            "--rounds",
+            str(rounds),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return float(re.search(r"median_ns ([0-9.]+)", out).group(1)) / 1000.0
 
 
@@ -61,12 +73,18 @@ def environ_of(blob):
     from pywsgi_embed.errors import LogStream
     from pywsgi_embed.file_wrapper import FileWrapper
     from pywsgi_embed.wsgi_input import EMPTY
+
     environ = {
-        "wsgi.version": (1, 0), "wsgi.url_scheme": "http",
-        "wsgi.input": EMPTY, "wsgi.errors": LogStream(print, 0),
-        "wsgi.multithread": False, "wsgi.multiprocess": False,
-        "wsgi.run_once": False, "wsgi.input_terminated": True,
-        "wsgi.file_wrapper": FileWrapper, "SERVER_SOFTWARE": "bench",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": EMPTY,
+        "wsgi.errors": LogStream(print, 0),
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+        "wsgi.input_terminated": True,
+        "wsgi.file_wrapper": FileWrapper,
+        "SERVER_SOFTWARE": "bench",
         "pywsgi_embed.version": "0",
     }
     parts = blob[:-1].decode("latin-1").split("\0")
@@ -76,6 +94,7 @@ def environ_of(blob):
 
 def direct_median_us(app, environ, calls, rounds):
     """app(environ, start_response) straight from Python, body iterated."""
+
     def start_response(status, headers, exc_info=None):
         return None
 
@@ -86,12 +105,13 @@ def direct_median_us(app, environ, calls, rounds):
                 pass
         return (time.perf_counter() - t0) / calls
 
-    one_round()                                      # warm up
+    one_round()  # warm up
     return statistics.median(one_round() for _ in range(rounds)) * 1e6
 
 
 def load_app():
     import importlib.util
+
     spec = importlib.util.spec_from_file_location("host_app", build.APP)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -102,15 +122,36 @@ def callgrind_ir(host, gateway, calls, outdir, tag):
     """Instructions of `calls` requests (only the timed loop collected)."""
     out = os.path.join(outdir, "callgrind.%s.out" % tag)
     subprocess.run(
-        ["valgrind", "--tool=callgrind", "--collect-atstart=no",
-         "--callgrind-out-file=" + out, host, "--gateway", gateway,
-         "--app", build.APP, "--bench", str(calls), "--rounds", "1"],
-        check=True, capture_output=True, text=True)
-    text = subprocess.run(["callgrind_annotate", "--inclusive=no",
-                           "--threshold=99", out],
-                          check=True, capture_output=True, text=True).stdout
-    total = int(re.search(r"^([0-9,]+) \(100.0%\)\s+PROGRAM TOTALS", text,
-                          re.M).group(1).replace(",", ""))
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--collect-atstart=no",
+            "--callgrind-out-file=" + out,
+            host,
+            "--gateway",
+            gateway,
+            "--app",
+            build.APP,
+            "--bench",
+            str(calls),
+            "--rounds",
+            "1",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    text = subprocess.run(
+        ["callgrind_annotate", "--inclusive=no", "--threshold=99", out],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    total = int(
+        re.search(r"^([0-9,]+) \(100.0%\)\s+PROGRAM TOTALS", text, re.M)
+        .group(1)
+        .replace(",", "")
+    )
     return total, text
 
 
@@ -125,14 +166,15 @@ def profile(host, gateway, top):
     per_request = (large - small) / 2000.0
     print("\ncallgrind: %.0f instructions per request" % per_request)
     print("%10s %6s  %s" % ("Ir/req", "share", "function (exclusive)"))
-    rows = re.findall(r"^\s*([0-9,]+) \(\s*([0-9.]+)%\)\s+(\S.*)$", text,
-                      re.M)
+    rows = re.findall(r"^\s*([0-9,]+) \(\s*([0-9.]+)%\)\s+(\S.*)$", text, re.M)
     shown = 0
     for ir, share, name in rows:
         if "PROGRAM TOTALS" in name:
             continue
-        print("%10.0f %5s%%  %s" % (int(ir.replace(",", "")) / 3000.0,
-                                    share, name[:90]))
+        print(
+            "%10.0f %5s%%  %s"
+            % (int(ir.replace(",", "")) / 3000.0, share, name[:90])
+        )
         shown += 1
         if shown >= top:
             break
@@ -142,22 +184,33 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, default=20000)
     parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--gateway", default=None,
-                        help="the gateway library (default: this checkout's)")
-    parser.add_argument("--against", default=None,
-                        help="another gateway library to time in turn with "
-                        "this one (e.g. an older build)")
-    parser.add_argument("--profile", action="store_true",
-                        help="also count instructions with callgrind")
+    parser.add_argument(
+        "--gateway",
+        default=None,
+        help="the gateway library (default: this checkout's)",
+    )
+    parser.add_argument(
+        "--against",
+        default=None,
+        help="another gateway library to time in turn with "
+        "this one (e.g. an older build)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also count instructions with callgrind",
+    )
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args()
 
     gateway = args.gateway or build.gateway_path()
     with tempfile.TemporaryDirectory() as tmp:
         host = build.build_host(tmp)
-        blob = subprocess.run([host, "--gateway", gateway, "--app", build.APP,
-                               "--dump-env"], check=True,
-                              capture_output=True).stdout
+        blob = subprocess.run(
+            [host, "--gateway", gateway, "--app", build.APP, "--dump-env"],
+            check=True,
+            capture_output=True,
+        ).stdout
         environ = environ_of(blob)
         assert len(blob.split(b"\0")) // 2 == 18, "expected 18 pairs"
         app = load_app()
@@ -165,13 +218,18 @@ def main():
         gateways = [gateway] + ([args.against] if args.against else [])
         through = interleaved_us(host, gateways, args.calls, args.rounds)
 
-        print("gateway overhead: hello world, 18-pair environ, 1 thread, "
-              "median of %d rounds of %d calls" % (args.rounds, args.calls))
+        print(
+            "gateway overhead: hello world, 18-pair environ, 1 thread, "
+            "median of %d rounds of %d calls" % (args.rounds, args.calls)
+        )
         print("%-44s %8s %8s" % ("", "us/req", "added"))
-        print("%-44s %8.2f" % ("app(environ, start_response) in Python",
-                               direct))
-        names = ["pywsgi_handle() from the C host",
-                 "the same, gateway of --against"]
+        print(
+            "%-44s %8.2f" % ("app(environ, start_response) in Python", direct)
+        )
+        names = [
+            "pywsgi_handle() from the C host",
+            "the same, gateway of --against",
+        ]
         for name, us in zip(names, through):
             print("%-44s %8.2f %8.2f" % (name, us, us - direct))
         print("target: added <= %.1f us" % TARGET_US)

@@ -81,24 +81,38 @@ assert serve(app_id, env, n, 0, h) == 0
 """
 
 STAGES = [
-    ("serve() from Python: the gateway less cffi's entry",
-     "serve(app_id, env, n, 0, h)"),
-    ("  environ: copy template, unpack, decode, split, update",
-     "gateway.environ_of(app, env, n, 0, h)"),
-    ("  Response() + start_response() + its write",
-     "R(h, environ).start_response('200 OK', [('Content-Type', "
-     "'text/plain')])"),
-    ("  the app, called straight (its own start_response)",
-     "call(environ, start_response)"),
-    ("  start() into C: status, headers, length, body",
-     "start(h, head, len(head), count, body, len(body), 257)"),
+    (
+        "serve() from Python: the gateway less cffi's entry",
+        "serve(app_id, env, n, 0, h)",
+    ),
+    (
+        "  environ: copy template, unpack, decode, split, update",
+        "gateway.environ_of(app, env, n, 0, h)",
+    ),
+    (
+        "  Response() + start_response() + its write",
+        "R(h, environ).start_response('200 OK', [('Content-Type', "
+        "'text/plain')])",
+    ),
+    (
+        "  the app, called straight (its own start_response)",
+        "call(environ, start_response)",
+    ),
+    (
+        "  start() into C: status, headers, length, body",
+        "start(h, head, len(head), count, body, len(body), 257)",
+    ),
 ]
 
 
 def callgrind(argv, env=None):
-    proc = subprocess.run(["valgrind", "--tool=callgrind",
-                           "--callgrind-out-file=/dev/null"] + argv,
-                          capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+        + argv,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     match = re.search(r"Collected : ([0-9]+)|refs:\s+([0-9,]+)", proc.stderr)
     if match is None:
         sys.exit("callgrind failed:\n" + proc.stderr[-3000:])
@@ -108,26 +122,48 @@ def callgrind(argv, env=None):
 def per_iteration(setup, stmt, env):
     def ir(count):
         code = "exec(open(%r).read())\nfor _ in range(%d):\n    %s\n" % (
-            setup, count, stmt)
+            setup,
+            count,
+            stmt,
+        )
         return callgrind([sys.executable, "-c", code], env)
+
     return (ir(3000) - ir(1000)) / 2000.0
 
 
 def host_per_request(host, gateway, env):
     def ir(count):
-        return callgrind(["--collect-atstart=no", host, "--gateway", gateway,
-                          "--app", build.APP, "--bench", str(count),
-                          "--rounds", "1"], env)
+        return callgrind(
+            [
+                "--collect-atstart=no",
+                host,
+                "--gateway",
+                gateway,
+                "--app",
+                build.APP,
+                "--bench",
+                str(count),
+                "--rounds",
+                "1",
+            ],
+            env,
+        )
+
     return (ir(3000) - ir(1000)) / 2000.0
 
 
 def build_io(tmp):
     import cffi
+
     from pywsgi_embed import _build
+
     ffi = cffi.FFI()
-    ffi.cdef(_build.header_section("CFFI C")
-             .replace("const char *pywsgi_gateway_path(void);", "")
-             + "extern pywsgi_io bench_io;")
+    ffi.cdef(
+        _build.header_section("CFFI C").replace(
+            "const char *pywsgi_gateway_path(void);", ""
+        )
+        + "extern pywsgi_io bench_io;"
+    )
     ffi.set_source("bench_io", IO_SOURCE, include_dirs=[build.CSRC])
     ffi.compile(tmpdir=tmp, verbose=False)
 
@@ -139,31 +175,59 @@ def main():
         host = build.build_host(tmp)
         blob = os.path.join(tmp, "blob")
         with open(blob, "wb") as f:
-            f.write(subprocess.run([host, "--gateway", gateway, "--app",
-                                    build.APP, "--dump-env"], check=True,
-                                   capture_output=True).stdout)
+            f.write(
+                subprocess.run(
+                    [
+                        host,
+                        "--gateway",
+                        gateway,
+                        "--app",
+                        build.APP,
+                        "--dump-env",
+                    ],
+                    check=True,
+                    capture_output=True,
+                ).stdout
+            )
         build_io(tmp)
         setup = os.path.join(tmp, "setup.py")
         with open(setup, "w") as f:
-            f.write(SETUP % {"root": ROOT, "tmp": tmp, "blob": blob,
-                             "app": build.APP})
+            f.write(
+                SETUP
+                % {"root": ROOT, "tmp": tmp, "blob": blob, "app": build.APP}
+            )
         total = host_per_request(host, gateway, env)
         loop = per_iteration(setup, "pass", env)
-        rows = [(name, per_iteration(setup, stmt, env) - loop)
-                for name, stmt in STAGES]
+        rows = [
+            (name, per_iteration(setup, stmt, env) - loop)
+            for name, stmt in STAGES
+        ]
     serve = rows[0][1]
     parts = sum(ir for _, ir in rows[1:])
-    table = [("pywsgi_handle() from the C host, whole request", total),
-             ("cffi's entry: C -> Python, GIL, argument objects",
-              total - serve)] + rows + [
-             ("  the rest: run()'s logic, calls, freeing", serve - parts)]
+    table = (
+        [
+            ("pywsgi_handle() from the C host, whole request", total),
+            (
+                "cffi's entry: C -> Python, GIL, argument objects",
+                total - serve,
+            ),
+        ]
+        + rows
+        + [("  the rest: run()'s logic, calls, freeing", serve - parts)]
+    )
     print("instructions per hello-world request (18-pair environ)")
     print("%-58s %8s %6s" % ("", "Ir", "share"))
     for name, ir in table:
         print("%-58s %8.0f %5.1f%%" % (name, ir, 100.0 * ir / total))
     app = rows[3][1]
-    print("%-58s %8.0f %5.1f%%" % ("added by the gateway (whole - app)",
-                                   total - app, 100.0 * (total - app) / total))
+    print(
+        "%-58s %8.0f %5.1f%%"
+        % (
+            "added by the gateway (whole - app)",
+            total - app,
+            100.0 * (total - app) / total,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -16,8 +16,10 @@ import wrk  # noqa: E402
 
 from tests import harness  # noqa: E402
 
-RETURN_200 = ('location = /return200 { default_type text/plain; '
-              'return 200 "Hello, World!\\n"; }')
+RETURN_200 = (
+    'location = /return200 { default_type text/plain; '
+    'return 200 "Hello, World!\\n"; }'
+)
 
 
 def main():
@@ -29,21 +31,39 @@ def main():
     with tempfile.TemporaryDirectory(prefix="pywsgi-bench-") as tmp:
         try:
             for mode in ("inline", "threads"):
-                running.append(harness.start(
-                    "nginx", {"/": wrk.HELLO}, os.path.join(tmp, mode), mode=mode,
-                    workers=1, threads=16, log_level="error", extra_config=RETURN_200))
+                running.append(
+                    harness.start(
+                        "nginx",
+                        {"/": wrk.HELLO},
+                        os.path.join(tmp, mode),
+                        mode=mode,
+                        workers=1,
+                        threads=16,
+                        log_level="error",
+                        extra_config=RETURN_200,
+                    )
+                )
             inline, threads = running
-            results = wrk.compare({
-                "nginx return 200": inline.url("/return200"),
-                "pywsgi-embed inline": inline.url("/"),
-                "pywsgi-embed threads": threads.url("/"),
-            }, rounds=args.rounds, seconds=args.seconds)
+            results = wrk.compare(
+                {
+                    "nginx return 200": inline.url("/return200"),
+                    "pywsgi-embed inline": inline.url("/"),
+                    "pywsgi-embed threads": threads.url("/"),
+                },
+                rounds=args.rounds,
+                seconds=args.seconds,
+            )
         finally:
             for srv in running:
                 srv.kill()
-    print(wrk.table(results, "nginx return 200",
-                    "nginx 1.22.1, 1 worker, hello world, wrk -t1 -c16 -d%ds, median of %d rounds"
-                    % (args.seconds, args.rounds)))
+    print(
+        wrk.table(
+            results,
+            "nginx return 200",
+            "nginx 1.22.1, 1 worker, hello world, wrk -t1 -c16 -d%ds, median of %d rounds"
+            % (args.seconds, args.rounds),
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -21,9 +21,18 @@ def wrk(url, seconds=5, connections=16, threads=1):
     binary = shutil.which("wrk")
     if binary is None:
         sys.exit("wrk is not installed: apt-get install wrk (make bench does)")
-    out = subprocess.run([binary, "-t%d" % threads, "-c%d" % connections,
-                          "-d%ds" % seconds, url], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [
+            binary,
+            "-t%d" % threads,
+            "-c%d" % connections,
+            "-d%ds" % seconds,
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     if "Non-2xx" in out or "Socket errors" in out:
         sys.exit("wrk saw errors on %s:\n%s" % (url, out))
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -37,16 +46,24 @@ def compare(contenders, rounds=3, seconds=5, warmup=1):
     for r in range(rounds):
         for name, url in contenders.items():
             results[name].append(wrk(url, seconds=seconds))
-            print("  round %d %-28s %9.0f req/s" % (r + 1, name, results[name][-1]),
-                  file=sys.stderr, flush=True)
+            print(
+                "  round %d %-28s %9.0f req/s"
+                % (r + 1, name, results[name][-1]),
+                file=sys.stderr,
+                flush=True,
+            )
     return results
 
 
 def table(results, baseline, title):
     """The medians, and each one's ratio to the baseline's median."""
     base = statistics.median(results[baseline])
-    lines = [title, "", "| %-30s | %10s | %12s |" % ("", "req/s", "/ " + baseline),
-             "|%s|%s|%s|" % ("-" * 32, "-" * 12, "-" * 14)]
+    lines = [
+        title,
+        "",
+        "| %-30s | %10s | %12s |" % ("", "req/s", "/ " + baseline),
+        "|%s|%s|%s|" % ("-" * 32, "-" * 12, "-" * 14),
+    ]
     for name, values in results.items():
         med = statistics.median(values)
         lines.append("| %-30s | %10.0f | %12.2f |" % (name, med, med / base))

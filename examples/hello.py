@@ -2,6 +2,8 @@
 
 
 def application(environ, start_response):
-    body = b"Hello from Python inside %s!\n" % environ["SERVER_SOFTWARE"].encode("latin-1")
+    body = b"Hello from Python inside %s!\n" % environ[
+        "SERVER_SOFTWARE"
+    ].encode("latin-1")
     start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
     return [body]

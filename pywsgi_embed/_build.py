@@ -29,7 +29,8 @@ def header_section(name, text=None, path=HEADER):
         with open(path) as f:
             text = f.read()
     match = re.search(
-        r"/\* ---- BEGIN %s ---- \*/(.*?)/\* ---- END %s ---- \*/" % (name, name),
+        r"/\* ---- BEGIN %s ---- \*/(.*?)/\* ---- END %s ---- \*/"
+        % (name, name),
         text,
         re.S,
     )
@@ -92,15 +93,20 @@ def libpython():
     gateway links it itself: cffi adds it only in its own compile(), not in
     a setuptools build, and a server loads the gateway into a process that
     has no Python (undefined symbol: PyExc_TypeError)."""
-    name = "python%d.%d%s" % (sys.version_info[0], sys.version_info[1],
-                              getattr(sys, "abiflags", ""))
+    name = "python%d.%d%s" % (
+        sys.version_info[0],
+        sys.version_info[1],
+        getattr(sys, "abiflags", ""),
+    )
     return sysconfig.get_config_var("LIBDIR"), name
 
 
 def make_builder():
     ffibuilder = cffi.FFI()
-    ffibuilder.cdef(header_section("CFFI C")
-                    + header_section("CFFI GATEWAY", path=INTERNAL))
+    ffibuilder.cdef(
+        header_section("CFFI C")
+        + header_section("CFFI GATEWAY", path=INTERNAL)
+    )
     ffibuilder.embedding_api(header_section("CFFI PYTHON"))
     ffibuilder.embedding_init_code(INIT_CODE)
     ext_suffix = sysconfig.get_config_var("EXT_SUFFIX")
@@ -127,6 +133,7 @@ def make_builder():
 
 
 ffibuilder = make_builder()
+
 
 def build_in_place():
     """Build the library into this checkout (what `pip install -e .` does).

@@ -28,55 +28,105 @@ class CliError(Exception):
 
 # -- arguments -----------------------------------------------------------------
 
+
 def add_app_arguments(parser):
-    parser.add_argument("app", metavar="APP",
-                        help="file.py[:callable], module:callable or module:factory()")
+    parser.add_argument(
+        "app",
+        metavar="APP",
+        help="file.py[:callable], module:callable or module:factory()",
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--workers", type=int, default=1,
-                        help="processes (default 1)")
-    parser.add_argument("--threads", type=int, default=16,
-                        help="nginx: the pool that runs the app; Apache: threads per process")
-    parser.add_argument("--mode", choices=("threads", "inline"), default="threads",
-                        help="nginx: run the app on threads (default) or on the event loop")
-    parser.add_argument("--mpm", choices=("event", "worker", "prefork"), default="event",
-                        help="Apache's MPM (default event)")
-    parser.add_argument("--mount", action="append", metavar="/PREFIX",
-                        help="the URL prefix of the app, its SCRIPT_NAME (default /); "
-                             "repeat it to serve the app at several prefixes")
-    parser.add_argument("--python-path", action="append", default=[], metavar="DIR",
-                        help="put DIR on sys.path (repeatable)")
-    parser.add_argument("--python-home", metavar="DIR",
-                        help="a venv or Python prefix (default: this Python, %s)" % sys.prefix)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="processes (default 1)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=16,
+        help="nginx: the pool that runs the app; Apache: threads per process",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=("threads", "inline"),
+        default="threads",
+        help="nginx: run the app on threads (default) or on the event loop",
+    )
+    parser.add_argument(
+        "--mpm",
+        choices=("event", "worker", "prefork"),
+        default="event",
+        help="Apache's MPM (default event)",
+    )
+    parser.add_argument(
+        "--mount",
+        action="append",
+        metavar="/PREFIX",
+        help="the URL prefix of the app, its SCRIPT_NAME (default /); "
+        "repeat it to serve the app at several prefixes",
+    )
+    parser.add_argument(
+        "--python-path",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="put DIR on sys.path (repeatable)",
+    )
+    parser.add_argument(
+        "--python-home",
+        metavar="DIR",
+        help="a venv or Python prefix (default: this Python, %s)" % sys.prefix,
+    )
 
 
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="pywsgi-embed",
-        description="Run a WSGI app inside nginx or Apache, in-process.")
-    parser.add_argument("--version", action="version", version="%(prog)s " + __version__)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+        description="Run a WSGI app inside nginx or Apache, in-process.",
+    )
+    parser.add_argument(
+        "--version", action="version", version="%(prog)s " + __version__
+    )
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND"
+    )
 
-    serve = sub.add_parser("serve", help="serve APP on a real server, in the foreground")
+    serve = sub.add_parser(
+        "serve", help="serve APP on a real server, in the foreground"
+    )
     add_app_arguments(serve)
     serve.add_argument("--server", choices=servers.NAMES, default="nginx")
-    serve.add_argument("--log-level", default="info",
-                       help="the server's error log level (default info)")
-    serve.add_argument("--access-log", action="store_true",
-                       help="log requests (to the work directory)")
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        help="the server's error log level (default info)",
+    )
+    serve.add_argument(
+        "--access-log",
+        action="store_true",
+        help="log requests (to the work directory)",
+    )
 
-    config = sub.add_parser("config", help="print what to add to a system server's config")
+    config = sub.add_parser(
+        "config", help="print what to add to a system server's config"
+    )
     config.add_argument("server", choices=servers.NAMES)
     add_app_arguments(config)
 
-    path = sub.add_parser("module-path", help="print the path of the built module")
+    path = sub.add_parser(
+        "module-path", help="print the path of the built module"
+    )
     path.add_argument("server", choices=servers.NAMES)
 
-    sub.add_parser("doctor", help="check Python, cffi, the gateway, the servers and modules")
+    sub.add_parser(
+        "doctor",
+        help="check Python, cffi, the gateway, the servers and modules",
+    )
     return parser
 
 
 # -- shared steps ----------------------------------------------------------------
+
 
 def absolute_app(spec):
     """The spec with a file path made absolute: the server's workers do not
@@ -102,11 +152,22 @@ def python_path_of(args):
 
 def options_of(args, **extra):
     return Options(
-        mounts=[Mount(prefix, absolute_app(args.app)) for prefix in args.mount or ["/"]],
-        host=args.host, port=args.port, workers=args.workers,
-        threads=args.threads, mode=args.mode, mpm=args.mpm,
-        python_home=os.path.abspath(args.python_home) if args.python_home else None,
-        python_path=python_path_of(args), **extra)
+        mounts=[
+            Mount(prefix, absolute_app(args.app))
+            for prefix in args.mount or ["/"]
+        ],
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        threads=args.threads,
+        mode=args.mode,
+        mpm=args.mpm,
+        python_home=os.path.abspath(args.python_home)
+        if args.python_home
+        else None,
+        python_path=python_path_of(args),
+        **extra,
+    )
 
 
 def python_of(options):
@@ -137,20 +198,34 @@ def check_app(options):
     starts: a bad path or an import error stops here with the reason."""
     spec = options.mounts[0].app
     env = dict(os.environ)
-    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [env.get("PYTHONPATH"), package_parent]))
-    proc = subprocess.run([python_of(options), "-c", CHECK_APP, spec] + options.python_path,
-                          capture_output=True, text=True, env=env)
+    package_parent = os.path.dirname(
+        os.path.dirname(os.path.abspath(__file__))
+    )
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [env.get("PYTHONPATH"), package_parent])
+    )
+    proc = subprocess.run(
+        [python_of(options), "-c", CHECK_APP, spec] + options.python_path,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     if proc.returncode == 3:
         raise CliError("cannot load the app: " + proc.stderr.strip())
     if proc.returncode != 0:
-        raise CliError("cannot load the app %s:\n%s" % (spec, (proc.stderr or proc.stdout).strip()))
+        raise CliError(
+            "cannot load the app %s:\n%s"
+            % (spec, (proc.stderr or proc.stdout).strip())
+        )
 
 
 # -- commands ---------------------------------------------------------------------
 
+
 def cmd_serve(args):
-    options = options_of(args, log_level=args.log_level, access_log=args.access_log)
+    options = options_of(
+        args, log_level=args.log_level, access_log=args.access_log
+    )
     workdir = tempfile.mkdtemp(prefix="pywsgi-embed-")
     try:
         server = servers.get(args.server)(options, workdir)
@@ -159,13 +234,23 @@ def cmd_serve(args):
         config = server.write_config()
         problem = server.check_config(config)
         if problem:
-            raise CliError("%s refuses the configuration:\n%s" % (server.name, problem))
-        print("pywsgi-embed: serving %s at %s on %s (%s); Ctrl-C stops"
-              % (options.mounts[0].app,
-                 ", ".join("http://%s:%d%s" % (options.host, options.port, m.prefix)
-                           for m in options.mounts),
-                 server.name, describe(args)),
-              file=sys.stderr, flush=True)
+            raise CliError(
+                "%s refuses the configuration:\n%s" % (server.name, problem)
+            )
+        print(
+            "pywsgi-embed: serving %s at %s on %s (%s); Ctrl-C stops"
+            % (
+                options.mounts[0].app,
+                ", ".join(
+                    "http://%s:%d%s" % (options.host, options.port, m.prefix)
+                    for m in options.mounts
+                ),
+                server.name,
+                describe(args),
+            ),
+            file=sys.stderr,
+            flush=True,
+        )
         return run_foreground(server, config)
     finally:
         subprocess.run(["rm", "-rf", workdir])
@@ -173,8 +258,16 @@ def cmd_serve(args):
 
 def describe(args):
     if args.server == "nginx":
-        return "%d worker(s), %s mode, %d threads" % (args.workers, args.mode, args.threads)
-    return "%s MPM, %d process(es) x %d threads" % (args.mpm, args.workers, args.threads)
+        return "%d worker(s), %s mode, %d threads" % (
+            args.workers,
+            args.mode,
+            args.threads,
+        )
+    return "%s MPM, %d process(es) x %d threads" % (
+        args.mpm,
+        args.workers,
+        args.threads,
+    )
 
 
 def run_foreground(server, config):
@@ -187,18 +280,27 @@ def run_foreground(server, config):
     def stop(signum, frame):
         if not stopping and proc.poll() is None:
             stopping.append(signum)
-            print("pywsgi-embed: stopping %s" % server.name, file=sys.stderr, flush=True)
+            print(
+                "pywsgi-embed: stopping %s" % server.name,
+                file=sys.stderr,
+                flush=True,
+            )
             proc.send_signal(server.stop_signal)
 
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {
+        s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
         while True:
             try:
                 code = proc.wait(STOP_TIMEOUT if stopping else None)
                 break
             except subprocess.TimeoutExpired:
-                print("pywsgi-embed: %s did not stop in %.0f s, killing it"
-                      % (server.name, STOP_TIMEOUT), file=sys.stderr)
+                print(
+                    "pywsgi-embed: %s did not stop in %.0f s, killing it"
+                    % (server.name, STOP_TIMEOUT),
+                    file=sys.stderr,
+                )
                 os.killpg(proc.pid, signal.SIGKILL)
     finally:
         for signum, handler in previous.items():
@@ -217,15 +319,18 @@ def cmd_config(args):
 def cmd_module_path(args):
     path = servers.module_path(args.server)
     if not os.path.exists(path):
-        raise CliError("the %s module is not built (expected at %s): install %s's "
-                       "dev files and reinstall pywsgi-embed (`pip install .`, or "
-                       "`make build` in a checkout)" % (args.server, path, args.server))
+        raise CliError(
+            "the %s module is not built (expected at %s): install %s's "
+            "dev files and reinstall pywsgi-embed (`pip install .`, or "
+            "`make build` in a checkout)" % (args.server, path, args.server)
+        )
     print(path)
     return 0
 
 
 def cmd_doctor(args):
     from pywsgi_embed import doctor
+
     return doctor.run()
 
 

@@ -13,18 +13,24 @@ from pywsgi_embed.servers import Options, ServerError
 
 def gateway_path():
     here = os.path.dirname(os.path.abspath(__file__))
-    return os.path.join(here, "_gateway" + sysconfig.get_config_var("EXT_SUFFIX"))
+    return os.path.join(
+        here, "_gateway" + sysconfig.get_config_var("EXT_SUFFIX")
+    )
 
 
 def check_python():
     shared = sysconfig.get_config_var("Py_ENABLE_SHARED")
-    lib = os.path.join(sysconfig.get_config_var("LIBDIR") or "",
-                       sysconfig.get_config_var("LDLIBRARY") or "")
+    lib = os.path.join(
+        sysconfig.get_config_var("LIBDIR") or "",
+        sysconfig.get_config_var("LDLIBRARY") or "",
+    )
     detail = "Python %s at %s" % (sys.version.split()[0], sys.prefix)
     if shared or os.path.exists(lib.replace(".a", ".so")):
         return None, detail
-    return ("this Python has no shared libpython, which embedding needs: "
-            "use one built with --enable-shared (Debian's python3 is)"), detail
+    return (
+        "this Python has no shared libpython, which embedding needs: "
+        "use one built with --enable-shared (Debian's python3 is)"
+    ), detail
 
 
 def check_cffi():
@@ -33,21 +39,28 @@ def check_cffi():
     except ImportError:
         return "cffi is not installed: pip install cffi", None
     if cffi.__version__ == "2.0.0":
-        return ("cffi 2.0.0 has a thread-state crash fixed in 2.1.1: "
-                "pip install 'cffi>=2.1.1'"), "cffi " + cffi.__version__
+        return (
+            "cffi 2.0.0 has a thread-state crash fixed in 2.1.1: "
+            "pip install 'cffi>=2.1.1'"
+        ), "cffi " + cffi.__version__
     return None, "cffi " + cffi.__version__
 
 
 def check_gateway():
     path = gateway_path()
     if not os.path.exists(path):
-        return ("the gateway library is not built (%s): reinstall pywsgi-embed "
-                "(pip install .) or run `make build` in a checkout" % path), None
+        return (
+            "the gateway library is not built (%s): reinstall pywsgi-embed "
+            "(pip install .) or run `make build` in a checkout" % path
+        ), None
     try:
         lib = ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
         abi = lib.pywsgi_abi_version()
     except (OSError, AttributeError) as exc:
-        return "the gateway library %s cannot be loaded: %s" % (path, exc), None
+        return "the gateway library %s cannot be loaded: %s" % (
+            path,
+            exc,
+        ), None
     return None, "gateway %s (ABI %d)" % (path, abi)
 
 
@@ -57,24 +70,41 @@ def check_server(name):
         try:
             version = server.version()
         except (ServerError, OSError):
-            return "%s is not installed: %s" % (name, server.install_hint()), None
+            return "%s is not installed: %s" % (
+                name,
+                server.install_hint(),
+            ), None
         try:
             module = server.module_path()
         except ServerError as exc:
             return str(exc), "%s %s" % (name, version)
         problem = server.load_test()
         if problem:
-            return ("%s %s does not load %s: %s\nrebuild the module for this "
-                    "%s (reinstall pywsgi-embed with %s installed)"
-                    % (name, version, module, problem, name, server.install_hint()),
-                    "%s %s" % (name, version))
+            return (
+                "%s %s does not load %s: %s\nrebuild the module for this "
+                "%s (reinstall pywsgi-embed with %s installed)"
+                % (
+                    name,
+                    version,
+                    module,
+                    problem,
+                    name,
+                    server.install_hint(),
+                ),
+                "%s %s" % (name, version),
+            )
         return None, "%s %s loads %s" % (name, version, module)
 
 
 def run():
-    checks = [("python", check_python), ("cffi", check_cffi),
-              ("gateway", check_gateway)]
-    checks += [(name, lambda name=name: check_server(name)) for name in servers.NAMES]
+    checks = [
+        ("python", check_python),
+        ("cffi", check_cffi),
+        ("gateway", check_gateway),
+    ]
+    checks += [
+        (name, lambda name=name: check_server(name)) for name in servers.NAMES
+    ]
     problems = 0
     for label, check in checks:
         problem, detail = check()
@@ -83,6 +113,12 @@ def run():
             print("[problem] %-8s %s" % (label, problem))
         else:
             print("[ok]      %-8s %s" % (label, detail))
-    print("\n%s" % ("everything looks right" if not problems else
-                    "%d problem(s): see above" % problems))
+    print(
+        "\n%s"
+        % (
+            "everything looks right"
+            if not problems
+            else "%d problem(s): see above" % problems
+        )
+    )
     return 1 if problems else 0

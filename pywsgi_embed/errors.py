@@ -17,14 +17,18 @@ class LogStream:
     errors = "backslashreplace"
 
     def __init__(self, log, level, fd=2):
-        self._log = log          # log(level, message bytes), no handle
+        self._log = log  # log(level, message bytes), no handle
         self._level = level
         self._fd = fd
         self._local = threading.local()
 
     def write(self, text):
         if type(text) is not str:
-            text = str(text, "utf-8", "replace") if isinstance(text, (bytes, bytearray)) else str(text)
+            text = (
+                str(text, "utf-8", "replace")
+                if isinstance(text, (bytes, bytearray))
+                else str(text)
+            )
         pending = getattr(self._local, "pending", "") + text
         lines = pending.split("\n")
         self._local.pending = lines.pop()
@@ -76,14 +80,17 @@ class LogHandler(logging.Handler):
     def __init__(self, log, levels):
         super().__init__(logging.WARNING)
         self._log = log
-        self._levels = levels    # (error, warn, info) levels of the ABI
+        self._levels = levels  # (error, warn, info) levels of the ABI
         self.setFormatter(logging.Formatter("%(name)s: %(message)s"))
 
     def emit(self, record):
         try:
             error, warn, info = self._levels
-            level = error if record.levelno >= logging.ERROR else (
-                warn if record.levelno >= logging.WARNING else info)
+            level = (
+                error
+                if record.levelno >= logging.ERROR
+                else (warn if record.levelno >= logging.WARNING else info)
+            )
             for line in self.format(record).split("\n"):
                 self._log(level, line.encode("utf-8", "backslashreplace"))
         except Exception:

@@ -32,11 +32,11 @@ from pywsgi_embed.wsgi_input import EMPTY, Input
 FAIL = lib.PYWSGI_FAIL
 _unpack = ffi.unpack
 
-_apps = {}          # App by id: a dict, so a bad id (-1 after a failed
-                    # load) is a KeyError, never another app
-_read = None        # the server's read callback
-_inflight = {}      # step mode: Response -> its cffi handle, between steps
-_errors = None      # wsgi.errors of every request
+_apps = {}  # App by id: a dict, so a bad id (-1 after a failed
+# load) is a KeyError, never another app
+_read = None  # the server's read callback
+_inflight = {}  # step mode: Response -> its cffi handle, between steps
+_errors = None  # wsgi.errors of every request
 
 
 class App:
@@ -81,8 +81,9 @@ def set_io(io, nonblocking=False):
         response.use_small_start(fast.start)
     elif fast is not None:
         response.use_io(fast.start, fast.write, fast.sendfile)
-    _errors = LogStream(lambda level, data: _server_log(0, level, data),
-                        response.LOG_ERROR)
+    _errors = LogStream(
+        lambda level, data: _server_log(0, level, data), response.LOG_ERROR
+    )
 
 
 def redirect_stdio():
@@ -90,11 +91,13 @@ def redirect_stdio():
     logging.lastResort, not a root handler, so an app's basicConfig()
     still takes effect."""
     import logging
+
     sys.stdout = LogStream(_errors._log, response.LOG_ERROR, fd=1)
     sys.stderr = _errors
     logging.lastResort = LogHandler(
         lambda level, data: _server_log(0, level, data),
-        (response.LOG_ERROR, response.LOG_WARN, response.LOG_INFO))
+        (response.LOG_ERROR, response.LOG_WARN, response.LOG_INFO),
+    )
 
 
 def make_template(cfg):
@@ -129,7 +132,7 @@ def with_room(template):
     """
     roomy = dict(template)
     size = sys.getsizeof(roomy)
-    marker = "\0pywsgi-room"          # a str: the table stays str-keyed
+    marker = "\0pywsgi-room"  # a str: the table stays str-keyed
     for _ in range(256):
         roomy[marker] = None
         del roomy[marker]
@@ -142,13 +145,18 @@ def check_io(io):
     """A clear error for an io table the gateway cannot use (a NULL table
     would crash the worker on its first field)."""
     if io == ffi.NULL:
-        raise loader.LoadError("the server module gave no io table "
-                               "(pywsgi_config.io is NULL)")
-    missing = [name for name in ("read", "start", "write", "sendfile", "log")
-               if getattr(io, name) == ffi.NULL]
+        raise loader.LoadError(
+            "the server module gave no io table (pywsgi_config.io is NULL)"
+        )
+    missing = [
+        name
+        for name in ("read", "start", "write", "sendfile", "log")
+        if getattr(io, name) == ffi.NULL
+    ]
     if missing:
-        raise loader.LoadError("the server module's io table lacks %s"
-                               % ", ".join(missing))
+        raise loader.LoadError(
+            "the server module's io table lacks %s" % ", ".join(missing)
+        )
 
 
 def load(cfg, err, errlen):
@@ -169,7 +177,7 @@ def load(cfg, err, errlen):
             why = str(exc)
         else:
             why = traceback.format_exc()
-        data = why.encode("utf-8", "backslashreplace")[:max(errlen - 1, 0)]
+        data = why.encode("utf-8", "backslashreplace")[: max(errlen - 1, 0)]
         ffi.memmove(err, data + b"\0", len(data) + 1)
         return 0
 
@@ -193,8 +201,11 @@ def environ_of(app, env, env_len, length, handle):
 def _gateway_error(handle):
     """An error of ours, not the app's: log it; the server answers 500."""
     try:
-        response.log(handle, response.LOG_ERROR,
-                     "pywsgi: internal error\n" + traceback.format_exc())
+        response.log(
+            handle,
+            response.LOG_ERROR,
+            "pywsgi: internal error\n" + traceback.format_exc(),
+        )
     except BaseException:
         pass
     return FAIL
@@ -204,8 +215,12 @@ def _no_app(handle, app_id):
     """A request for an app id that pywsgi_init never returned (its load
     failed, and the module went on): one line, no traceback per request."""
     try:
-        response.log(handle, response.LOG_ERROR, "pywsgi: no app with id %d "
-                     "in this worker (did its pywsgi_init fail?)" % app_id)
+        response.log(
+            handle,
+            response.LOG_ERROR,
+            "pywsgi: no app with id %d "
+            "in this worker (did its pywsgi_init fail?)" % app_id,
+        )
     except BaseException:
         pass
     return FAIL
@@ -225,8 +240,9 @@ def serve(app_id, env, env_len, length, handle):
 
 def handle(rec):
     """serve() of a pywsgi_request *."""
-    return serve(rec.app, rec.env, rec.env_len, rec.content_length,
-                 _handle_of(rec))
+    return serve(
+        rec.app, rec.env, rec.env_len, rec.content_length, _handle_of(rec)
+    )
 
 
 def new_response(rec):
@@ -234,8 +250,7 @@ def new_response(rec):
     an unknown app id)."""
     app = _apps[rec.app]
     handle = _handle_of(rec)
-    environ = environ_of(app, rec.env, rec.env_len, rec.content_length,
-                         handle)
+    environ = environ_of(app, rec.env, rec.env_len, rec.content_length, handle)
     return Response(handle, environ), app.call
 
 

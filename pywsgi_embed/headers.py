@@ -19,18 +19,26 @@ emptied when full, so that varying lists cannot crowd out the hot ones.
 
 import re
 
-HOP_BY_HOP = frozenset((
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
-    "te", "trailers", "transfer-encoding", "upgrade",
-))
+HOP_BY_HOP = frozenset(
+    (
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    )
+)
 
 _STATUS = re.compile(r"[1-9][0-9][0-9] [\t\x20-\x7e\x80-\xff]*")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BAD_VALUE_CHAR = re.compile(r"[\x01-\x08\x0a-\x1f\x7f]")
 
 CACHE_MAX = 512
-heads = {}           # (status, tuple(headers)) -> Head of valid ones
-_names = {}          # header name -> lower-case name, valid ones only
+heads = {}  # (status, tuple(headers)) -> Head of valid ones
+_names = {}  # header name -> lower-case name, valid ones only
 
 
 def head_of(status, headers):
@@ -40,7 +48,7 @@ def head_of(status, headers):
         try:
             key = (status, tuple(headers))
             hit = heads.get(key)
-        except TypeError:          # an unhashable item: let the checks say
+        except TypeError:  # an unhashable item: let the checks say
             key = hit = None
         if hit is not None:
             return hit
@@ -59,25 +67,34 @@ def head_of(status, headers):
 def parse_status(status):
     """(code, status line bytes) of a valid status, else raise."""
     if type(status) is not str:
-        raise TypeError("start_response(): the status must be a str, not %s"
-                        % type(status).__name__)
+        raise TypeError(
+            "start_response(): the status must be a str, not %s"
+            % type(status).__name__
+        )
     if _STATUS.fullmatch(status) is None:
-        raise ValueError("start_response(): the status %r is not "
-                         "'NNN Reason phrase'" % status)
+        raise ValueError(
+            "start_response(): the status %r is not "
+            "'NNN Reason phrase'" % status
+        )
     return int(status[:3]), status.encode("latin-1")
 
 
 def _check_name(name):
     if type(name) is not str:
-        raise TypeError("start_response(): a header name must be a str, "
-                        "not %s: %r" % (type(name).__name__, name))
+        raise TypeError(
+            "start_response(): a header name must be a str, "
+            "not %s: %r" % (type(name).__name__, name)
+        )
     if _TOKEN.fullmatch(name) is None:
-        raise ValueError("start_response(): %r is not a valid header name"
-                         % name)
+        raise ValueError(
+            "start_response(): %r is not a valid header name" % name
+        )
     lower = name.lower()
     if lower in HOP_BY_HOP:
-        raise ValueError("start_response(): %r is a hop-by-hop header, "
-                         "which only the server may set (PEP 3333)" % name)
+        raise ValueError(
+            "start_response(): %r is a hop-by-hop header, "
+            "which only the server may set (PEP 3333)" % name
+        )
     if len(_names) < CACHE_MAX:
         _names[name] = lower
     return lower
@@ -85,8 +102,9 @@ def _check_name(name):
 
 def _content_length(value):
     if not value.isdigit() or not value.isascii():
-        raise ValueError("start_response(): Content-Length %r is not a "
-                         "number" % value)
+        raise ValueError(
+            "start_response(): Content-Length %r is not a number" % value
+        )
     return int(value)
 
 
@@ -94,21 +112,27 @@ def encode_headers(headers):
     """(blob, count, content length or -1) of a valid header list, else
     raise.  The blob is "Name\\0Value\\0" pairs, as pywsgi_io.start takes."""
     if type(headers) is not list:
-        raise TypeError("start_response(): the headers must be a list of "
-                        "(name, value) tuples, not %s" % type(headers).__name__)
+        raise TypeError(
+            "start_response(): the headers must be a list of "
+            "(name, value) tuples, not %s" % type(headers).__name__
+        )
     flat = []
     length = -1
     for item in headers:
         if type(item) is not tuple or len(item) != 2:
-            raise TypeError("start_response(): each header must be a "
-                            "(name, value) tuple, not %r" % (item,))
+            raise TypeError(
+                "start_response(): each header must be a "
+                "(name, value) tuple, not %r" % (item,)
+            )
         name, value = item
         lower = _names.get(name) if type(name) is str else None
         if lower is None:
             lower = _check_name(name)
         if type(value) is not str:
-            raise TypeError("start_response(): the value of %s must be a "
-                            "str, not %s" % (name, type(value).__name__))
+            raise TypeError(
+                "start_response(): the value of %s must be a "
+                "str, not %s" % (name, type(value).__name__)
+            )
         if lower == "content-length":
             length = _content_length(value)
         flat.append(name)
@@ -116,15 +140,22 @@ def encode_headers(headers):
     flat.append("")
     text = "\0".join(flat)
     if text.count("\0") != len(flat) - 1 or _BAD_VALUE_CHAR.search(text):
-        bad = next(h for h in headers
-                   if "\0" in h[1] or _BAD_VALUE_CHAR.search(h[1]))
-        raise ValueError("start_response(): the value of %s has a control "
-                         "character (CR, LF, NUL...): %r" % bad)
+        bad = next(
+            h for h in headers if "\0" in h[1] or _BAD_VALUE_CHAR.search(h[1])
+        )
+        raise ValueError(
+            "start_response(): the value of %s has a control "
+            "character (CR, LF, NUL...): %r" % bad
+        )
     try:
         blob = text.encode("latin-1")
     except UnicodeEncodeError:
-        bad = next(h for h in headers if not h[1].isascii()
-                   and max(map(ord, h[1])) > 255)
-        raise ValueError("start_response(): the value of %s is not "
-                         "latin-1: %r" % bad) from None
+        bad = next(
+            h
+            for h in headers
+            if not h[1].isascii() and max(map(ord, h[1])) > 255
+        )
+        raise ValueError(
+            "start_response(): the value of %s is not latin-1: %r" % bad
+        ) from None
     return blob, len(headers), length

@@ -54,9 +54,12 @@ def add_python_path(entries):
 
 def _app_traceback(exc):
     """The traceback without importlib's own frames."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if not f.filename.startswith("<frozen importlib")
-              and f.filename != __file__]
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if not f.filename.startswith("<frozen importlib")
+        and f.filename != __file__
+    ]
     lines = ["Traceback (most recent call last):\n"]
     lines += traceback.format_list(frames)
     lines += traceback.format_exception_only(type(exc), exc)
@@ -72,8 +75,9 @@ def _import_file(path):
     if not os.path.isfile(path):
         raise LoadError("%s: no such file" % path)
     if not os.access(path, os.R_OK):
-        raise LoadError("%s: not readable by this process (uid %d)"
-                        % (path, os.getuid()))
+        raise LoadError(
+            "%s: not readable by this process (uid %d)" % (path, os.getuid())
+        )
     directory = os.path.dirname(path)
     if directory not in sys.path:
         sys.path.insert(0, directory)
@@ -87,8 +91,9 @@ def _import_file(path):
         spec.loader.exec_module(module)
     except BaseException as exc:
         del sys.modules[name]
-        raise LoadError("%s: importing it raised\n%s"
-                        % (path, _app_traceback(exc))) from None
+        raise LoadError(
+            "%s: importing it raised\n%s" % (path, _app_traceback(exc))
+        ) from None
     return module, path
 
 
@@ -96,11 +101,17 @@ def _import_module(target):
     try:
         module = importlib.import_module(target)
     except BaseException as exc:
-        if isinstance(exc, ModuleNotFoundError) and exc.name == target.split(".")[0]:
-            raise LoadError("%s: no such module on sys.path (%s)"
-                            % (target, os.pathsep.join(sys.path))) from None
-        raise LoadError("%s: importing it raised\n%s"
-                        % (target, _app_traceback(exc))) from None
+        if (
+            isinstance(exc, ModuleNotFoundError)
+            and exc.name == target.split(".")[0]
+        ):
+            raise LoadError(
+                "%s: no such module on sys.path (%s)"
+                % (target, os.pathsep.join(sys.path))
+            ) from None
+        raise LoadError(
+            "%s: importing it raised\n%s" % (target, _app_traceback(exc))
+        ) from None
     return module, getattr(module, "__file__", None) or target
 
 
@@ -115,19 +126,32 @@ def load(spec, python_path=()):
     try:
         app = getattr(module, name)
     except AttributeError:
-        found = sorted(k for k, v in vars(module).items()
-                       if callable(v) and not k.startswith("_")
-                       and not isinstance(v, type))[:10]
-        raise LoadError("%s has no %r%s" % (
-            where, name,
-            " (callables there: %s)" % ", ".join(found) if found else "")) from None
+        found = sorted(
+            k
+            for k, v in vars(module).items()
+            if callable(v)
+            and not k.startswith("_")
+            and not isinstance(v, type)
+        )[:10]
+        raise LoadError(
+            "%s has no %r%s"
+            % (
+                where,
+                name,
+                " (callables there: %s)" % ", ".join(found) if found else "",
+            )
+        ) from None
     if call:
         try:
             app = app()
         except BaseException as exc:
-            raise LoadError("%s: calling %s() raised\n%s"
-                            % (where, name, _app_traceback(exc))) from None
+            raise LoadError(
+                "%s: calling %s() raised\n%s"
+                % (where, name, _app_traceback(exc))
+            ) from None
     if not callable(app):
-        raise LoadError("%s: %s is a %s, not a WSGI callable"
-                        % (where, name + ("()" if call else ""), type(app).__name__))
+        raise LoadError(
+            "%s: %s is a %s, not a WSGI callable"
+            % (where, name + ("()" if call else ""), type(app).__name__)
+        )
     return app

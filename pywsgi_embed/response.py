@@ -36,9 +36,11 @@ LOG_ERROR = lib.PYWSGI_LOG_ERROR
 LOG_WARN = lib.PYWSGI_LOG_WARN
 LOG_INFO = lib.PYWSGI_LOG_INFO
 
-_SERVER_ERROR_HEAD = (b"500 Internal Server Error\0"
-                      b"Content-Type\0text/plain; charset=utf-8\0"
-                      b"Content-Length\x0025\0")
+_SERVER_ERROR_HEAD = (
+    b"500 Internal Server Error\0"
+    b"Content-Type\0text/plain; charset=utf-8\0"
+    b"Content-Length\x0025\0"
+)
 _SERVER_ERROR_BODY = b"500 Internal Server Error"
 
 # The server's callbacks, through the C wrappers, set once per worker
@@ -90,14 +92,19 @@ def run(handle, environ, call):
     # the common case: a one-item list of bytes and no Content-Length of
     # the app's, nothing sent by write(): status, headers, the length and
     # the body in one call (PYWSGI_GW_ADD_LENGTH: C appends the header)
-    if (type(result) is list and len(result) == 1 and resp.left < 0
-            and not resp.started):
+    if (
+        type(result) is list
+        and len(result) == 1
+        and resp.left < 0
+        and not resp.started
+    ):
         body = result[0]
         head = resp.head
         if type(body) is bytes and body and head is not None:
             n = len(body)
             if (_start_small if n <= SMALL_BODY else _start)(
-                    handle, head, len(head), resp.count, body, n, WHOLE) == 0:
+                handle, head, len(head), resp.count, body, n, WHOLE
+            ) == 0:
                 return DONE
             return resp.gone()
     code = resp.proceed(result)
@@ -111,16 +118,25 @@ class Response:
     """The state of one response, from app() to close()."""
 
     # count and code are set with head; iterator by proceed() before use
-    __slots__ = ("handle", "environ", "head", "count", "left", "code",
-                 "started", "result", "iterator")
+    __slots__ = (
+        "handle",
+        "environ",
+        "head",
+        "count",
+        "left",
+        "code",
+        "started",
+        "result",
+        "iterator",
+    )
 
     def __init__(self, handle, environ):
         self.handle = handle
         self.environ = environ
-        self.head = None         # status line + headers, once start_response ran
-        self.left = -1           # bytes the app's Content-Length still allows
-        self.started = False     # status and headers went to the server
-        self.result = None       # what the app returned
+        self.head = None  # status line + headers, once start_response ran
+        self.left = -1  # bytes the app's Content-Length still allows
+        self.started = False  # status and headers went to the server
+        self.result = None  # what the app returned
 
     # -- the app's side -----------------------------------------------------
 
@@ -128,7 +144,7 @@ class Response:
         if exc_info is not None or self.head is not None:
             self._again(exc_info)
         hit = None
-        if type(headers) is list:        # head_of()'s cache, inline
+        if type(headers) is list:  # head_of()'s cache, inline
             try:
                 hit = heads.get((status, tuple(headers)))
             except TypeError:
@@ -142,20 +158,25 @@ class Response:
         """A call with exc_info, or a second call: allowed only with
         exc_info before output; after output, exc_info is re-raised."""
         if exc_info is None:
-            raise WSGIError("start_response() was called a second time "
-                            "without exc_info")
+            raise WSGIError(
+                "start_response() was called a second time without exc_info"
+            )
         try:
             if self.started:
                 raise exc_info[1].with_traceback(exc_info[2])
         finally:
-            exc_info = None      # no frame -> traceback -> frame cycle
+            exc_info = None  # no frame -> traceback -> frame cycle
 
     def write(self, data):
         if type(data) is not bytes:
-            raise TypeError("write() takes bytes, not %s" % type(data).__name__)
+            raise TypeError(
+                "write() takes bytes, not %s" % type(data).__name__
+            )
         if 0 <= self.left < len(data):
-            raise WSGIError("write() of %d bytes goes past the Content-Length "
-                            "(%d bytes left)" % (len(data), self.left))
+            raise WSGIError(
+                "write() of %d bytes goes past the Content-Length "
+                "(%d bytes left)" % (len(data), self.left)
+            )
         if not self.send(data):
             raise ClientGone("the client closed the connection")
 
@@ -175,8 +196,10 @@ class Response:
         else:
             head = self.head
             if head is None:
-                raise WSGIError("the app produced body bytes before calling "
-                                "start_response()")
+                raise WSGIError(
+                    "the app produced body bytes before calling "
+                    "start_response()"
+                )
             self.started = True
             rc = _start(self.handle, head, len(head), self.count, data, n, 0)
         if left >= 0:
@@ -193,23 +216,35 @@ class Response:
         self.started = True
         head = self.head
         return (_start_small if n <= SMALL_BODY else _start)(
-            self.handle, head, len(head), self.count, body, n, flags)
+            self.handle, head, len(head), self.count, body, n, flags
+        )
 
     def _bodyless(self):
         """True when a response may carry fewer bytes than its
         Content-Length: HEAD, 1xx, 204 and 304."""
         code = self.code
-        return (code < 200 or code == 204 or code == 304
-                or self.environ.get("REQUEST_METHOD") == "HEAD")
+        return (
+            code < 200
+            or code == 204
+            or code == 304
+            or self.environ.get("REQUEST_METHOD") == "HEAD"
+        )
 
     def _too_long(self):
-        log(self.handle, LOG_WARN, "the app sent more than its "
-            "Content-Length: the rest was dropped")
+        log(
+            self.handle,
+            LOG_WARN,
+            "the app sent more than its Content-Length: the rest was dropped",
+        )
 
     def _short(self):
-        log(self.handle, LOG_ERROR, "the app sent %d bytes fewer than its "
+        log(
+            self.handle,
+            LOG_ERROR,
+            "the app sent %d bytes fewer than its "
             "Content-Length: the connection is dropped so the client sees a "
-            "truncated response" % self.left)
+            "truncated response" % self.left,
+        )
         return ABORT
 
     # -- the steps ----------------------------------------------------------
@@ -257,9 +292,13 @@ class Response:
     def _file(self, fd, offset, count):
         """wsgi.file_wrapper over a regular file: headers, then sendfile."""
         if self.head is None:
-            return self.fail(WSGIError("the app returned a file_wrapper "
-                                       "without calling start_response()"))
-        if self.started:           # write() was used: keep the order
+            return self.fail(
+                WSGIError(
+                    "the app returned a file_wrapper "
+                    "without calling start_response()"
+                )
+            )
+        if self.started:  # write() was used: keep the order
             self.iterator = iter(self.result)
             return self.pull()
         left = self.left
@@ -286,14 +325,15 @@ class Response:
         try:
             for chunk in self.iterator:
                 if type(chunk) is not bytes:
-                    raise WSGIError("the app's iterable yielded %s; a WSGI "
-                                    "body is made of bytes"
-                                    % type(chunk).__name__)
+                    raise WSGIError(
+                        "the app's iterable yielded %s; a WSGI "
+                        "body is made of bytes" % type(chunk).__name__
+                    )
                 if chunk:
                     if not self.send(chunk):
                         return self.gone()
                     if self.left == 0:
-                        return self.finish()    # Content-Length reached
+                        return self.finish()  # Content-Length reached
                     return MORE
         except BaseException as exc:
             return self.fail(exc)
@@ -303,8 +343,11 @@ class Response:
         """The iterable is exhausted (or the Content-Length reached)."""
         if not self.started:
             if self.head is None:
-                return self.fail(WSGIError("the app returned without calling "
-                                           "start_response()"))
+                return self.fail(
+                    WSGIError(
+                        "the app returned without calling start_response()"
+                    )
+                )
             left = self.left
             if self._start_whole(b"", left >= 0) != 0:
                 return self.gone()
@@ -320,19 +363,35 @@ class Response:
         else drop the connection.  The traceback goes to the server log."""
         if isinstance(exc, ClientGone):
             return self.gone()
-        log(self.handle, LOG_ERROR, "".join(
-            traceback.format_exception(type(exc), exc, exc.__traceback__)))
+        log(
+            self.handle,
+            LOG_ERROR,
+            "".join(
+                traceback.format_exception(type(exc), exc, exc.__traceback__)
+            ),
+        )
         if self.started:
             return ABORT
         self.started = True
         head = _SERVER_ERROR_HEAD
-        _start(self.handle, head, len(head), 2, _SERVER_ERROR_BODY,
-               len(_SERVER_ERROR_BODY), LAST)
+        _start(
+            self.handle,
+            head,
+            len(head),
+            2,
+            _SERVER_ERROR_BODY,
+            len(_SERVER_ERROR_BODY),
+            LAST,
+        )
         return DONE
 
     def gone(self):
-        log(self.handle, LOG_INFO, "the client closed the connection before "
-            "the response was complete")
+        log(
+            self.handle,
+            LOG_INFO,
+            "the client closed the connection before "
+            "the response was complete",
+        )
         return ABORT
 
     def close(self):
@@ -346,6 +405,13 @@ class Response:
             if close is not None:
                 close()
         except BaseException as exc:
-            log(self.handle, LOG_ERROR, "the iterable's close() raised:\n"
-                + "".join(traceback.format_exception(
-                    type(exc), exc, exc.__traceback__)))
+            log(
+                self.handle,
+                LOG_ERROR,
+                "the iterable's close() raised:\n"
+                + "".join(
+                    traceback.format_exception(
+                        type(exc), exc, exc.__traceback__
+                    )
+                ),
+            )

@@ -28,8 +28,8 @@ class Input:
     def __init__(self, read, handle, length):
         self._read = read
         self._handle = handle
-        self._left = length          # bytes still at the server; -1: unknown
-        self._buf = bytearray()      # read from the server, not yet by the app
+        self._left = length  # bytes still at the server; -1: unknown
+        self._buf = bytearray()  # read from the server, not yet by the app
         self._cbuf = None
 
     def _raw(self, n):
@@ -44,15 +44,18 @@ class Input:
             cbuf = self._cbuf = ffi.new(_CHARS, max(n, CHUNK))
         got = self._read(self._handle, cbuf, n)
         if got < 0:
-            raise InputError("reading the request body failed "
-                             "(client gone or timed out)")
+            raise InputError(
+                "reading the request body failed (client gone or timed out)"
+            )
         if got == 0:
             self._left = 0
             if left > 0:
                 # a Content-Length body that ends early was cut off: saying
                 # b'' would hand the app a truncated body as if complete
-                raise InputError("the request body ended %d bytes before "
-                                 "its Content-Length" % left)
+                raise InputError(
+                    "the request body ended %d bytes before "
+                    "its Content-Length" % left
+                )
             return b""
         if left > 0:
             self._left = left - got
@@ -75,7 +78,7 @@ class Input:
             buf.clear()
             return data
         if not buf and size:
-            data = self._raw(size)     # the common case: no copy through buf
+            data = self._raw(size)  # the common case: no copy through buf
             if len(data) == size or not data:
                 return data
             buf += data

@@ -21,9 +21,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+from pywsgi_embed import servers  # noqa: E402
 from tests import harness  # noqa: E402
 from tests.docker import plugin as docker_plugin  # noqa: E402
-from pywsgi_embed import servers  # noqa: E402
 
 APPS = os.path.join(ROOT, "tests", "apps")
 PEP3333_APP = os.path.join(APPS, "pep3333_app.py")
@@ -39,32 +39,51 @@ SMOKE_ONLY = {("apache", "prefork")}
 
 
 def pytest_addoption(parser):
-    parser.addoption("--servers", default="nginx,apache",
-                     help="comma-separated servers to run the HTTP tests against")
+    parser.addoption(
+        "--servers",
+        default="nginx,apache",
+        help="comma-separated servers to run the HTTP tests against",
+    )
     docker_plugin.add_option(parser)
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "smoke: also run against Apache's prefork MPM")
+    config.addinivalue_line(
+        "markers", "smoke: also run against Apache's prefork MPM"
+    )
     config.pywsgi_target_factory = None
     docker_plugin.configure(config)
 
 
 def enabled_targets(config, smoke):
-    names = [n.strip() for n in config.getoption("--servers").split(",") if n.strip()]
+    names = [
+        n.strip()
+        for n in config.getoption("--servers").split(",")
+        if n.strip()
+    ]
     unknown = set(names) - set(servers.NAMES)
     if unknown:
-        raise pytest.UsageError("--servers: unknown %s" % ", ".join(sorted(unknown)))
-    return [t for t in TARGETS
-            if t[0] in names and (smoke or (t[0], t[1]) not in SMOKE_ONLY)]
+        raise pytest.UsageError(
+            "--servers: unknown %s" % ", ".join(sorted(unknown))
+        )
+    return [
+        t
+        for t in TARGETS
+        if t[0] in names and (smoke or (t[0], t[1]) not in SMOKE_ONLY)
+    ]
 
 
 def pytest_generate_tests(metafunc):
     if "target" in metafunc.fixturenames:
         smoke = metafunc.definition.get_closest_marker("smoke") is not None
         targets = enabled_targets(metafunc.config, smoke)
-        metafunc.parametrize("target", targets, indirect=True, scope="session",
-                             ids=["%s-%s" % t[:2] for t in targets])
+        metafunc.parametrize(
+            "target",
+            targets,
+            indirect=True,
+            scope="session",
+            ids=["%s-%s" % t[:2] for t in targets],
+        )
 
 
 class Target:
@@ -99,13 +118,23 @@ def server_options(name, mode):
 def start_local(name, mode, workdir):
     module = servers.module_path(name)
     if not os.path.exists(module):
-        pytest.fail("the %s module is not built (%s): run `make build` (needs %s)"
-                    % (name, module, "nginx-dev" if name == "nginx" else "apache2-dev"),
-                    pytrace=False)
+        pytest.fail(
+            "the %s module is not built (%s): run `make build` (needs %s)"
+            % (
+                name,
+                module,
+                "nginx-dev" if name == "nginx" else "apache2-dev",
+            ),
+            pytrace=False,
+        )
     mounts = {"/app": PEP3333_APP, "/": PEP3333_APP}
-    return harness.start(name, mounts, workdir,
-                         log_level=os.environ.get("PYWSGI_TEST_LOG_LEVEL", "info"),
-                         **server_options(name, mode))
+    return harness.start(
+        name,
+        mounts,
+        workdir,
+        log_level=os.environ.get("PYWSGI_TEST_LOG_LEVEL", "info"),
+        **server_options(name, mode),
+    )
 
 
 @pytest.fixture(scope="session")

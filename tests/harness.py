@@ -66,7 +66,9 @@ class Running:
 
     def output(self):
         """What the server printed on stdout/stderr."""
-        with open(os.path.join(self.workdir, "server.out"), errors="replace") as f:
+        with open(
+            os.path.join(self.workdir, "server.out"), errors="replace"
+        ) as f:
             return f.read()
 
     def url(self, path="/"):
@@ -85,7 +87,9 @@ class Running:
             self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.kill()
-            raise ServerFailed("%s did not stop within %.0f s" % (self.server.name, timeout))
+            raise ServerFailed(
+                "%s did not stop within %.0f s" % (self.server.name, timeout)
+            )
         return time.monotonic() - start
 
     def kill(self):
@@ -111,18 +115,25 @@ def start(name, mounts, workdir, **options):
     server = servers.get(name)(Options(mounts=mounts, **options), workdir)
     config_path = server.write_config()
     out = open(os.path.join(workdir, "server.out"), "w")
-    proc = subprocess.Popen(server.argv(config_path), stdout=out,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        server.argv(config_path),
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     out.close()
     running = Running(server, proc, config_path, workdir)
     if not wait_for_port(running.port, proc):
         running.kill()
-        raise ServerFailed("%s did not start on port %d:\n%s\n%s" % (
-            name, running.port, running.output(), running.error_log()))
+        raise ServerFailed(
+            "%s did not start on port %d:\n%s\n%s"
+            % (name, running.port, running.output(), running.error_log())
+        )
     return running
 
 
 # -- helpers of the server-specific tests (tests/nginx, tests/apache) --------
+
 
 def wait_until(predicate, timeout=10.0):
     deadline = time.monotonic() + timeout

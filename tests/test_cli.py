@@ -17,15 +17,27 @@ HELLO = os.path.join(ROOT, "examples", "hello.py")
 
 
 def cli(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "pywsgi_embed"] + list(args),
-                          capture_output=True, text=True, cwd=ROOT, timeout=120, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "pywsgi_embed"] + list(args),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        **kwargs,
+    )
 
 
 def serve(*args):
     port = harness.free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "pywsgi_embed", "serve"] + list(args)
-                            + ["--port", str(port)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pywsgi_embed", "serve"]
+        + list(args)
+        + ["--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     if not harness.wait_for_port(port, proc, timeout=30):
         out = proc.communicate(timeout=30)[0]
         pytest.fail("serve did not start:\n" + out)
@@ -50,18 +62,23 @@ class Serving:
     def __exit__(self, kind, exc, tb):
         if exc is not None:
             out = self.stop()
-            raise AssertionError("%r; pywsgi-embed serve said:\n%s" % (exc, out)) from exc
+            raise AssertionError(
+                "%r; pywsgi-embed serve said:\n%s" % (exc, out)
+            ) from exc
         if self.proc.poll() is None:
             self.stop()
 
 
 def get(port, path="/"):
-    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=10) as r:
+    with urllib.request.urlopen(
+        "http://127.0.0.1:%d%s" % (port, path), timeout=10
+    ) as r:
         return r.status, r.read()
 
 
 def no_server_left(port):
     import socket
+
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
         return False
@@ -70,7 +87,9 @@ def no_server_left(port):
 
 
 @pytest.mark.parametrize("server", ["nginx", "apache"])
-@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize(
+    "stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"]
+)
 def test_serve_serves_then_stops_cleanly(server, stop):
     proc, port = serve(HELLO, "--server", server, "--mount", "/hello")
     with Serving(proc, port) as running:
@@ -84,23 +103,28 @@ def test_serve_serves_then_stops_cleanly(server, stop):
 
 
 def test_serve_inline_mode_and_several_mounts():
-    proc, port = serve(HELLO, "--mode", "inline", "--mount", "/a", "--mount", "/b")
+    proc, port = serve(
+        HELLO, "--mode", "inline", "--mount", "/a", "--mount", "/b"
+    )
     with Serving(proc, port):
         assert get(port, "/a/")[0] == 200
         assert get(port, "/b/x")[0] == 200
 
 
-@pytest.mark.parametrize("app, reason", [
-    ("examples/no_such_file.py", "no such file"),
-    ("examples/hello.py:nothere", "has no 'nothere'"),
-    ("no_such_package_xyz.web:app", "no such module"),
-])
+@pytest.mark.parametrize(
+    "app, reason",
+    [
+        ("examples/no_such_file.py", "no such file"),
+        ("examples/hello.py:nothere", "has no 'nothere'"),
+        ("no_such_package_xyz.web:app", "no such module"),
+    ],
+)
 def test_serve_refuses_an_app_that_does_not_load(app, reason):
     started = time.monotonic()
     proc = cli("serve", app, "--port", str(harness.free_port()))
     assert proc.returncode == 1
     assert reason in proc.stderr
-    assert "serving" not in proc.stderr           # no server was started
+    assert "serving" not in proc.stderr  # no server was started
     assert time.monotonic() - started < 30
 
 
@@ -110,7 +134,10 @@ def test_serve_reports_the_traceback_of_an_import_error(tmp_path):
     proc = cli("serve", str(app), "--port", str(harness.free_port()))
     assert proc.returncode == 1
     assert str(app) in proc.stderr
-    assert "line 3" in proc.stderr and "KeyError: 'missing setting'" in proc.stderr
+    assert (
+        "line 3" in proc.stderr
+        and "KeyError: 'missing setting'" in proc.stderr
+    )
 
 
 def test_serve_a_module_spec_from_the_current_directory(tmp_path):
@@ -119,26 +146,46 @@ def test_serve_a_module_spec_from_the_current_directory(tmp_path):
         "    def app(environ, start_response):\n"
         "        start_response('200 OK', [('Content-Type', 'text/plain')])\n"
         "        return [b'factory made']\n"
-        "    return app\n")
+        "    return app\n"
+    )
     port = harness.free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "pywsgi_embed", "serve", "mysite:make()",
-                             "--port", str(port)], cwd=str(tmp_path),
-                            env=dict(os.environ, PYTHONPATH=ROOT),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pywsgi_embed",
+            "serve",
+            "mysite:make()",
+            "--port",
+            str(port),
+        ],
+        cwd=str(tmp_path),
+        env=dict(os.environ, PYTHONPATH=ROOT),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     with Serving(proc, port):
         assert harness.wait_for_port(port, proc, timeout=30)
         assert get(port) == (200, b"factory made")
 
 
-@pytest.mark.parametrize("server, module, directive", [
-    ("nginx", "ngx_http_pywsgi_module.so", "pywsgi_app"),
-    ("apache", "mod_pywsgi.so", "PyWSGIApp"),
-])
+@pytest.mark.parametrize(
+    "server, module, directive",
+    [
+        ("nginx", "ngx_http_pywsgi_module.so", "pywsgi_app"),
+        ("apache", "mod_pywsgi.so", "PyWSGIApp"),
+    ],
+)
 def test_config_prints_the_module_and_the_app(server, module, directive):
     proc = cli("config", server, "examples/hello.py", "--mount", "/hi")
     assert proc.returncode == 0, proc.stderr
     assert os.path.join(ROOT, "pywsgi_embed", "modules", module) in proc.stdout
-    assert directive in proc.stdout and HELLO in proc.stdout and "/hi" in proc.stdout
+    assert (
+        directive in proc.stdout
+        and HELLO in proc.stdout
+        and "/hi" in proc.stdout
+    )
 
 
 @pytest.mark.parametrize("server", ["nginx", "apache"])

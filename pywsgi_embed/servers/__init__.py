@@ -7,8 +7,9 @@ from pywsgi_embed.servers.base import Mount, Options, Server, ServerError
 
 NAMES = ("nginx", "apache")
 
-MODULES_DIR = os.path.join(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))), "modules")
+MODULES_DIR = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "modules"
+)
 
 MODULE_FILES = {
     "nginx": "ngx_http_pywsgi_module.so",
@@ -24,9 +25,19 @@ def module_path(name):
 def get(name):
     """The Server subclass of server `name`."""
     if name not in NAMES:
-        raise ServerError("unknown server %r (one of: %s)" % (name, ", ".join(NAMES)))
+        raise ServerError(
+            "unknown server %r (one of: %s)" % (name, ", ".join(NAMES))
+        )
     module = importlib.import_module("pywsgi_embed.servers." + name)
     return module.SERVER
 
 
-__all__ = ["Mount", "Options", "Server", "ServerError", "NAMES", "module_path", "get"]
+__all__ = [
+    "Mount",
+    "Options",
+    "Server",
+    "ServerError",
+    "NAMES",
+    "module_path",
+    "get",
+]

@@ -26,7 +26,7 @@ from pywsgi_embed.servers import base, module_path
 
 MODULES_DIR = "/usr/lib/apache2/modules"
 MPMS = ("event", "worker", "prefork")
-GRACEFUL_SHUTDOWN_TIMEOUT = 5       # seconds a graceful stop waits for requests
+GRACEFUL_SHUTDOWN_TIMEOUT = 5  # seconds a graceful stop waits for requests
 
 
 def quote(value):
@@ -37,65 +37,88 @@ def quote(value):
 def load(name, filename=None):
     """LoadModule unless the module is compiled in (Debian builds a few,
     log_config among them, into apache2)."""
-    path = os.path.join(MODULES_DIR, filename or "mod_%s.so" % name.split("_module")[0])
-    return ["<IfModule !%s>" % name,
-            "    LoadModule %s %s" % (name, path),
-            "</IfModule>"]
+    path = os.path.join(
+        MODULES_DIR, filename or "mod_%s.so" % name.split("_module")[0]
+    )
+    return [
+        "<IfModule !%s>" % name,
+        "    LoadModule %s %s" % (name, path),
+        "</IfModule>",
+    ]
 
 
 def mpm_lines(mpm, workers, threads):
     """A fixed set of children: `workers` processes of `threads` threads
     each (prefork: one thread), none started or stopped on load."""
     if mpm not in MPMS:
-        raise base.ServerError("unknown MPM %r (one of: %s)" % (mpm, ", ".join(MPMS)))
+        raise base.ServerError(
+            "unknown MPM %r (one of: %s)" % (mpm, ", ".join(MPMS))
+        )
     path = os.path.join(MODULES_DIR, "mod_mpm_%s.so" % mpm)
-    lines = ["LoadModule mpm_%s_module %s" % (mpm, path),
-             "StartServers %d" % workers,
-             "ServerLimit %d" % workers,
-             "MaxConnectionsPerChild 0"]
+    lines = [
+        "LoadModule mpm_%s_module %s" % (mpm, path),
+        "StartServers %d" % workers,
+        "ServerLimit %d" % workers,
+        "MaxConnectionsPerChild 0",
+    ]
     if mpm == "prefork":
-        return lines + ["MinSpareServers 1",
-                        "MaxSpareServers %d" % workers,
-                        "MaxRequestWorkers %d" % workers]
+        return lines + [
+            "MinSpareServers 1",
+            "MaxSpareServers %d" % workers,
+            "MaxRequestWorkers %d" % workers,
+        ]
     total = workers * threads
-    return lines + ["ThreadLimit %d" % threads,
-                    "ThreadsPerChild %d" % threads,
-                    "MinSpareThreads 1",
-                    "MaxSpareThreads %d" % total,
-                    "MaxRequestWorkers %d" % total]
+    return lines + [
+        "ThreadLimit %d" % threads,
+        "ThreadsPerChild %d" % threads,
+        "MinSpareThreads 1",
+        "MaxSpareThreads %d" % total,
+        "MaxRequestWorkers %d" % total,
+    ]
 
 
 class ApacheServer(base.Server):
     name = "apache"
-    reload_signal = signal.SIGUSR1       # graceful restart
-    stop_signal = signal.SIGWINCH        # graceful stop: requests finish
-    hard_stop_signal = signal.SIGTERM    # stop now
-    with_module = True                   # False: the same config without
-                                         # mod_pywsgi (the benchmark's peers)
+    reload_signal = signal.SIGUSR1  # graceful restart
+    stop_signal = signal.SIGWINCH  # graceful stop: requests finish
+    hard_stop_signal = signal.SIGTERM  # stop now
+    with_module = True  # False: the same config without
+    # mod_pywsgi (the benchmark's peers)
 
     def module_path(self):
         path = module_path("apache")
         if not os.path.exists(path):
             raise base.ServerError(
                 "the Apache module is not built (%s): install apache2-dev and "
-                "run `pip install .` (or `make build` in a checkout)" % path)
+                "run `pip install .` (or `make build` in a checkout)" % path
+            )
         return path
 
     def install_hint(self):
         return "apt-get install apache2 apache2-dev"
 
     def binary(self):
-        for path in (shutil.which("apache2"), "/usr/sbin/apache2", shutil.which("httpd")):
+        for path in (
+            shutil.which("apache2"),
+            "/usr/sbin/apache2",
+            shutil.which("httpd"),
+        ):
             if path and os.path.exists(path):
                 return path
-        raise base.ServerError("Apache httpd is not installed (%s)" % self.install_hint())
+        raise base.ServerError(
+            "Apache httpd is not installed (%s)" % self.install_hint()
+        )
 
     def version(self):
-        out = subprocess.run([self.binary(), "-v"], capture_output=True, text=True)
+        out = subprocess.run(
+            [self.binary(), "-v"], capture_output=True, text=True
+        )
         for line in out.stdout.splitlines():
             if line.startswith("Server version:"):
                 return line.split("/", 1)[-1].split()[0]
-        raise base.ServerError("cannot tell the Apache version: %s" % (out.stdout + out.stderr))
+        raise base.ServerError(
+            "cannot tell the Apache version: %s" % (out.stdout + out.stderr)
+        )
 
     # -- the config -----------------------------------------------------------
 
@@ -110,7 +133,8 @@ class ApacheServer(base.Server):
         o = self.options
         run, docroot = self._paths()
         lines = [
-            "# written by pywsgi-embed for %s" % ", ".join(m.app for m in o.mounts),
+            "# written by pywsgi-embed for %s"
+            % ", ".join(m.app for m in o.mounts),
             "ServerRoot %s" % quote(self.workdir),
             "PidFile %s" % quote(os.path.join(self.workdir, "apache2.pid")),
             "DefaultRuntimeDir %s" % quote(run),
@@ -134,12 +158,14 @@ class ApacheServer(base.Server):
             "DocumentRoot %s" % quote(docroot),
             "TypesConfig /etc/mime.types",
             "EnableSendfile On",
-            "AllowEncodedSlashes On",       # %2F decoded in PATH_INFO, as nginx does
+            "AllowEncodedSlashes On",  # %2F decoded in PATH_INFO, as nginx does
             "KeepAliveTimeout 5",
         ]
         if o.access_log:
-            lines.append('CustomLog %s "%%h %%l %%u %%t \\"%%r\\" %%>s %%b %%D"'
-                         % quote(os.path.join(self.workdir, "access.log")))
+            lines.append(
+                'CustomLog %s "%%h %%l %%u %%t \\"%%r\\" %%>s %%b %%D"'
+                % quote(os.path.join(self.workdir, "access.log"))
+            )
         if self.with_module:
             lines += self._pywsgi_lines()
         if o.extra_config:
@@ -150,9 +176,18 @@ class ApacheServer(base.Server):
         o = self.options
         lines = ["", "PyWSGIPythonHome %s" % quote(o.home())]
         if o.python_path:
-            lines.append("PyWSGIPythonPath %s" % " ".join(quote(p) for p in o.python_path))
-        lines += ["PyWSGIEnv %s %s" % (quote(k), quote(v)) for k, v in o.environ.items()]
-        lines += ["PyWSGIApp %s %s" % (quote(m.prefix), quote(m.app)) for m in o.mounts]
+            lines.append(
+                "PyWSGIPythonPath %s"
+                % " ".join(quote(p) for p in o.python_path)
+            )
+        lines += [
+            "PyWSGIEnv %s %s" % (quote(k), quote(v))
+            for k, v in o.environ.items()
+        ]
+        lines += [
+            "PyWSGIApp %s %s" % (quote(m.prefix), quote(m.app))
+            for m in o.mounts
+        ]
         return lines
 
     def snippet(self):
@@ -164,13 +199,25 @@ class ApacheServer(base.Server):
         ]
         lines.append("PyWSGIPythonHome %s" % quote(o.home()))
         if o.python_path:
-            lines.append("PyWSGIPythonPath %s" % " ".join(quote(p) for p in o.python_path))
+            lines.append(
+                "PyWSGIPythonPath %s"
+                % " ".join(quote(p) for p in o.python_path)
+            )
         lines += ["", "# in the server config or a <VirtualHost>:"]
-        lines += ["PyWSGIEnv %s %s" % (quote(k), quote(v)) for k, v in o.environ.items()]
-        lines += ["PyWSGIApp %s %s" % (quote(m.prefix), quote(m.app)) for m in o.mounts]
-        lines += ["", "# The children's user (User, www-data on Debian) must be able",
-                  "# to read the app and the Python home.  Any MPM works; with",
-                  "# event or worker, ThreadsPerChild threads share one Python."]
+        lines += [
+            "PyWSGIEnv %s %s" % (quote(k), quote(v))
+            for k, v in o.environ.items()
+        ]
+        lines += [
+            "PyWSGIApp %s %s" % (quote(m.prefix), quote(m.app))
+            for m in o.mounts
+        ]
+        lines += [
+            "",
+            "# The children's user (User, www-data on Debian) must be able",
+            "# to read the app and the Python home.  Any MPM works; with",
+            "# event or worker, ThreadsPerChild threads share one Python.",
+        ]
         return "\n".join(lines) + "\n"
 
     def load_test(self):
@@ -178,21 +225,37 @@ class ApacheServer(base.Server):
         run, _ = self._paths()
         conf = os.path.join(self.workdir, "load-test.conf")
         with open(conf, "w") as f:
-            f.write("\n".join([
-                "ServerRoot %s" % quote(self.workdir),
-                "DefaultRuntimeDir %s" % quote(run),
-                "PidFile %s" % quote(os.path.join(self.workdir, "t.pid")),
-                "ErrorLog /dev/stderr",
-                "ServerName localhost",
-            ] + mpm_lines("event", 1, 1)
-              + ["LoadModule pywsgi_module %s" % self.module_path()]) + "\n")
-        proc = subprocess.run(self.test_argv(conf), capture_output=True, text=True)
+            f.write(
+                "\n".join(
+                    [
+                        "ServerRoot %s" % quote(self.workdir),
+                        "DefaultRuntimeDir %s" % quote(run),
+                        "PidFile %s"
+                        % quote(os.path.join(self.workdir, "t.pid")),
+                        "ErrorLog /dev/stderr",
+                        "ServerName localhost",
+                    ]
+                    + mpm_lines("event", 1, 1)
+                    + ["LoadModule pywsgi_module %s" % self.module_path()]
+                )
+                + "\n"
+            )
+        proc = subprocess.run(
+            self.test_argv(conf), capture_output=True, text=True
+        )
         if proc.returncode == 0:
             return None
         return (proc.stdout + proc.stderr).strip()
 
     def argv(self, config_path):
-        return [self.binary(), "-d", self.workdir, "-f", config_path, "-DFOREGROUND"]
+        return [
+            self.binary(),
+            "-d",
+            self.workdir,
+            "-f",
+            config_path,
+            "-DFOREGROUND",
+        ]
 
     def test_argv(self, config_path):
         return [self.binary(), "-d", self.workdir, "-f", config_path, "-t"]

@@ -19,9 +19,10 @@ from typing import Dict, List, Optional
 class Mount:
     """One app at one URL prefix ("/" for the root): the prefix becomes
     SCRIPT_NAME."""
+
     prefix: str
-    app: str                     # "file.py[:name]" or "module:name"
-    mode: Optional[str] = None   # nginx only: "threads" or "inline"
+    app: str  # "file.py[:name]" or "module:name"
+    mode: Optional[str] = None  # nginx only: "threads" or "inline"
 
 
 @dataclasses.dataclass
@@ -29,18 +30,18 @@ class Options:
     mounts: List[Mount]
     host: str = "127.0.0.1"
     port: int = 8000
-    workers: int = 1             # nginx worker_processes / Apache children
-    threads: int = 16            # nginx pool threads / Apache threads per child
-    mode: str = "threads"        # nginx default mode of mounts without one
-    mpm: str = "event"           # Apache: event, worker or prefork
-    python_home: Optional[str] = None     # venv or prefix; None: sys.prefix
+    workers: int = 1  # nginx worker_processes / Apache children
+    threads: int = 16  # nginx pool threads / Apache threads per child
+    mode: str = "threads"  # nginx default mode of mounts without one
+    mpm: str = "event"  # Apache: event, worker or prefork
+    python_home: Optional[str] = None  # venv or prefix; None: sys.prefix
     python_path: List[str] = dataclasses.field(default_factory=list)
     environ: Dict[str, str] = dataclasses.field(default_factory=dict)
-    error_log: Optional[str] = None       # None: stderr (the terminal)
+    error_log: Optional[str] = None  # None: stderr (the terminal)
     access_log: bool = False
     log_level: str = "info"
-    extra_config: str = ""       # raw lines for the server block (tests add
-                                 # a static location this way)
+    extra_config: str = ""  # raw lines for the server block (tests add
+    # a static location this way)
 
     def home(self):
         return self.python_home or sys.prefix
@@ -97,7 +98,7 @@ class Server:
     # -- shared ---------------------------------------------------------------
 
     reload_signal = signal.SIGHUP
-    stop_signal = signal.SIGQUIT      # graceful: finish in-flight requests
+    stop_signal = signal.SIGQUIT  # graceful: finish in-flight requests
 
     def write_config(self):
         os.makedirs(self.workdir, exist_ok=True)
@@ -108,8 +109,9 @@ class Server:
 
     def check_config(self, config_path):
         """None if the server accepts config_path, else its message."""
-        proc = subprocess.run(self.test_argv(config_path), capture_output=True,
-                              text=True)
+        proc = subprocess.run(
+            self.test_argv(config_path), capture_output=True, text=True
+        )
         if proc.returncode == 0:
             return None
         return (proc.stdout + proc.stderr).strip()

@@ -16,14 +16,15 @@ def _quote(value):
 
 class NginxServer(base.Server):
     name = "nginx"
-    stop_signal = base.signal.SIGQUIT     # graceful: in-flight requests finish
+    stop_signal = base.signal.SIGQUIT  # graceful: in-flight requests finish
 
     def module_path(self):
         path = module_path("nginx")
         if not os.path.exists(path):
             raise base.ServerError(
                 "the nginx module is not built (%s): install nginx-dev and "
-                "run `pip install .` (or `make build` in a checkout)" % path)
+                "run `pip install .` (or `make build` in a checkout)" % path
+            )
         return path
 
     def install_hint(self):
@@ -32,17 +33,22 @@ class NginxServer(base.Server):
     def binary(self):
         path = shutil.which("nginx") or "/usr/sbin/nginx"
         if not os.path.exists(path):
-            raise base.ServerError("nginx is not installed (%s)" % self.install_hint())
+            raise base.ServerError(
+                "nginx is not installed (%s)" % self.install_hint()
+            )
         return path
 
     def version(self):
-        out = subprocess.run([self.binary(), "-v"], capture_output=True, text=True)
+        out = subprocess.run(
+            [self.binary(), "-v"], capture_output=True, text=True
+        )
         return (out.stderr or out.stdout).strip().split("/")[-1]
 
     def render(self):
         o = self.options
         lines = [
-            "# written by pywsgi-embed for %s" % ", ".join(m.app for m in o.mounts),
+            "# written by pywsgi-embed for %s"
+            % ", ".join(m.app for m in o.mounts),
             "load_module %s;" % self.module_path(),
             "daemon off;",
             "master_process on;",
@@ -69,7 +75,12 @@ class NginxServer(base.Server):
         temp = os.path.join(self.workdir, "temp")
         os.makedirs(temp, exist_ok=True)
         lines = [
-            "access_log %s;" % (os.path.join(self.workdir, "access.log") if o.access_log else "off"),
+            "access_log %s;"
+            % (
+                os.path.join(self.workdir, "access.log")
+                if o.access_log
+                else "off"
+            ),
             "client_body_temp_path %s;" % temp,
             "client_max_body_size 0;",
             "default_type application/octet-stream;",
@@ -78,7 +89,10 @@ class NginxServer(base.Server):
         ]
         lines += ["pywsgi_python_path %s;" % _quote(p) for p in o.python_path]
         lines += ["", "server {", "    listen %s:%d;" % (o.host, o.port)]
-        lines += ["    pywsgi_param %s %s;" % (k, _quote(v)) for k, v in o.environ.items()]
+        lines += [
+            "    pywsgi_param %s %s;" % (k, _quote(v))
+            for k, v in o.environ.items()
+        ]
         for mount in o.mounts:
             lines += ["    " + line for line in self._location(mount)]
         if o.extra_config:
@@ -93,13 +107,17 @@ class NginxServer(base.Server):
             "    pywsgi_app %s;" % _quote(mount.app),
             "    pywsgi_mode %s;" % (mount.mode or self.options.mode),
             "}",
-        ] + ([] if prefix == "/" else [
-            # /app itself, without the slash, is the app's root too
-            "location = %s {" % prefix,
-            "    pywsgi_app %s;" % _quote(mount.app),
-            "    pywsgi_mode %s;" % (mount.mode or self.options.mode),
-            "}",
-        ])
+        ] + (
+            []
+            if prefix == "/"
+            else [
+                # /app itself, without the slash, is the app's root too
+                "location = %s {" % prefix,
+                "    pywsgi_app %s;" % _quote(mount.app),
+                "    pywsgi_mode %s;" % (mount.mode or self.options.mode),
+                "}",
+            ]
+        )
 
     def snippet(self):
         o = self.options
@@ -115,11 +133,17 @@ class NginxServer(base.Server):
         ]
         lines += ["pywsgi_python_path %s;" % _quote(p) for p in o.python_path]
         lines += ["", "# in your server { }:"]
-        lines += ["pywsgi_param %s %s;" % (k, _quote(v)) for k, v in o.environ.items()]
+        lines += [
+            "pywsgi_param %s %s;" % (k, _quote(v))
+            for k, v in o.environ.items()
+        ]
         for mount in o.mounts:
             lines += self._location(mount)
-        lines += ["", "# The workers' user (www-data on Debian) must be able to read",
-                  "# the app and the Python home."]
+        lines += [
+            "",
+            "# The workers' user (www-data on Debian) must be able to read",
+            "# the app and the Python home.",
+        ]
         return "\n".join(lines) + "\n"
 
     def load_test(self):
@@ -127,18 +151,39 @@ class NginxServer(base.Server):
         os.makedirs(self.workdir, exist_ok=True)
         conf = os.path.join(self.workdir, "load-test.conf")
         with open(conf, "w") as f:
-            f.write("load_module %s;\nerror_log stderr;\npid %s;\n"
-                    "events {}\nhttp {}\n"
-                    % (self.module_path(), os.path.join(self.workdir, "t.pid")))
-        proc = subprocess.run([self.binary(), "-p", self.workdir, "-c", conf,
-                               "-e", "stderr", "-t"], capture_output=True, text=True)
+            f.write(
+                "load_module %s;\nerror_log stderr;\npid %s;\n"
+                "events {}\nhttp {}\n"
+                % (self.module_path(), os.path.join(self.workdir, "t.pid"))
+            )
+        proc = subprocess.run(
+            [
+                self.binary(),
+                "-p",
+                self.workdir,
+                "-c",
+                conf,
+                "-e",
+                "stderr",
+                "-t",
+            ],
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode == 0:
             return None
         return (proc.stdout + proc.stderr).strip()
 
     def argv(self, config_path):
-        return [self.binary(), "-p", self.workdir, "-c", config_path,
-                "-e", self.options.error_log or "stderr"]
+        return [
+            self.binary(),
+            "-p",
+            self.workdir,
+            "-c",
+            config_path,
+            "-e",
+            self.options.error_log or "stderr",
+        ]
 
     def test_argv(self, config_path):
         return self.argv(config_path) + ["-t"]

@@ -23,7 +23,9 @@ wait_until = harness.wait_until
 
 def raw(running, data, timeout=15):
     """Send bytes, read until the server closes: (bytes, closed cleanly)."""
-    with socket.create_connection((running.host, running.port), timeout=timeout) as sock:
+    with socket.create_connection(
+        (running.host, running.port), timeout=timeout
+    ) as sock:
         sock.sendall(data)
         chunks = []
         while True:
@@ -54,8 +56,12 @@ def apache(tmp_path):
         options.setdefault("workers", 1)
         options.setdefault("threads", 4)
         options.setdefault("mpm", "event")
-        running = harness.start("apache", mounts or {"/": APP},
-                                str(tmp_path / ("srv%d" % len(started))), **options)
+        running = harness.start(
+            "apache",
+            mounts or {"/": APP},
+            str(tmp_path / ("srv%d" % len(started))),
+            **options,
+        )
         started.append(running)
         return running
 

@@ -13,13 +13,20 @@ from tests.apache.conftest import APP, children_of, fetch, wait_until
 
 
 @pytest.mark.parametrize("mpm", ["event", "prefork"])
-def test_graceful_restart_under_load_loses_nothing_and_loads_new_code(apache, app_copy, mpm):
+def test_graceful_restart_under_load_loses_nothing_and_loads_new_code(
+    apache, app_copy, mpm
+):
     srv = apache({"/": str(app_copy)}, mpm=mpm, workers=2)
     assert fetch(srv.url("/version")) == (200, b"v1")
     old = set(children_of(srv))
     stop = threading.Event()
     results = []
-    loops = [threading.Thread(target=harness.request_loop, args=(srv, stop, results)) for _ in range(4)]
+    loops = [
+        threading.Thread(
+            target=harness.request_loop, args=(srv, stop, results)
+        )
+        for _ in range(4)
+    ]
     for t in loops:
         t.start()
     # a request in flight across the restart must finish too
@@ -28,7 +35,9 @@ def test_graceful_restart_under_load_loses_nothing_and_loads_new_code(apache, ap
         time.sleep(0.5)
         harness.set_app_version(app_copy, "v2")
         srv.reload()
-        assert wait_until(lambda: results and results[-1] == (200, b"v2"), timeout=15)
+        assert wait_until(
+            lambda: results and results[-1] == (200, b"v2"), timeout=15
+        )
         assert slow.result() == (200, b"slept")
     time.sleep(0.5)
     stop.set()
@@ -51,7 +60,10 @@ def test_stop_after_traffic_is_quick(apache, mpm, how):
         results = list(pool.map(lambda _: fetch(srv.url("/who")), range(60)))
     assert all(status == 200 for status, _ in results)
     assert fetch(srv.url("/raise"))[0] == 500
-    assert fetch(srv.url("/spawn")) == (200, b"spawned")    # a thread that never ends
+    assert fetch(srv.url("/spawn")) == (
+        200,
+        b"spawned",
+    )  # a thread that never ends
     start = time.monotonic()
     srv.proc.send_signal(signal.SIGTERM if how == "stop" else signal.SIGWINCH)
     srv.proc.wait(15)
@@ -77,12 +89,19 @@ def write_app(tmp_path, text):
     return path
 
 
-def test_import_error_at_child_start_is_logged_and_answers_500(apache, tmp_path):
-    bad = write_app(tmp_path, "import json\n\n\ndef helper():\n"
-                              "    raise ValueError('cannot start here')\n\n\nhelper()\n")
+def test_import_error_at_child_start_is_logged_and_answers_500(
+    apache, tmp_path
+):
+    bad = write_app(
+        tmp_path,
+        "import json\n\n\ndef helper():\n"
+        "    raise ValueError('cannot start here')\n\n\nhelper()\n",
+    )
     srv = apache({"/bad": str(bad), "/": APP}, workers=2)
     log = srv.error_log()
-    assert wait_until(lambda: srv.error_log().count("ValueError: cannot start here") == 2)
+    assert wait_until(
+        lambda: srv.error_log().count("ValueError: cannot start here") == 2
+    )
     log = srv.error_log()
     assert "[pywsgi:crit]" in log
     assert "PyWSGIApp /bad %s" % bad in log and "cannot be loaded" in log
@@ -101,8 +120,9 @@ def test_import_error_at_child_start_is_logged_and_answers_500(apache, tmp_path)
 
 
 def config_test(tmp_path, spec, **options):
-    options = harness.servers.Options(mounts=[harness.Mount("/", spec)],
-                                      port=harness.free_port(), **options)
+    options = harness.servers.Options(
+        mounts=[harness.Mount("/", spec)], port=harness.free_port(), **options
+    )
     server = harness.servers.get("apache")(options, str(tmp_path / "w"))
     return server.check_config(server.write_config())
 
@@ -117,10 +137,18 @@ def test_config_test_reports_a_missing_app_file(tmp_path):
 def test_config_test_accepts_modules_and_existing_files(tmp_path):
     good = write_app(tmp_path, "def application(e, s):\n    pass\n")
     assert config_test(tmp_path, str(good) + ":application") is None
-    assert config_test(tmp_path, "some.module:app") is None   # found in the child
+    assert (
+        config_test(tmp_path, "some.module:app") is None
+    )  # found in the child
 
 
 def test_config_test_reports_a_missing_python_home(tmp_path):
     good = write_app(tmp_path, "def application(e, s):\n    pass\n")
-    problem = config_test(tmp_path, str(good), python_home=str(tmp_path / "novenv"))
-    assert problem and "PyWSGIPythonHome" in problem and "no such directory" in problem
+    problem = config_test(
+        tmp_path, str(good), python_home=str(tmp_path / "novenv")
+    )
+    assert (
+        problem
+        and "PyWSGIPythonHome" in problem
+        and "no such directory" in problem
+    )

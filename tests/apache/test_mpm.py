@@ -15,11 +15,16 @@ def test_mpm_smoke(apache, mpm, threaded):
     srv = apache(mpm=mpm, workers=2, threads=4)
     assert len(children_of(srv, 2)) == 2
     assert fetch(srv.url("/version")) == (200, b"v1")
-    status, body = fetch(srv.url("/env?k1=wsgi.multithread&k2=wsgi.multiprocess"
-                                 "&k3=SERVER_SOFTWARE"))
+    status, body = fetch(
+        srv.url(
+            "/env?k1=wsgi.multithread&k2=wsgi.multiprocess&k3=SERVER_SOFTWARE"
+        )
+    )
     assert status == 200
-    assert body.decode().split("\n")[:2] == ["wsgi.multithread=%s" % threaded,
-                                             "wsgi.multiprocess=True"]
+    assert body.decode().split("\n")[:2] == [
+        "wsgi.multithread=%s" % threaded,
+        "wsgi.multiprocess=True",
+    ]
     assert "SERVER_SOFTWARE=Apache/2.4" in body.decode()
 
     # several requests at once, each served by a child's own Python
@@ -40,4 +45,4 @@ def test_threads_of_one_child_overlap(apache):
         assert [f.result()[0] for f in fast] == [200] * 3
         assert not slow.done(), "the fast requests waited for the slow one"
         assert slow.result() == (200, b"slept")
-    assert len({f.result()[1].split()[0] for f in fast}) == 1   # one process
+    assert len({f.result()[1].split()[0] for f in fast}) == 1  # one process

@@ -26,12 +26,15 @@ def head_and_body(data):
 
 # -- errors ---------------------------------------------------------------------
 
+
 def test_app_error_is_500_with_the_traceback_in_the_error_log(apache):
     srv = apache()
     m = marker()
     status, body = fetch(srv.url("/raise?marker=" + m))
     assert status == 500 and body == b"500 Internal Server Error"
-    assert wait_until(lambda: "ValueError: raise-marker %s" % m in srv.error_log(), 5)
+    assert wait_until(
+        lambda: "ValueError: raise-marker %s" % m in srv.error_log(), 5
+    )
     lines = [l for l in srv.error_log().splitlines() if "[pywsgi:error]" in l]
     text = "\n".join(lines)
     assert "Traceback (most recent call last)" in text
@@ -44,8 +47,11 @@ def test_app_error_is_500_with_the_traceback_in_the_error_log(apache):
 def test_abort_mid_stream_chunked_is_truncated(apache, mpm):
     srv = apache(mpm=mpm)
     m = marker()
-    data, _ = raw(srv, b"GET /abort?size=3000&marker=%s HTTP/1.1\r\nHost: h\r\n\r\n"
-                       % m.encode())
+    data, _ = raw(
+        srv,
+        b"GET /abort?size=3000&marker=%s HTTP/1.1\r\nHost: h\r\n\r\n"
+        % m.encode(),
+    )
     head, body = head_and_body(data)
     assert head.startswith("HTTP/1.1 200 OK")
     assert "transfer-encoding: chunked" in head.lower()
@@ -58,10 +64,12 @@ def test_abort_mid_stream_chunked_is_truncated(apache, mpm):
 
 def test_abort_mid_stream_with_content_length_is_short(apache):
     srv = apache()
-    data, _ = raw(srv, b"GET /abort?size=100&length=5000 HTTP/1.1\r\nHost: h\r\n\r\n")
+    data, _ = raw(
+        srv, b"GET /abort?size=100&length=5000 HTTP/1.1\r\nHost: h\r\n\r\n"
+    )
     head, body = head_and_body(data)
     assert "content-length: 5000" in head.lower()
-    assert body == b"x" * 100                     # then the connection closed
+    assert body == b"x" * 100  # then the connection closed
 
 
 def test_abort_through_http_client_is_incomplete(apache):
@@ -76,9 +84,12 @@ def test_abort_through_http_client_is_incomplete(apache):
 
 # -- the request body ---------------------------------------------------------------
 
+
 def chunked(body, step):
-    parts = [b"%x\r\n%s\r\n" % (len(body[i:i + step]), body[i:i + step])
-             for i in range(0, len(body), step)]
+    parts = [
+        b"%x\r\n%s\r\n" % (len(body[i : i + step]), body[i : i + step])
+        for i in range(0, len(body), step)
+    ]
     return b"".join(parts) + b"0\r\n\r\n"
 
 
@@ -86,19 +97,24 @@ def chunked(body, step):
 def test_chunked_upload(apache, mpm):
     srv = apache(mpm=mpm)
     body = os.urandom(300000)
-    data, _ = raw(srv, b"POST /echo?n=7000 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n"
-                       b"Transfer-Encoding: chunked\r\n\r\n" + chunked(body, 4093))
+    data, _ = raw(
+        srv,
+        b"POST /echo?n=7000 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n" + chunked(body, 4093),
+    )
     head, got = head_and_body(data)
     assert head.startswith("HTTP/1.1 200")
-    assert "x-content-length: absent" in head.lower()   # no CONTENT_LENGTH
+    assert "x-content-length: absent" in head.lower()  # no CONTENT_LENGTH
     assert got == body
 
 
 def test_expect_100_continue_is_answered_on_first_read(apache):
     srv = apache()
     with socket.create_connection((srv.host, srv.port), timeout=10) as sock:
-        sock.sendall(b"POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n"
-                     b"Expect: 100-continue\r\nConnection: close\r\n\r\n")
+        sock.sendall(
+            b"POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n"
+            b"Expect: 100-continue\r\nConnection: close\r\n\r\n"
+        )
         interim = sock.recv(4096)
         assert interim.startswith(b"HTTP/1.1 100 Continue\r\n"), interim
         sock.sendall(b"hello")
@@ -116,6 +132,7 @@ def test_body_with_content_length_in_small_reads(apache):
 
 # -- the response -------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("mpm", ["event", "prefork"])
 def test_streaming_response_arrives_in_pieces(apache, mpm):
     srv = apache(mpm=mpm)
@@ -130,7 +147,9 @@ def test_streaming_response_arrives_in_pieces(apache, mpm):
             break
         arrivals.append((time.monotonic(), data))
     conn.close()
-    assert b"".join(d for _, d in arrivals) == b"".join(b"chunk %d\n" % i for i in range(4))
+    assert b"".join(d for _, d in arrivals) == b"".join(
+        b"chunk %d\n" % i for i in range(4)
+    )
     # each chunk went out before the app produced the next (FLUSH per
     # chunk): the first arrived well before the last
     assert len(arrivals) >= 4
@@ -151,7 +170,7 @@ def test_file_wrapper_is_a_file_bucket_sent_with_sendfile(apache, tmp_path):
     path = tmp_path / "blob.bin"
     path.write_bytes(content)
     os.chmod(tmp_path, 0o755)
-    child, = children_of(srv)
+    (child,) = children_of(srv)
     assert fetch(srv.url("/version"))[0] == 200
     rchar, syscr = io_counts(child)
     status, body = fetch(srv.url("/file?path=%s" % path))
@@ -187,35 +206,56 @@ def test_authorization_passed_with_the_directive(apache):
 
 
 def test_authorization_passed_in_one_location_only(apache):
-    srv = apache({"/": APP, "/open": APP}, extra_config="<Location /open>\n"
-                 "    PyWSGIPassAuthorization On\n</Location>")
+    srv = apache(
+        {"/": APP, "/open": APP},
+        extra_config="<Location /open>\n"
+        "    PyWSGIPassAuthorization On\n</Location>",
+    )
     assert fetch(srv.url("/open" + AUTH_KEYS), headers=AUTH)[1].startswith(
-        b"HTTP_AUTHORIZATION=Basic")
+        b"HTTP_AUTHORIZATION=Basic"
+    )
     assert fetch(srv.url(AUTH_KEYS), headers=AUTH)[1].startswith(
-        b"HTTP_AUTHORIZATION=<absent>")
+        b"HTTP_AUTHORIZATION=<absent>"
+    )
 
 
 # -- environ from the config --------------------------------------------------------------
 
+
 def test_pywsgi_env_and_setenv_reach_the_environ(apache):
-    srv = apache(environ={"DEPLOY_STAGE": "test stage"},
-                 extra_config='LoadModule env_module /usr/lib/apache2/modules/mod_env.so\n'
-                              'SetEnv FROM_SETENV yes\nSetEnv REQUEST_METHOD forged')
-    status, body = fetch(srv.url("/env?k1=DEPLOY_STAGE&k2=FROM_SETENV&k3=REQUEST_METHOD"))
-    assert body.decode().split("\n") == ["DEPLOY_STAGE=test stage", "FROM_SETENV=yes",
-                                         "REQUEST_METHOD=GET"]
+    srv = apache(
+        environ={"DEPLOY_STAGE": "test stage"},
+        extra_config='LoadModule env_module /usr/lib/apache2/modules/mod_env.so\n'
+        'SetEnv FROM_SETENV yes\nSetEnv REQUEST_METHOD forged',
+    )
+    status, body = fetch(
+        srv.url("/env?k1=DEPLOY_STAGE&k2=FROM_SETENV&k3=REQUEST_METHOD")
+    )
+    assert body.decode().split("\n") == [
+        "DEPLOY_STAGE=test stage",
+        "FROM_SETENV=yes",
+        "REQUEST_METHOD=GET",
+    ]
 
 
 def test_virtual_hosts_have_their_own_mounts_and_env(apache, tmp_path):
     vhosts = "\n".join(
         "<VirtualHost *>\n    ServerName %s.example\n    PyWSGIApp /%s %s\n"
         "    PyWSGIEnv VHOST %s\n</VirtualHost>" % (name, name, APP, name)
-        for name in ("a", "b"))
+        for name in ("a", "b")
+    )
     srv = apache(extra_config=vhosts)
 
     def env(host, path):
-        return fetch(srv.url(path + "/env?k1=SCRIPT_NAME&k2=VHOST"),
-                     headers={"Host": host})[1].decode().split("\n")
+        return (
+            fetch(
+                srv.url(path + "/env?k1=SCRIPT_NAME&k2=VHOST"),
+                headers={"Host": host},
+            )[1]
+            .decode()
+            .split("\n")
+        )
+
     assert env("a.example", "/a") == ["SCRIPT_NAME=/a", "VHOST=a"]
     assert env("b.example", "/b") == ["SCRIPT_NAME=/b", "VHOST=b"]
     # b does not mount /a: the main server's app at / takes it
@@ -226,21 +266,34 @@ def test_longest_prefix_wins_and_prefix_is_a_path_segment(apache):
     srv = apache({"/": APP, "/app": APP, "/app/deeper": APP})
 
     def script_name(path):
-        return fetch(srv.url(path + "?k1=SCRIPT_NAME&k2=PATH_INFO"))[1].decode().split("\n")
-    assert script_name("/app/deeper/env") == ["SCRIPT_NAME=/app/deeper", "PATH_INFO=/env"]
+        return (
+            fetch(srv.url(path + "?k1=SCRIPT_NAME&k2=PATH_INFO"))[1]
+            .decode()
+            .split("\n")
+        )
+
+    assert script_name("/app/deeper/env") == [
+        "SCRIPT_NAME=/app/deeper",
+        "PATH_INFO=/env",
+    ]
     assert script_name("/app/env") == ["SCRIPT_NAME=/app", "PATH_INFO=/env"]
-    assert script_name("/application/env") == ["SCRIPT_NAME=", "PATH_INFO=/application/env"]
+    assert script_name("/application/env") == [
+        "SCRIPT_NAME=",
+        "PATH_INFO=/application/env",
+    ]
 
 
 def test_an_alias_under_a_mount_serves_static_files(apache, tmp_path):
     static = tmp_path / "static"
     static.mkdir()
     (static / "style.css").write_text("body {}\n")
-    srv = apache(extra_config="LoadModule alias_module /usr/lib/apache2/modules/mod_alias.so\n"
-                              "Alias /static %s" % static)
+    srv = apache(
+        extra_config="LoadModule alias_module /usr/lib/apache2/modules/mod_alias.so\n"
+        "Alias /static %s" % static
+    )
     status, body = fetch(srv.url("/static/style.css"))
     assert (status, body) == (200, b"body {}\n")
-    assert fetch(srv.url("/version")) == (200, b"v1")          # the app at /
+    assert fetch(srv.url("/version")) == (200, b"v1")  # the app at /
 
 
 PEP3333_APP = os.path.join(os.path.dirname(APP), "pep3333_app.py")
@@ -253,17 +306,26 @@ def test_one_chunk_shorter_than_its_content_length_stays_short(apache, sent):
     # complete
     srv = apache({"/": PEP3333_APP})
     declared = sent * 2
-    data, _ = raw(srv, b"GET /content_length?declared=%d&sent=%d&one=1 HTTP/1.1\r\n"
-                       b"Host: h\r\n\r\n" % (declared, sent))
+    data, _ = raw(
+        srv,
+        b"GET /content_length?declared=%d&sent=%d&one=1 HTTP/1.1\r\n"
+        b"Host: h\r\n\r\n" % (declared, sent),
+    )
     head, body = head_and_body(data)
     assert "content-length: %d" % declared in head.lower()
-    assert len(body) == sent                      # then the connection closed
+    assert len(body) == sent  # then the connection closed
 
 
 def test_head_keeps_the_declared_content_length(apache):
     srv = apache({"/": PEP3333_APP})
-    data, _ = raw(srv, b"HEAD /content_length?declared=100&sent=100&one=1 HTTP/1.1\r\n"
-                       b"Host: h\r\nConnection: close\r\n\r\n")
+    data, _ = raw(
+        srv,
+        b"HEAD /content_length?declared=100&sent=100&one=1 HTTP/1.1\r\n"
+        b"Host: h\r\nConnection: close\r\n\r\n",
+    )
     head, body = head_and_body(data)
-    assert head.startswith("HTTP/1.1 200") and "content-length: 100" in head.lower()
+    assert (
+        head.startswith("HTTP/1.1 200")
+        and "content-length: 100" in head.lower()
+    )
     assert body == b""

@@ -7,11 +7,13 @@ import threading
 import time
 from urllib.parse import parse_qs
 
-VERSION = "v1"          # tests rewrite this line to check graceful restarts
+VERSION = "v1"  # tests rewrite this line to check graceful restarts
 
 
 def query(environ):
-    return {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+    return {
+        k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()
+    }
 
 
 def text(start_response, body, status="200 OK", headers=()):
@@ -32,9 +34,11 @@ def route_who(environ, start_response):
 def route_spawn(environ, start_response):
     """Start a non-daemon Python thread that never ends: Py_Finalize()
     would wait for it forever (mod_wsgi's hang on stop)."""
+
     def forever():
         while True:
             time.sleep(0.1)
+
     threading.Thread(target=forever, name="never-ends").start()
     return text(start_response, "spawned")
 
@@ -54,16 +58,20 @@ def route_echo(environ, start_response):
             break
         parts.append(data)
     length = environ.get("CONTENT_LENGTH", "absent")
-    return text(start_response, b"".join(parts),
-                headers=[("X-Content-Length", length),
-                         ("X-Reads", str(len(parts)))])
+    return text(
+        start_response,
+        b"".join(parts),
+        headers=[("X-Content-Length", length), ("X-Reads", str(len(parts)))],
+    )
 
 
 def route_env(environ, start_response):
     """environ[key] for each ?key= (repeatable through k1, k2, ...)."""
     keys = [v for k, v in sorted(query(environ).items()) if k.startswith("k")]
-    return text(start_response, "\n".join("%s=%s" % (k, environ.get(k, "<absent>"))
-                                          for k in keys))
+    return text(
+        start_response,
+        "\n".join("%s=%s" % (k, environ.get(k, "<absent>")) for k in keys),
+    )
 
 
 def route_stream(environ, start_response):
@@ -75,6 +83,7 @@ def route_stream(environ, start_response):
         for i in range(n):
             yield b"chunk %d\n" % i
             time.sleep(delay)
+
     return body()
 
 
@@ -98,6 +107,7 @@ def route_abort(environ, start_response):
     def body():
         yield b"x" * int(q.get("size", "100"))
         raise RuntimeError("abort-marker %s" % q.get("marker", ""))
+
     return body()
 
 

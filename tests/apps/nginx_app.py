@@ -7,7 +7,7 @@ import threading
 import time
 from urllib.parse import parse_qs
 
-VERSION = "v1"          # tests rewrite this line to check reloads
+VERSION = "v1"  # tests rewrite this line to check reloads
 
 
 def application(environ, start_response):
@@ -27,8 +27,13 @@ def application(environ, start_response):
         body = b"%d" % total
     elif path == "/download":
         size = int(q.get("size", str(1 << 30)))
-        start_response("200 OK", [("Content-Type", "application/octet-stream"),
-                                  ("Content-Length", str(size))])
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", "application/octet-stream"),
+                ("Content-Length", str(size)),
+            ],
+        )
         block = b"d" * (1 << 16)
 
         def stream():
@@ -36,6 +41,7 @@ def application(environ, start_response):
             while left > 0:
                 yield block if left >= len(block) else block[:left]
                 left -= len(block)
+
         return stream()
     elif path == "/version":
         body = VERSION.encode()

@@ -14,7 +14,9 @@ from urllib.parse import parse_qs
 
 
 def query(environ):
-    return {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+    return {
+        k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()
+    }
 
 
 def reply(start_response, body, status="200 OK", ctype="text/plain"):
@@ -30,6 +32,7 @@ def as_json(start_response, data):
 
 # -- environ ------------------------------------------------------------------
 
+
 def route_environ(environ, start_response):
     seen = {}
     for key, value in environ.items():
@@ -43,6 +46,7 @@ def route_environ(environ, start_response):
 
 
 # -- wsgi.input -----------------------------------------------------------------
+
 
 def route_input(environ, start_response):
     q = query(environ)
@@ -86,11 +90,14 @@ def route_input(environ, start_response):
 
 # -- wsgi.errors ------------------------------------------------------------------
 
+
 def route_errors(environ, start_response):
     msg = query(environ).get("msg", "marker")
     errors = environ["wsgi.errors"]
     errors.write("errors-write %s \u2603 \U0001f600\n" % msg)
-    errors.writelines(["errors-lines %s a\n" % msg, "errors-lines %s b\n" % msg])
+    errors.writelines(
+        ["errors-lines %s a\n" % msg, "errors-lines %s b\n" % msg]
+    )
     errors.flush()
     print("stdout-print %s" % msg)
     return reply(start_response, "logged")
@@ -140,7 +147,10 @@ def route_bad_header(environ, start_response):
     kind = q["kind"]
     try:
         if kind.startswith("status_"):
-            start_response(BAD_STATUS[kind[len("status_"):]], [("Content-Type", "text/plain")])
+            start_response(
+                BAD_STATUS[kind[len("status_") :]],
+                [("Content-Type", "text/plain")],
+            )
         else:
             start_response("200 OK", BAD_HEADERS[kind])
     except Exception as exc:
@@ -161,12 +171,17 @@ def route_second_start_response(environ, start_response):
 
 
 def route_exc_info_before(environ, start_response):
-    start_response("200 OK", [("Content-Type", "text/plain"), ("X-First", "1")])
+    start_response(
+        "200 OK", [("Content-Type", "text/plain"), ("X-First", "1")]
+    )
     try:
         raise ValueError("replaced")
     except ValueError:
-        start_response("503 Replaced", [("Content-Type", "text/plain"), ("X-Second", "1")],
-                       sys.exc_info())
+        start_response(
+            "503 Replaced",
+            [("Content-Type", "text/plain"), ("X-Second", "1")],
+            sys.exc_info(),
+        )
     return [b"replaced body"]
 
 
@@ -178,8 +193,11 @@ def route_exc_info_after(environ, start_response):
         try:
             raise ValueError("too late")
         except ValueError:
-            start_response("500 Oops", [("Content-Type", "text/plain")], sys.exc_info())
+            start_response(
+                "500 Oops", [("Content-Type", "text/plain")], sys.exc_info()
+            )
         yield b"never sent\n"
+
     return body()
 
 
@@ -194,20 +212,31 @@ def route_status(environ, start_response):
 
 def route_start_in_iter(environ, start_response):
     """start_response called during the first next(), not before."""
+
     def body():
-        start_response("200 OK", [("Content-Type", "text/plain"), ("X-Late", "yes")])
+        start_response(
+            "200 OK", [("Content-Type", "text/plain"), ("X-Late", "yes")]
+        )
         yield b"late start"
+
     return body()
 
 
 def route_headers_many(environ, start_response):
-    start_response("200 OK", [("Content-Type", "text/plain"),
-                              ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"),
-                              ("X-Latin1", "caf\xe9")])
+    start_response(
+        "200 OK",
+        [
+            ("Content-Type", "text/plain"),
+            ("Set-Cookie", "a=1"),
+            ("Set-Cookie", "b=2"),
+            ("X-Latin1", "caf\xe9"),
+        ],
+    )
     return [b"many"]
 
 
 # -- body ----------------------------------------------------------------------
+
 
 def route_write(environ, start_response):
     write = start_response("200 OK", [("Content-Type", "text/plain")])
@@ -227,6 +256,7 @@ def route_stream(environ, start_response):
         for i in range(n):
             yield (b"chunk %d %f\n" % (i, time.time())) + b"x" * size
             time.sleep(delay)
+
     return body()
 
 
@@ -236,11 +266,14 @@ def route_yield_empty_then_raise(environ, start_response):
     def body():
         yield b""
         raise RuntimeError("after an empty chunk")
+
     return body()
 
 
 def route_raise_before(environ, start_response):
-    raise RuntimeError("raise-before marker %s" % query(environ).get("marker", ""))
+    raise RuntimeError(
+        "raise-before marker %s" % query(environ).get("marker", "")
+    )
 
 
 def route_raise_after(environ, start_response):
@@ -249,6 +282,7 @@ def route_raise_after(environ, start_response):
     def body():
         yield b"first part\n"
         raise RuntimeError("raise-after marker")
+
     return body()
 
 
@@ -265,16 +299,19 @@ def route_content_length(environ, start_response):
     q = query(environ)
     declared = int(q["declared"])
     sent = int(q["sent"])
-    start_response("200 OK", [("Content-Type", "text/plain"),
-                              ("Content-Length", str(declared))])
+    start_response(
+        "200 OK",
+        [("Content-Type", "text/plain"), ("Content-Length", str(declared))],
+    )
     if q.get("one"):
         return [b"x" * sent]
     return [b"a" * (sent // 2), b"b" * (sent - sent // 2)]
 
 
 def route_write_past_length(environ, start_response):
-    write = start_response("200 OK", [("Content-Type", "text/plain"),
-                                      ("Content-Length", "5")])
+    write = start_response(
+        "200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")]
+    )
     try:
         write(b"0123456789")
     except Exception as exc:
@@ -305,8 +342,9 @@ def route_big(environ, start_response):
     def body():
         left = size
         while left > 0:
-            yield block[:min(left, len(block))]
+            yield block[: min(left, len(block))]
             left -= len(block)
+
     return body()
 
 
@@ -316,6 +354,7 @@ def route_sleep(environ, start_response):
 
 
 # -- close() ---------------------------------------------------------------------
+
 
 class Tracked:
     """An iterable that records each close() call in a file."""
@@ -352,12 +391,13 @@ def route_close(environ, start_response):
         return Tracked(path, [b"one ", b"two"])
     if kind == "raise":
         return Tracked(path, [b"one ", b"two", b"three"], fail_at=1)
-    if kind == "slow":        # for client disconnects
+    if kind == "slow":  # for client disconnects
         return Tracked(path, [b"x" * 65536] * 2000, delay=0.01)
     raise ValueError(kind)
 
 
 # -- file_wrapper -------------------------------------------------------------------
+
 
 def route_file_wrapper(environ, start_response):
     q = query(environ)
@@ -373,15 +413,18 @@ def route_file_wrapper(environ, start_response):
 def route_bytesio_wrapper(environ, start_response):
     q = query(environ)
     data = bytes(range(256)) * (int(q.get("size", "1000")) // 256 + 1)
-    data = data[:int(q.get("size", "1000"))]
+    data = data[: int(q.get("size", "1000"))]
     bio = io.BytesIO(data)
     bio.seek(int(q.get("seek", "0")))
     start_response("200 OK", [("Content-Type", "application/octet-stream")])
     return environ["wsgi.file_wrapper"](bio, int(q.get("blksize", "100")))
 
 
-ROUTES = {name[len("route_"):]: func for name, func in globals().items()
-          if name.startswith("route_")}
+ROUTES = {
+    name[len("route_") :]: func
+    for name, func in globals().items()
+    if name.startswith("route_")
+}
 
 
 def application(environ, start_response):

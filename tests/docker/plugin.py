@@ -21,15 +21,20 @@ import time
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+)
 DOCKER = os.path.join(ROOT, "docker")
 APPS = os.path.join(ROOT, "tests", "apps")
 
 
 def add_option(parser):
-    parser.addoption("--docker", action="store_true",
-                     help="run the HTTP tests against containers of docker/Dockerfile.* "
-                          "(builds the images; starts an engine if none answers)")
+    parser.addoption(
+        "--docker",
+        action="store_true",
+        help="run the HTTP tests against containers of docker/Dockerfile.* "
+        "(builds the images; starts an engine if none answers)",
+    )
 
 
 def configure(config):
@@ -40,10 +45,16 @@ def configure(config):
 
 
 def engine_host():
-    proc = subprocess.run(["sh", os.path.join(DOCKER, "engine.sh"), "start"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        ["sh", os.path.join(DOCKER, "engine.sh"), "start"],
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
-        pytest.exit("--docker: no Docker engine can run here:\n" + proc.stderr, returncode=3)
+        pytest.exit(
+            "--docker: no Docker engine can run here:\n" + proc.stderr,
+            returncode=3,
+        )
     return proc.stdout.strip()
 
 
@@ -66,7 +77,9 @@ class Container:
         return "http://%s:%d%s" % (self.host, self.port, path)
 
     def error_log(self):
-        return self.container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
+        return self.container.logs(stdout=True, stderr=True).decode(
+            "utf-8", "replace"
+        )
 
     def running(self):
         self.container.reload()
@@ -76,7 +89,9 @@ class Container:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                with socket.create_connection((self.host, self.port), timeout=0.5):
+                with socket.create_connection(
+                    (self.host, self.port), timeout=0.5
+                ):
                     return True
             except OSError:
                 if not self.running():
@@ -86,7 +101,7 @@ class Container:
 
     def stop(self, timeout=15):
         try:
-            self.container.stop(timeout=timeout)      # SIGTERM: a graceful stop
+            self.container.stop(timeout=timeout)  # SIGTERM: a graceful stop
         finally:
             self.container.remove(force=True)
 
@@ -94,6 +109,7 @@ class Container:
 class DockerTargets:
     def __init__(self):
         import docker
+
         host = engine_host()
         os.environ["DOCKER_HOST"] = host
         self.client = docker.DockerClient(base_url=host)
@@ -102,29 +118,51 @@ class DockerTargets:
     def image(self, server):
         """The image of server, built once per run (layers are cached)."""
         if server not in self.images:
-            subprocess.run(["sh", os.path.join(DOCKER, "make-base-image.sh")], check=True)
+            subprocess.run(
+                ["sh", os.path.join(DOCKER, "make-base-image.sh")], check=True
+            )
             tag = "pywsgi-embed-%s:test" % server
-            self.client.images.build(path=ROOT, dockerfile="docker/Dockerfile.%s" % server,
-                                     tag=tag, network_mode="host", rm=True)
+            self.client.images.build(
+                path=ROOT,
+                dockerfile="docker/Dockerfile.%s" % server,
+                tag=tag,
+                network_mode="host",
+                rm=True,
+            )
             self.images[server] = tag
         return self.images[server]
 
     def start(self, server, mode, workdir):
         port = free_port()
-        env = {"PORT": str(port), "HOST": "127.0.0.1", "WORKERS": "1", "THREADS": "8",
-               "APP": "/apps/pep3333_app.py", "MOUNTS": "/app /"}
+        env = {
+            "PORT": str(port),
+            "HOST": "127.0.0.1",
+            "WORKERS": "1",
+            "THREADS": "8",
+            "APP": "/apps/pep3333_app.py",
+            "MOUNTS": "/app /",
+        }
         env["MODE" if server == "nginx" else "MPM"] = mode
         container = self.client.containers.run(
-            self.image(server), detach=True, network_mode="host", environment=env,
-            volumes={APPS: {"bind": "/apps", "mode": "ro"},
-                     "/tmp": {"bind": "/tmp", "mode": "rw"}},
-            name="pywsgi-test-%s-%s-%d" % (server, mode, port))
+            self.image(server),
+            detach=True,
+            network_mode="host",
+            environment=env,
+            volumes={
+                APPS: {"bind": "/apps", "mode": "ro"},
+                "/tmp": {"bind": "/tmp", "mode": "rw"},
+            },
+            name="pywsgi-test-%s-%s-%d" % (server, mode, port),
+        )
         running = Container(container, port)
         if not running.wait_ready():
             log = running.error_log()
             running.stop()
-            pytest.fail("the %s container did not start on port %d:\n%s"
-                        % (server, port, log), pytrace=False)
+            pytest.fail(
+                "the %s container did not start on port %d:\n%s"
+                % (server, port, log),
+                pytrace=False,
+            )
         return running
 
     def close(self):

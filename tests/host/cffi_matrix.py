@@ -46,9 +46,19 @@ def venv(version):
     python = os.path.join(path, "bin", "python")
     if not os.path.exists(python):
         subprocess.run([sys.executable, "-m", "venv", path], check=True)
-    subprocess.run([python, "-m", "pip", "install", "-q",
-                    "--disable-pip-version-check", "cffi==" + version,
-                    "setuptools"], check=True)
+    subprocess.run(
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "cffi==" + version,
+            "setuptools",
+        ],
+        check=True,
+    )
     return python
 
 
@@ -57,13 +67,22 @@ def gateway(version, python):
     top = os.path.join(WORK, "gw-" + version)
     pkg = os.path.join(top, "pywsgi_embed")
     shutil.rmtree(top, ignore_errors=True)
-    shutil.copytree(os.path.join(ROOT, "pywsgi_embed"), pkg,
-                    ignore=shutil.ignore_patterns("*.so", "__pycache__",
-                                                  "modules"))
+    shutil.copytree(
+        os.path.join(ROOT, "pywsgi_embed"),
+        pkg,
+        ignore=shutil.ignore_patterns("*.so", "__pycache__", "modules"),
+    )
     out = subprocess.run(
-        [python, "-c", BUILD_GATEWAY % {"root": ROOT, "pkg": pkg,
-                                        "tmp": os.path.join(top, "tmp")}],
-        check=True, capture_output=True, text=True).stdout
+        [
+            python,
+            "-c",
+            BUILD_GATEWAY
+            % {"root": ROOT, "pkg": pkg, "tmp": os.path.join(top, "tmp")},
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return out.strip().splitlines()[-1]
 
 
@@ -71,12 +90,33 @@ def run(host, lib, children, threads, requests, churn, timeout=300):
     env = dict(os.environ, PYWSGI_HOST_VERSIONS="1")
     t0 = time.monotonic()
     proc = subprocess.run(
-        [host, "--gateway", lib, "--app", build.APP, "--children",
-         str(children), "--threads", str(threads), "--requests",
-         str(requests), "--churn", str(churn), "--timeout", str(timeout)],
-        capture_output=True, text=True, env=env, timeout=timeout + 60)
-    seen = [line.split("host_app: ", 1)[1] for line in proc.stderr.splitlines()
-            if "host_app: " in line]
+        [
+            host,
+            "--gateway",
+            lib,
+            "--app",
+            build.APP,
+            "--children",
+            str(children),
+            "--threads",
+            str(threads),
+            "--requests",
+            str(requests),
+            "--churn",
+            str(churn),
+            "--timeout",
+            str(timeout),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout + 60,
+    )
+    seen = [
+        line.split("host_app: ", 1)[1]
+        for line in proc.stderr.splitlines()
+        if "host_app: " in line
+    ]
     return proc, time.monotonic() - t0, seen
 
 
@@ -90,7 +130,7 @@ def main():
     host = build.build_host(WORK)
     rows, bad = [], False
     for version in args.versions:
-        if "=" in version:              # NAME=/path/to/python, as it is
+        if "=" in version:  # NAME=/path/to/python, as it is
             version, python = version.split("=", 1)
         else:
             python = venv(version)
@@ -98,22 +138,37 @@ def main():
         results, backend = [], set()
         plan = [(2, 4, 0)] * args.rounds + [(1, 16, 0), (2, 4, 10)]
         for children, threads, churn in plan:
-            proc, secs, seen = run(host, lib, children, threads,
-                                   args.requests, churn)
+            proc, secs, seen = run(
+                host, lib, children, threads, args.requests, churn
+            )
             backend.update(seen)
             ok = proc.returncode == 0
             bad |= not ok
             results.append("ok" if ok else "rc=%d" % proc.returncode)
             if not ok:
-                sys.stderr.write("cffi %s, %d x %d threads:\n%s\n%s\n" % (
-                    version, children, threads, proc.stdout[-2000:],
-                    proc.stderr[-3000:]))
+                sys.stderr.write(
+                    "cffi %s, %d x %d threads:\n%s\n%s\n"
+                    % (
+                        version,
+                        children,
+                        threads,
+                        proc.stdout[-2000:],
+                        proc.stderr[-3000:],
+                    )
+                )
         rows.append((version, results, sorted(backend)))
-    print("%-8s %-40s %s" % ("cffi", "runs: 2x4 threads..., 1x16, 2x4 churn",
-                             "backend seen in the workers"))
+    print(
+        "%-8s %-40s %s"
+        % (
+            "cffi",
+            "runs: 2x4 threads..., 1x16, 2x4 churn",
+            "backend seen in the workers",
+        )
+    )
     for version, results, backend in rows:
-        print("%-8s %-40s %s" % (version, " ".join(results),
-                                 "; ".join(backend)))
+        print(
+            "%-8s %-40s %s" % (version, " ".join(results), "; ".join(backend))
+        )
     print("requests per run: %d" % args.requests)
     sys.exit(1 if bad else 0)
 

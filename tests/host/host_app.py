@@ -13,14 +13,13 @@ request: it echoes the request id (X-Id header and PATH_INFO).
     /bench               hello world, for --bench
 """
 
-import atexit
-import os
-import threading
-
 import _decimal
 import _json
+import atexit
 import decimal
 import json
+import os
+import threading
 
 assert json.encoder.c_make_encoder is _json.make_encoder, "json without _json"
 assert decimal.Decimal is _decimal.Decimal, "decimal without _decimal"
@@ -31,10 +30,17 @@ _lock = threading.Lock()
 if os.environ.get("PYWSGI_HOST_VERSIONS"):
     # goes to the server log (the host prints it): which cffi runs here
     import sys
+
     import _cffi_backend
-    print("host_app: Python %s, _cffi_backend %s from %s" % (
-        sys.version.split()[0], _cffi_backend.__version__,
-        _cffi_backend.__file__))
+
+    print(
+        "host_app: Python %s, _cffi_backend %s from %s"
+        % (
+            sys.version.split()[0],
+            _cffi_backend.__version__,
+            _cffi_backend.__file__,
+        )
+    )
 
 MARK = os.environ.get("PYWSGI_HOST_MARK")
 if MARK:
@@ -43,21 +49,27 @@ if MARK:
 
 
 def _ok(start_response, rid, extra=()):
-    start_response("200 OK", [("Content-Type", "text/plain"),
-                              ("X-Id", rid)] + list(extra))
+    start_response(
+        "200 OK", [("Content-Type", "text/plain"), ("X-Id", rid)] + list(extra)
+    )
 
 
 def hello(environ, start_response, rid):
     _ok(start_response, rid)
-    return [("hello %s %s %s" % (rid, environ["PATH_INFO"],
-                                 environ["QUERY_STRING"])).encode("latin-1")]
+    return [
+        (
+            "hello %s %s %s"
+            % (rid, environ["PATH_INFO"], environ["QUERY_STRING"])
+        ).encode("latin-1")
+    ]
 
 
 def echo(environ, start_response, rid):
     data = environ["wsgi.input"].read()
     if environ.get("CONTENT_LENGTH", str(len(data))) != str(len(data)):
-        raise ValueError("read %d bytes of %s" % (len(data),
-                                                  environ["CONTENT_LENGTH"]))
+        raise ValueError(
+            "read %d bytes of %s" % (len(data), environ["CONTENT_LENGTH"])
+        )
     _ok(start_response, rid)
     return [data]
 
@@ -122,8 +134,16 @@ def closed(environ, start_response, rid):
     return [answer]
 
 
-ROUTES = {"hello": hello, "echo": echo, "lines": lines, "stream": stream,
-          "cext": cext, "write": write, "error": error, "closed": closed}
+ROUTES = {
+    "hello": hello,
+    "echo": echo,
+    "lines": lines,
+    "stream": stream,
+    "cext": cext,
+    "write": write,
+    "error": error,
+    "closed": closed,
+}
 
 
 def application(environ, start_response):

@@ -20,15 +20,25 @@ OURS = re.compile(
     r"\((?:pywsgi_host|host_io|host_requests|gateway|_gateway|pywsgi_env|"
     r"pywsgi_loader)\.c:\d+\)"
     r"|\(pywsgi_headers\.h:\d+\)"
-    r"|\(in [^)]*(?:/pywsgi_host|/_gateway[^/)]*\.so)\)")
-SYSTEM = re.compile(r"\(in /usr/libexec/valgrind/|\(in /(?:usr/)?lib/"
-                    r"[^)]*/(?:libc|ld-linux)[^)]*\)")
-ALLOCATORS = re.compile(r": (?:malloc|calloc|realloc|strdup|strndup|"
-                        r"posix_memalign|aligned_alloc|memalign) ")
+    r"|\(in [^)]*(?:/pywsgi_host|/_gateway[^/)]*\.so)\)"
+)
+SYSTEM = re.compile(
+    r"\(in /usr/libexec/valgrind/|\(in /(?:usr/)?lib/"
+    r"[^)]*/(?:libc|ld-linux)[^)]*\)"
+)
+ALLOCATORS = re.compile(
+    r": (?:malloc|calloc|realloc|strdup|strndup|"
+    r"posix_memalign|aligned_alloc|memalign) "
+)
 FRAME = re.compile(r"^\s+(?:at|by) 0x")
-INVALID = ("Invalid read", "Invalid write", "Invalid free",
-           "Mismatched free", "Source and destination overlap",
-           "Syscall param")
+INVALID = (
+    "Invalid read",
+    "Invalid write",
+    "Invalid free",
+    "Mismatched free",
+    "Source and destination overlap",
+    "Syscall param",
+)
 UNINIT = ("Conditional jump", "Use of uninitialised value")
 
 
@@ -73,8 +83,11 @@ def is_ours(block):
         if inner and OURS.search(inner[0]):
             return "uninitialised value used in our code"
     elif "definitely lost" in head:
-        inner = [f for f in stack if not ALLOCATORS.search(f)
-                 and not SYSTEM.search(f)]
+        inner = [
+            f
+            for f in stack
+            if not ALLOCATORS.search(f) and not SYSTEM.search(f)
+        ]
         if inner and OURS.search(inner[0]):
             return "memory definitely lost in our code"
     return None
@@ -89,8 +102,9 @@ def scan(log_glob):
             text = f.read()
         for block in blocks(text):
             head = block[0]
-            if not (head.startswith(INVALID + UNINIT)
-                    or "definitely lost" in head):
+            if not (
+                head.startswith(INVALID + UNINIT) or "definitely lost" in head
+            ):
                 continue
             why = is_ours(block)
             if why:

@@ -13,9 +13,9 @@ class Response:
     def __init__(self, status, reason, headers, body, complete):
         self.status = status
         self.reason = reason
-        self.headers = headers          # [(name, value)] as received
+        self.headers = headers  # [(name, value)] as received
         self.body = body
-        self.complete = complete        # False: the connection was cut
+        self.complete = complete  # False: the connection was cut
 
     def header(self, name):
         values = [v for k, v in self.headers if k.lower() == name.lower()]
@@ -28,12 +28,19 @@ class Response:
         return json.loads(self.body)
 
     def __repr__(self):
-        return "<%d %s %r%s>" % (self.status, self.reason, self.body[:80],
-                                 "" if self.complete else " TRUNCATED")
+        return "<%d %s %r%s>" % (
+            self.status,
+            self.reason,
+            self.body[:80],
+            "" if self.complete else " TRUNCATED",
+        )
 
 
 def build(target, method, path, headers=(), body=None, chunked=False):
-    lines = ["%s %s HTTP/1.1" % (method, path), "Host: %s:%d" % (target.host, target.port)]
+    lines = [
+        "%s %s HTTP/1.1" % (method, path),
+        "Host: %s:%d" % (target.host, target.port),
+    ]
     lines += ["%s: %s" % (k, v) for k, v in headers]
     names = {k.lower() for k, _ in headers}
     if body is not None and not chunked and "content-length" not in names:
@@ -46,14 +53,18 @@ def build(target, method, path, headers=(), body=None, chunked=False):
         return head
     if chunked:
         step = 7
-        parts = [b"%x\r\n%s\r\n" % (len(body[i:i + step]), body[i:i + step])
-                 for i in range(0, len(body), step)]
+        parts = [
+            b"%x\r\n%s\r\n" % (len(body[i : i + step]), body[i : i + step])
+            for i in range(0, len(body), step)
+        ]
         return head + b"".join(parts) + b"0\r\n\r\n"
     return head + body
 
 
 def connect(target, timeout=15):
-    return socket.create_connection((target.host, target.port), timeout=timeout)
+    return socket.create_connection(
+        (target.host, target.port), timeout=timeout
+    )
 
 
 class Stream:
@@ -85,7 +96,9 @@ def read_response(sock, method="GET"):
         body, complete = exc.partial, False
     except (ConnectionError, socket.timeout):
         body, complete = b"", False
-    return Response(resp.status, resp.reason, resp.getheaders(), body, complete)
+    return Response(
+        resp.status, resp.reason, resp.getheaders(), body, complete
+    )
 
 
 def send_raw(target, data, method="GET", timeout=15):
@@ -94,9 +107,15 @@ def send_raw(target, data, method="GET", timeout=15):
         return read_response(sock, method)
 
 
-def request(target, method, path, headers=(), body=None, chunked=False, timeout=15):
-    return send_raw(target, build(target, method, path, headers, body, chunked),
-                    method, timeout)
+def request(
+    target, method, path, headers=(), body=None, chunked=False, timeout=15
+):
+    return send_raw(
+        target,
+        build(target, method, path, headers, body, chunked),
+        method,
+        timeout,
+    )
 
 
 def get(target, path, headers=(), timeout=15):
@@ -110,7 +129,13 @@ def post(target, path, body, headers=(), chunked=False):
 def url(route, **params):
     if not params:
         return route
-    return route + "?" + "&".join("%s=%s" % (k, quote(str(v), safe="")) for k, v in params.items())
+    return (
+        route
+        + "?"
+        + "&".join(
+            "%s=%s" % (k, quote(str(v), safe="")) for k, v in params.items()
+        )
+    )
 
 
 def environ(target, path="/app/environ", headers=()):

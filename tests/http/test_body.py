@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.http.client import get, request, timed_chunks, url, wait_for_log
+from tests.http.client import get, request, timed_chunks, wait_for_log
 
 
 @pytest.mark.smoke
@@ -28,7 +28,10 @@ def test_no_length_is_chunked_on_http11(target):  # 22
 
 def test_no_length_on_http10_closes(target):  # 22
     from tests.http.client import send_raw
-    resp = send_raw(target, b"GET /app/generator_no_length HTTP/1.0\r\nHost: h\r\n\r\n")
+
+    resp = send_raw(
+        target, b"GET /app/generator_no_length HTTP/1.0\r\nHost: h\r\n\r\n"
+    )
     assert resp.header("Transfer-Encoding") is None
     assert resp.body == b"gen-1 gen-2"
 
@@ -48,11 +51,16 @@ def test_str_chunk_is_an_error(target):  # 19
 def test_no_start_response_is_an_error(target):
     resp = get(target, "/app/no_start_response")
     assert resp.status == 500
-    assert "calling start_response()" in wait_for_log(target, "calling start_response()")
+    assert "calling start_response()" in wait_for_log(
+        target, "calling start_response()"
+    )
 
 
 def test_write_data_goes_before_iterable_data(target):  # 20
-    assert get(target, "/app/write").body == b"written-1 written-2 iterable-1 iterable-2"
+    assert (
+        get(target, "/app/write").body
+        == b"written-1 written-2 iterable-1 iterable-2"
+    )
 
 
 def test_bytes_pass_unchanged(target):  # 19
@@ -69,7 +77,9 @@ def test_streaming_chunks_arrive_before_the_next_is_made(target):  # 19
     # the first chunk reaches us long before the last one is produced
     first_at = pieces[0][0]
     last_at = pieces[-1][0]
-    assert last_at - first_at >= 0.9, [round(t - first_at, 2) for t, _ in pieces]
+    assert last_at - first_at >= 0.9, [
+        round(t - first_at, 2) for t, _ in pieces
+    ]
     assert pieces[0][1].startswith(b"chunk 0")
 
 
@@ -90,7 +100,9 @@ def test_content_length_short_drops_the_connection(target):  # 22
     assert resp.header("Content-Length") == "100"
     assert not resp.complete
     assert len(resp.body) == 10
-    assert "fewer than its Content-Length" in wait_for_log(target, "fewer than its Content-Length")
+    assert "fewer than its Content-Length" in wait_for_log(
+        target, "fewer than its Content-Length"
+    )
 
 
 def test_content_length_short_one_chunk_drops_the_connection(target):  # 22
@@ -118,6 +130,9 @@ def test_head_has_headers_and_no_body(target):
 
 def test_concurrent_requests_all_answered(target):  # 26: whatever the model
     import concurrent.futures
+
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(lambda i: get(target, "/app/one").body, range(40)))
+        results = list(
+            pool.map(lambda i: get(target, "/app/one").body, range(40))
+        )
     assert results == [b"exactly-one"] * 40

@@ -11,14 +11,14 @@ from tests.http.client import build, connect, get, url
 
 @pytest.fixture
 def marks(tmp_path):
-    os.chmod(tmp_path, 0o777)          # the server's workers write there
+    os.chmod(tmp_path, 0o777)  # the server's workers write there
 
     def read(ident, timeout=10.0, until="close"):
         path = tmp_path / ident
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if path.exists() and until in path.read_text().split("\n"):
-                time.sleep(0.2)        # a second close() would show by now
+                time.sleep(0.2)  # a second close() would show by now
                 break
             time.sleep(0.05)
         return path.read_text().split() if path.exists() else []
@@ -41,7 +41,9 @@ def test_close_once_on_success(target, marks):  # 21
 
 def test_close_once_when_iteration_raises(target, marks):  # 21
     ident = uuid.uuid4().hex
-    resp = get(target, url("/app/close", dir=marks.dir, id=ident, kind="raise"))
+    resp = get(
+        target, url("/app/close", dir=marks.dir, id=ident, kind="raise")
+    )
     assert not resp.complete
     assert close_count(marks(ident)) == 1
 
@@ -51,7 +53,7 @@ def test_close_once_when_the_client_disconnects(target, marks):  # 21
     path = url("/app/close", dir=marks.dir, id=ident, kind="slow")
     with connect(target) as sock:
         sock.sendall(build(target, "GET", path))
-        sock.recv(65536)                       # the response began
+        sock.recv(65536)  # the response began
     lines = marks(ident, timeout=30)
     assert close_count(lines) == 1, lines
     # the iterator stopped long before its 2000 chunks

@@ -2,10 +2,18 @@
 
 import pytest
 
-from tests.http.client import environ, get, send_raw, build
+from tests.http.client import build, environ, get, send_raw
 
-CGI_PRESENT = ("REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING",
-               "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL", "REMOTE_ADDR")
+CGI_PRESENT = (
+    "REQUEST_METHOD",
+    "SCRIPT_NAME",
+    "PATH_INFO",
+    "QUERY_STRING",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "SERVER_PROTOCOL",
+    "REMOTE_ADDR",
+)
 
 
 def value(env, key):
@@ -33,11 +41,14 @@ def test_each_request_gets_its_own_environ(target):  # 1: new per request
     assert "HTTP_X_ONLY_ONCE" not in env
 
 
-@pytest.mark.parametrize("path, script, path_info", [
-    ("/app/environ/x/y", "/app", "/environ/x/y"),
-    ("/app/environ", "/app", "/environ"),
-    ("/environ/z", "", "/environ/z"),
-])
+@pytest.mark.parametrize(
+    "path, script, path_info",
+    [
+        ("/app/environ/x/y", "/app", "/environ/x/y"),
+        ("/app/environ", "/app", "/environ"),
+        ("/environ/z", "", "/environ/z"),
+    ],
+)
 def test_script_name_and_path_info(target, path, script, path_info):  # 2
     env = environ(target, path)
     assert value(env, "SCRIPT_NAME") == script
@@ -58,8 +69,16 @@ def test_query_string_raw_and_present_when_empty(target):  # 3
 
 
 def test_content_type_and_length_not_as_http_keys(target):  # 4
-    resp = send_raw(target, build(target, "POST", "/app/environ",
-                                  [("Content-Type", "text/x-test")], b"12345"))
+    resp = send_raw(
+        target,
+        build(
+            target,
+            "POST",
+            "/app/environ",
+            [("Content-Type", "text/x-test")],
+            b"12345",
+        ),
+    )
     env = resp.json()
     assert value(env, "CONTENT_TYPE") == "text/x-test"
     assert value(env, "CONTENT_LENGTH") == "5"
@@ -69,15 +88,24 @@ def test_content_type_and_length_not_as_http_keys(target):  # 4
 
 @pytest.mark.smoke
 def test_headers_become_http_keys(target):  # 5
-    env = environ(target, headers=[("X-Custom-Thing", "v1"), ("Accept-Language", "fr")])
+    env = environ(
+        target, headers=[("X-Custom-Thing", "v1"), ("Accept-Language", "fr")]
+    )
     assert value(env, "HTTP_X_CUSTOM_THING") == "v1"
     assert value(env, "HTTP_ACCEPT_LANGUAGE") == "fr"
     assert value(env, "HTTP_HOST") == "%s:%d" % (target.host, target.port)
 
 
 def test_repeated_headers_joined_with_comma(target):  # 5
-    env = environ(target, headers=[("X-Rep", "one"), ("X-Other", "o"), ("X-Rep", "two"),
-                                   ("x-rep", "three")])
+    env = environ(
+        target,
+        headers=[
+            ("X-Rep", "one"),
+            ("X-Other", "o"),
+            ("X-Rep", "two"),
+            ("x-rep", "three"),
+        ],
+    )
     assert value(env, "HTTP_X_REP") == "one, two, three"
     assert value(env, "HTTP_X_OTHER") == "o"
 
@@ -88,7 +116,9 @@ def test_absent_header_has_no_key(target):  # 5
     assert "HTTP_AUTHORIZATION" not in env
 
 
-def test_underscore_header_not_exposed(target):  # DESIGN: X_Foo must not pose as X-Foo
+def test_underscore_header_not_exposed(
+    target,
+):  # DESIGN: X_Foo must not pose as X-Foo
     env = environ(target, headers=[("X_Forwarded_User", "admin")])
     assert "HTTP_X_FORWARDED_USER" not in env
 
@@ -99,8 +129,11 @@ def test_proxy_header_not_exposed(target):  # httpoxy
 
 
 def test_values_are_latin1_native_strings(target):  # 6
-    resp = send_raw(target, b"GET /app/environ/%E9 HTTP/1.1\r\nHost: h\r\n"
-                            b"X-Latin: caf\xe9\r\nConnection: close\r\n\r\n")
+    resp = send_raw(
+        target,
+        b"GET /app/environ/%E9 HTTP/1.1\r\nHost: h\r\n"
+        b"X-Latin: caf\xe9\r\nConnection: close\r\n\r\n",
+    )
     env = resp.json()
     for key, seen in env.items():
         if "." in key or key.startswith("__"):
@@ -113,7 +146,13 @@ def test_values_are_latin1_native_strings(target):  # 6
 
 def test_missing_variables_are_omitted(target):  # 6
     env = environ(target)
-    for key in ("REMOTE_USER", "CONTENT_TYPE", "CONTENT_LENGTH", "HTTPS", "AUTH_TYPE"):
+    for key in (
+        "REMOTE_USER",
+        "CONTENT_TYPE",
+        "CONTENT_LENGTH",
+        "HTTPS",
+        "AUTH_TYPE",
+    ):
         assert key not in env, key
     for key in CGI_PRESENT:
         assert key in env, key
@@ -133,7 +172,11 @@ def test_wsgi_keys_match_the_worker_model(target):  # 8
     assert env["wsgi.multiprocess"]["repr"] == repr(target.multiprocess)
     assert env["wsgi.run_once"]["repr"] == "False"
     assert env["wsgi.input_terminated"]["repr"] == "True"
-    assert "wsgi.errors" in env and "wsgi.input" in env and "wsgi.file_wrapper" in env
+    assert (
+        "wsgi.errors" in env
+        and "wsgi.input" in env
+        and "wsgi.file_wrapper" in env
+    )
 
 
 def test_own_keys_are_lowercase_and_prefixed(target):  # 9

@@ -6,7 +6,7 @@ import pytest
 
 from tests.http.client import get, url
 
-DATA = bytes(range(256)) * 800           # 200 KiB
+DATA = bytes(range(256)) * 800  # 200 KiB
 
 
 @pytest.fixture(scope="module")
@@ -33,13 +33,17 @@ def test_starts_at_the_current_position(target, data_file):
 
 
 def test_respects_the_apps_content_length(target, data_file):
-    resp = get(target, url("/app/file_wrapper", path=data_file, seek=10, length=300))
+    resp = get(
+        target, url("/app/file_wrapper", path=data_file, seek=10, length=300)
+    )
     assert resp.body == DATA[10:310]
     assert resp.complete
 
 
 def test_without_fileno_bytesio(target):
-    resp = get(target, url("/app/bytesio_wrapper", size=5000, seek=100, blksize=333))
+    resp = get(
+        target, url("/app/bytesio_wrapper", size=5000, seek=100, blksize=333)
+    )
     expected = (bytes(range(256)) * 20)[:5000][100:]
     assert resp.status == 200
     assert resp.body == expected

@@ -19,18 +19,32 @@ def send_expecting_refusal(target, data):
     return resp.status
 
 
-@pytest.mark.parametrize("raw", [
-    b"GET /app/environ/%00x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
-    b"GET /app/environ HTTP/1.1\r\nHost: h\r\nX-Nul: a\x00b\r\nConnection: close\r\n\r\n",
-    b"GET /app/environ HTTP/1.1\r\nHost: h\r\nX-Big: " + b"a" * 100000 + b"\r\n\r\n",
-    b"GET /app/environ HTTP/1.1\r\nHost: h\r\n" + b"".join(
-        b"X-H%d: v\r\n" % i for i in range(3000)) + b"Connection: close\r\n\r\n",
-    b"POST /app/input HTTP/1.1\r\nHost: h\r\nContent-Length: -5\r\n\r\n",
-    b"POST /app/input HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n"
-    b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-    b"GARBAGE\r\n\r\n",
-], ids=["nul-path", "nul-header", "huge-header", "many-headers", "negative-length",
-        "length-and-chunked", "garbage"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"GET /app/environ/%00x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        b"GET /app/environ HTTP/1.1\r\nHost: h\r\nX-Nul: a\x00b\r\nConnection: close\r\n\r\n",
+        b"GET /app/environ HTTP/1.1\r\nHost: h\r\nX-Big: "
+        + b"a" * 100000
+        + b"\r\n\r\n",
+        b"GET /app/environ HTTP/1.1\r\nHost: h\r\n"
+        + b"".join(b"X-H%d: v\r\n" % i for i in range(3000))
+        + b"Connection: close\r\n\r\n",
+        b"POST /app/input HTTP/1.1\r\nHost: h\r\nContent-Length: -5\r\n\r\n",
+        b"POST /app/input HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"GARBAGE\r\n\r\n",
+    ],
+    ids=[
+        "nul-path",
+        "nul-header",
+        "huge-header",
+        "many-headers",
+        "negative-length",
+        "length-and-chunked",
+        "garbage",
+    ],
+)
 def test_refused_or_answered_then_alive(target, raw):
     status = send_expecting_refusal(target, raw)
     assert status is None or status < 500, status
@@ -45,6 +59,8 @@ def test_client_gone_before_the_response(target):
 
 def test_truncated_body_then_gone(target):
     with connect(target) as sock:
-        sock.sendall(b"POST /app/input?how=read HTTP/1.1\r\nHost: h\r\n"
-                     b"Content-Length: 100000\r\n\r\nonly a little")
+        sock.sendall(
+            b"POST /app/input?how=read HTTP/1.1\r\nHost: h\r\n"
+            b"Content-Length: 100000\r\n\r\nonly a little"
+        )
     alive(target)

@@ -19,12 +19,16 @@ def parts(resp):
 @pytest.mark.smoke
 @pytest.mark.parametrize("chunked", [False, True], ids=["length", "chunked"])
 def test_read_all(target, chunked):  # 10, 12
-    assert parts(post(target, "/app/input?how=read", BODY, chunked=chunked)) == [BODY]
+    assert parts(
+        post(target, "/app/input?how=read", BODY, chunked=chunked)
+    ) == [BODY]
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["length", "chunked"])
 def test_read_n_until_eof(target, chunked):  # 10, 11
-    got = parts(post(target, "/app/input?how=read_n&n=7", BODY, chunked=chunked))
+    got = parts(
+        post(target, "/app/input?how=read_n&n=7", BODY, chunked=chunked)
+    )
     assert got[-1] == b""
     assert all(len(p) == 7 for p in got[:-2])
     assert b"".join(got) == BODY
@@ -33,11 +37,19 @@ def test_read_n_until_eof(target, chunked):  # 10, 11
 @pytest.mark.parametrize("chunked", [False, True], ids=["length", "chunked"])
 def test_readline(target, chunked):  # 10
     got = parts(post(target, "/app/input?how=readline", BODY, chunked=chunked))
-    assert got == [b"line one\n", b"line two\n", b"\n", b"last line without newline", b""]
+    assert got == [
+        b"line one\n",
+        b"line two\n",
+        b"\n",
+        b"last line without newline",
+        b"",
+    ]
 
 
 def test_readline_with_size(target):  # 10
-    got = parts(post(target, "/app/input?how=readline_size&size=5&count=4", BODY))
+    got = parts(
+        post(target, "/app/input?how=readline_size&size=5&count=4", BODY)
+    )
     assert got == [b"line ", b"one\n", b"line ", b"two\n"]
 
 
@@ -51,7 +63,12 @@ def test_readlines_with_hint(target):  # 10
 @pytest.mark.parametrize("chunked", [False, True], ids=["length", "chunked"])
 def test_iteration(target, chunked):  # 10
     got = parts(post(target, "/app/input?how=iter", BODY, chunked=chunked))
-    assert got == [b"line one\n", b"line two\n", b"\n", b"last line without newline"]
+    assert got == [
+        b"line one\n",
+        b"line two\n",
+        b"\n",
+        b"last line without newline",
+    ]
 
 
 def test_eof_at_content_length_never_blocks(target):  # 11
@@ -70,8 +87,10 @@ def test_eof_at_content_length_never_blocks(target):  # 11
         assert second.status == 200 and "REQUEST_METHOD" in second.json()
 
 
-def test_large_body_in_pieces(target):  # 10, 11: bodies nginx spills to a temp file
-    body = bytes(range(256)) * 4096            # 1 MiB
+def test_large_body_in_pieces(
+    target,
+):  # 10, 11: bodies nginx spills to a temp file
+    body = bytes(range(256)) * 4096  # 1 MiB
     got = parts(post(target, "/app/input?how=read_n&n=65536", body))
     assert b"".join(got) == body
 
@@ -79,8 +98,12 @@ def test_large_body_in_pieces(target):  # 10, 11: bodies nginx spills to a temp 
 def test_expect_100_continue(target):  # 12
     with connect(target, timeout=10) as sock:
         head = build(target, "POST", "/app/input?how=read", body=b"")
-        head = head.replace(b"Content-Length: 0", b"Content-Length: %d" % len(BODY))
-        head = head.replace(b"Connection: close", b"Expect: 100-continue\r\nConnection: close")
+        head = head.replace(
+            b"Content-Length: 0", b"Content-Length: %d" % len(BODY)
+        )
+        head = head.replace(
+            b"Connection: close", b"Expect: 100-continue\r\nConnection: close"
+        )
         sock.sendall(head)
         sock.settimeout(5)
         interim = sock.recv(4096)
@@ -92,7 +115,7 @@ def test_expect_100_continue(target):  # 12
 
 def test_bad_chunked_body_is_refused_and_server_lives(target):
     raw = build(target, "POST", "/app/input?how=read", body=b"", chunked=True)
-    raw = raw[:raw.index(b"\r\n\r\n") + 4] + b"zz\r\nnot hex\r\n0\r\n\r\n"
+    raw = raw[: raw.index(b"\r\n\r\n") + 4] + b"zz\r\nnot hex\r\n0\r\n\r\n"
     with connect(target, timeout=10) as sock:
         sock.sendall(raw)
         try:

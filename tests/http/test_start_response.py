@@ -9,14 +9,26 @@ BAD_KINDS = sorted(BAD_HEADERS) + ["status_" + k for k in sorted(BAD_STATUS)]
 
 
 @pytest.mark.parametrize("kind", BAD_KINDS)
-def test_bad_status_or_headers_rejected_inside_start_response(target, kind):  # 14, 18
+def test_bad_status_or_headers_rejected_inside_start_response(
+    target, kind
+):  # 14, 18
     resp = get(target, url("/app/bad_header", kind=kind, catch=1))
     assert resp.status == 200
     assert resp.body.startswith(b"raised "), resp
 
 
-@pytest.mark.parametrize("kind", ["crlf", "nul", "name_space", "hop_connection",
-                                  "hop_mixed_case", "status_no_reason", "not_latin1"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "crlf",
+        "nul",
+        "name_space",
+        "hop_connection",
+        "hop_mixed_case",
+        "status_no_reason",
+        "not_latin1",
+    ],
+)
 def test_bad_headers_uncaught_give_500(target, kind):  # 14, 18, 25
     resp = get(target, url("/app/bad_header", kind=kind))
     assert resp.status == 500
@@ -61,8 +73,16 @@ def test_start_response_during_first_next(target):  # 17
     assert resp.body == b"late start"
 
 
-@pytest.mark.parametrize("status", ["200 OK", "299 Custom Reason", "418 I'm a teapot",
-                                    "404 Not Here", "503 Busy"])
+@pytest.mark.parametrize(
+    "status",
+    [
+        "200 OK",
+        "299 Custom Reason",
+        "418 I'm a teapot",
+        "404 Not Here",
+        "503 Busy",
+    ],
+)
 def test_status_and_reason_phrase_kept(target, status):
     resp = get(target, url("/app/status", status=status))
     assert resp.status == int(status[:3])

@@ -43,8 +43,12 @@ def nginx(tmp_path):
 
     def start(app=APP, **options):
         options.setdefault("workers", 1)
-        running = harness.start("nginx", {"/": str(app)}, str(tmp_path / ("srv%d" % len(started))),
-                                **options)
+        running = harness.start(
+            "nginx",
+            {"/": str(app)},
+            str(tmp_path / ("srv%d" % len(started))),
+            **options,
+        )
         started.append(running)
         return running
 

@@ -19,7 +19,12 @@ def test_reload_under_load_loses_nothing_and_loads_new_code(nginx, app_copy):
     assert fetch(srv.url("/version")) == (200, b"v1")
     stop = threading.Event()
     results = []
-    loops = [threading.Thread(target=harness.request_loop, args=(srv, stop, results)) for _ in range(4)]
+    loops = [
+        threading.Thread(
+            target=harness.request_loop, args=(srv, stop, results)
+        )
+        for _ in range(4)
+    ]
     for t in loops:
         t.start()
     try:
@@ -28,8 +33,10 @@ def test_reload_under_load_loses_nothing_and_loads_new_code(nginx, app_copy):
         # and size, and this edit lands within the second of the first
         harness.set_app_version(app_copy, "v2-reloaded")
         srv.reload()
-        assert wait_until(lambda: results and results[-1] == (200, b"v2-reloaded"),
-                          timeout=15)
+        assert wait_until(
+            lambda: results and results[-1] == (200, b"v2-reloaded"),
+            timeout=15,
+        )
         time.sleep(0.5)
     finally:
         stop.set()
@@ -44,14 +51,18 @@ def test_reload_under_load_loses_nothing_and_loads_new_code(nginx, app_copy):
 def test_reload_with_a_broken_app_keeps_serving(nginx, app_copy):
     srv = nginx(app=app_copy)
     assert fetch(srv.url("/version")) == (200, b"v1")
-    app_copy.write_text(app_copy.read_text() + "\nraise ImportError('broken on purpose')\n")
+    app_copy.write_text(
+        app_copy.read_text() + "\nraise ImportError('broken on purpose')\n"
+    )
     srv.reload()
     log = ""
-    assert wait_until(lambda: "broken on purpose" in srv.error_log(), timeout=15)
+    assert wait_until(
+        lambda: "broken on purpose" in srv.error_log(), timeout=15
+    )
     log = srv.error_log()
     assert "cannot be loaded" in log and str(app_copy) in log
     time.sleep(0.5)
-    assert fetch(srv.url("/version")) == (200, b"v1")     # the old workers
+    assert fetch(srv.url("/version")) == (200, b"v1")  # the old workers
 
 
 def test_quit_finishes_in_flight_requests(nginx):
@@ -67,9 +78,11 @@ def test_quit_finishes_in_flight_requests(nginx):
 def test_killed_worker_is_respawned(nginx):
     srv = nginx(workers=1)
     assert fetch(srv.url("/hello"))[0] == 200
-    old, = workers_of(srv)
+    (old,) = workers_of(srv)
     os.kill(old, signal.SIGKILL)
-    assert wait_until(lambda: workers_of(srv) and workers_of(srv) != [old], timeout=10)
+    assert wait_until(
+        lambda: workers_of(srv) and workers_of(srv) != [old], timeout=10
+    )
     assert fetch(srv.url("/hello")) == (200, b"hello")
 
 
@@ -80,9 +93,12 @@ def write_app(tmp_path, text):
 
 
 def test_import_error_fails_the_config_test(tmp_path):
-    app = write_app(tmp_path, "import json\nraise ValueError('cannot start')\n")
-    options = harness.servers.Options(mounts=[harness.Mount("/", str(app))],
-                                      port=harness.free_port())
+    app = write_app(
+        tmp_path, "import json\nraise ValueError('cannot start')\n"
+    )
+    options = harness.servers.Options(
+        mounts=[harness.Mount("/", str(app))], port=harness.free_port()
+    )
     server = harness.servers.get("nginx")(options, str(tmp_path / "w"))
     problem = server.check_config(server.write_config())
     assert problem is not None
@@ -91,16 +107,20 @@ def test_import_error_fails_the_config_test(tmp_path):
     assert "test failed" in problem
 
 
-@pytest.mark.parametrize("spec, reason", [
-    ("{dir}/missing.py", "no such file"),
-    ("{dir}/bad_app.py:nothere", "has no 'nothere'"),
-    ("no_such_module_xyz:app", "no such module"),
-])
+@pytest.mark.parametrize(
+    "spec, reason",
+    [
+        ("{dir}/missing.py", "no such file"),
+        ("{dir}/bad_app.py:nothere", "has no 'nothere'"),
+        ("no_such_module_xyz:app", "no such module"),
+    ],
+)
 def test_unloadable_specs_fail_the_config_test(tmp_path, spec, reason):
     write_app(tmp_path, "def application(e, s):\n    pass\n")
     spec = spec.format(dir=tmp_path)
-    options = harness.servers.Options(mounts=[harness.Mount("/", spec)],
-                                      port=harness.free_port())
+    options = harness.servers.Options(
+        mounts=[harness.Mount("/", spec)], port=harness.free_port()
+    )
     server = harness.servers.get("nginx")(options, str(tmp_path / "w"))
     problem = server.check_config(server.write_config())
     assert problem and reason in problem, problem
@@ -111,23 +131,36 @@ def test_import_error_at_worker_start_does_not_loop(tmp_path):
     # app: it logs the traceback and exits for good, instead of 500s
     app = write_app(tmp_path, "raise RuntimeError('fails in the worker')\n")
     workdir = tmp_path / "w"
-    options = harness.servers.Options(mounts=[harness.Mount("/", str(app))],
-                                      port=harness.free_port(),
-                                      error_log=str(tmp_path / "error.log"))
+    options = harness.servers.Options(
+        mounts=[harness.Mount("/", str(app))],
+        port=harness.free_port(),
+        error_log=str(tmp_path / "error.log"),
+    )
     server = harness.servers.get("nginx")(options, str(workdir))
     conf = server.write_config()
-    text = open(conf).read().replace("http {", "http {\n    pywsgi_check off;", 1)
+    text = (
+        open(conf).read().replace("http {", "http {\n    pywsgi_check off;", 1)
+    )
     open(conf, "w").write(text)
     proc = subprocess.Popen(server.argv(conf), start_new_session=True)
 
     def log():
-        return (tmp_path / "error.log").read_text() if (tmp_path / "error.log").exists() else ""
+        return (
+            (tmp_path / "error.log").read_text()
+            if (tmp_path / "error.log").exists()
+            else ""
+        )
+
     try:
-        assert wait_until(lambda: "cannot be respawned" in log(), timeout=15), log()
+        assert wait_until(
+            lambda: "cannot be respawned" in log(), timeout=15
+        ), log()
         time.sleep(1.0)
-        assert log().count("RuntimeError: fails in the worker") == options.workers
+        assert (
+            log().count("RuntimeError: fails in the worker") == options.workers
+        )
         assert "Traceback" in log()
-        assert proc.poll() is None          # the master waits, no crash loop
+        assert proc.poll() is None  # the master waits, no crash loop
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()

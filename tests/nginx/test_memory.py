@@ -14,9 +14,11 @@ MB = 1 << 20
 def peak_growth_kb(srv, action):
     """Growth of the worker's peak RSS (VmHWM) over what it had after a
     warm-up request, across action()."""
-    worker, = workers_of(srv)
+    (worker,) = workers_of(srv)
     with socket.create_connection((srv.host, srv.port)) as s:
-        s.sendall(b"GET /hello HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        s.sendall(
+            b"GET /hello HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
+        )
         s.recv(4096)
     before = status_kb(worker, "VmHWM")
     action()
@@ -30,8 +32,10 @@ def test_upload_200mb(nginx):
 
     def upload():
         with socket.create_connection((srv.host, srv.port), timeout=120) as s:
-            s.sendall(b"POST /sink HTTP/1.1\r\nHost: h\r\nConnection: close\r\n"
-                      b"Content-Length: %d\r\n\r\n" % size)
+            s.sendall(
+                b"POST /sink HTTP/1.1\r\nHost: h\r\nConnection: close\r\n"
+                b"Content-Length: %d\r\n\r\n" % size
+            )
             block = b"u" * MB
             for _ in range(size // MB):
                 s.sendall(block)
@@ -50,9 +54,11 @@ def test_download_1gb_to_a_slow_reader(nginx):
     def download():
         with socket.create_connection((srv.host, srv.port), timeout=120) as s:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-            s.sendall(b"GET /download?size=%d HTTP/1.1\r\nHost: h\r\n"
-                      b"Connection: close\r\n\r\n" % size)
-            time.sleep(1.0)            # the app could fill memory meanwhile
+            s.sendall(
+                b"GET /download?size=%d HTTP/1.1\r\nHost: h\r\n"
+                b"Connection: close\r\n\r\n" % size
+            )
+            time.sleep(1.0)  # the app could fill memory meanwhile
             total = 0
             slow_until = time.monotonic() + 1.0
             while True:
@@ -61,7 +67,7 @@ def test_download_1gb_to_a_slow_reader(nginx):
                     break
                 total += len(data)
                 if time.monotonic() < slow_until:
-                    time.sleep(0.01)   # a slow start, then as fast as we can
+                    time.sleep(0.01)  # a slow start, then as fast as we can
             received.append(total)
 
     growth = peak_growth_kb(srv, download)

@@ -17,7 +17,9 @@ def test_slow_requests_overlap(nginx):
     fetch(srv.url("/sleep?s=0"))
     started = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
-        results = list(pool.map(lambda i: fetch(srv.url("/sleep?s=0.3")), range(16)))
+        results = list(
+            pool.map(lambda i: fetch(srv.url("/sleep?s=0.3")), range(16))
+        )
     elapsed = time.monotonic() - started
     assert all(status == 200 for status, _ in results)
     # one after another would take 4.8 s: they ran side by side
@@ -26,8 +28,13 @@ def test_slow_requests_overlap(nginx):
 
 def burst(srv, path, count):
     """`count` requests sent at once on as many connections: the bodies."""
-    socks = [socket.create_connection((srv.host, srv.port), timeout=30) for _ in range(count)]
-    request = ("GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" % path).encode()
+    socks = [
+        socket.create_connection((srv.host, srv.port), timeout=30)
+        for _ in range(count)
+    ]
+    request = (
+        "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" % path
+    ).encode()
     for sock in socks:
         sock.sendall(request)
     bodies = []
@@ -53,16 +60,27 @@ def test_cpu_bound_steps_share_few_threads(nginx):
         counts.append(len(set(burst(srv, "/compute?s=0.001", 64))))
         if counts[-1] <= 2:
             break
-    assert min(counts) <= 4, "pool threads that ran CPU-bound bursts: %s" % counts
+    assert min(counts) <= 4, (
+        "pool threads that ran CPU-bound bursts: %s" % counts
+    )
 
 
 def test_each_thread_pool_runs_its_own_locations(nginx, monkeypatch):
     # pywsgi_thread_pool: steps are queued per pool and run on its threads
     render = nginx_server.NginxServer.render
-    monkeypatch.setattr(nginx_server.NginxServer, "render", lambda self: render(self).replace(
-        "thread_pool pywsgi", "thread_pool other threads=2;\nthread_pool pywsgi"))
-    srv = nginx(threads=4, extra_config="location /other/ { pywsgi_app %s; "
-                "pywsgi_thread_pool other; }" % APP)
+    monkeypatch.setattr(
+        nginx_server.NginxServer,
+        "render",
+        lambda self: render(self).replace(
+            "thread_pool pywsgi",
+            "thread_pool other threads=2;\nthread_pool pywsgi",
+        ),
+    )
+    srv = nginx(
+        threads=4,
+        extra_config="location /other/ { pywsgi_app %s; "
+        "pywsgi_thread_pool other; }" % APP,
+    )
     assert fetch(srv.url("/other/hello")) == (200, b"hello")
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         main = pool.submit(burst, srv, "/compute?s=0.002", 32)
@@ -92,12 +110,14 @@ def test_static_location_answers_while_apps_are_slow(nginx, tmp_path):
     static.mkdir()
     (static / "hello.txt").write_text("static file\n")
     os.chmod(static, 0o755)
-    srv = nginx(threads=32, extra_config="location /static/ { alias %s/; }" % static)
+    srv = nginx(
+        threads=32, extra_config="location /static/ { alias %s/; }" % static
+    )
     fetch(srv.url("/static/hello.txt"))
 
     with concurrent.futures.ThreadPoolExecutor(32) as pool:
         slow = [pool.submit(fetch, srv.url("/sleep?s=2")) for _ in range(32)]
-        time.sleep(0.5)                     # all 32 are in the app now
+        time.sleep(0.5)  # all 32 are in the app now
         assert not any(f.done() for f in slow)
         latencies = []
         for _ in range(5):
@@ -105,7 +125,9 @@ def test_static_location_answers_while_apps_are_slow(nginx, tmp_path):
             status, body = fetch(srv.url("/static/hello.txt"), timeout=5)
             latencies.append(time.monotonic() - t0)
             assert status == 200 and body == b"static file\n"
-        assert not any(f.done() for f in slow), "the slow requests ended too early"
+        assert not any(f.done() for f in slow), (
+            "the slow requests ended too early"
+        )
         assert max(latencies) < 0.05, latencies
         assert all(f.result()[0] == 200 for f in slow)
 

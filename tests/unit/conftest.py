@@ -11,7 +11,9 @@ import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+)
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
@@ -50,12 +52,16 @@ int pywsgi_env_add_path(pywsgi_env *env, const char *mount, size_t mlen,
 def envc(tmp_path_factory):
     """csrc/pywsgi_env.c as a cffi module: (ffi, lib)."""
     import cffi
+
     builder = cffi.FFI()
     builder.cdef(ENV_CDEF)
-    builder.set_source("_pywsgi_env_test", '#include "pywsgi_env.h"',
-                       sources=[os.path.join(CSRC, "pywsgi_env.c")],
-                       include_dirs=[CSRC],
-                       extra_compile_args=["-Wall", "-Werror"])
+    builder.set_source(
+        "_pywsgi_env_test",
+        '#include "pywsgi_env.h"',
+        sources=[os.path.join(CSRC, "pywsgi_env.c")],
+        include_dirs=[CSRC],
+        extra_compile_args=["-Wall", "-Werror"],
+    )
     outdir = str(tmp_path_factory.mktemp("envc"))
     path = builder.compile(tmpdir=outdir, verbose=False)
     spec = importlib.util.spec_from_file_location("_pywsgi_env_test", path)

@@ -11,8 +11,9 @@ import os
 import sys
 import types
 
-from pywsgi_embed import gateway, response
 from pywsgi_embed._gateway import ffi, lib
+
+from pywsgi_embed import gateway, response
 
 DONE = lib.PYWSGI_DONE
 MORE = lib.PYWSGI_MORE
@@ -48,24 +49,25 @@ class Seen:
     """What the server got for one request."""
 
     def __init__(self, body_chunks):
-        self.events = []          # ("start"|"write"|"sendfile", ...) in order
-        self.status = None        # int code given to start()
-        self.status_line = None   # bytes
-        self.headers = None       # [(name bytes, value bytes)]
+        self.events = []  # ("start"|"write"|"sendfile", ...) in order
+        self.status = None  # int code given to start()
+        self.status_line = None  # bytes
+        self.headers = None  # [(name bytes, value bytes)]
         self.nheaders = None
         self.flags = None
-        self.body = bytearray()   # every body byte handed over, in order
-        self.logs = []            # (level, text)
-        self.reads = []           # n asked by each read() call
+        self.body = bytearray()  # every body byte handed over, in order
+        self.logs = []  # (level, text)
+        self.reads = []  # n asked by each read() call
         self.body_chunks = list(body_chunks)
-        self.read_error = False   # read() returns -1 once the chunks are out
-        self.gone_after = None    # output calls that succeed before -1
+        self.read_error = False  # read() returns -1 once the chunks are out
+        self.gone_after = None  # output calls that succeed before -1
 
     def header(self, name):
         """The values of a response header (case-insensitive)."""
         name = name.lower().encode()
-        return [v.decode("latin-1") for n, v in self.headers
-                if n.lower() == name]
+        return [
+            v.decode("latin-1") for n, v in self.headers if n.lower() == name
+        ]
 
     @property
     def starts(self):
@@ -98,26 +100,46 @@ class Recorder:
 
     def __init__(self):
         self.requests = {}
-        self.worker_logs = []     # (level, text) with a NULL handle
+        self.worker_logs = []  # (level, text) with a NULL handle
         self.callback_errors = []
         self._next = 1
-        self._keep = []           # cdata that records point to
+        self._keep = []  # cdata that records point to
         self.io = ffi.new("pywsgi_io *")
         self._callbacks = [
-            ffi.callback("ssize_t(void *, char *, size_t)", self._read,
-                         onerror=self._onerror),
-            ffi.callback("int(void *, int, const char *, size_t, const char *,"
-                         " size_t, size_t, const char *, size_t, int)",
-                         self._start, onerror=self._onerror),
-            ffi.callback("int(void *, const char *, size_t)", self._write,
-                         onerror=self._onerror),
-            ffi.callback("int(void *, int, int64_t, int64_t)", self._sendfile,
-                         onerror=self._onerror),
-            ffi.callback("void(void *, int, const char *, size_t)", self._log,
-                         onerror=self._onerror),
+            ffi.callback(
+                "ssize_t(void *, char *, size_t)",
+                self._read,
+                onerror=self._onerror,
+            ),
+            ffi.callback(
+                "int(void *, int, const char *, size_t, const char *,"
+                " size_t, size_t, const char *, size_t, int)",
+                self._start,
+                onerror=self._onerror,
+            ),
+            ffi.callback(
+                "int(void *, const char *, size_t)",
+                self._write,
+                onerror=self._onerror,
+            ),
+            ffi.callback(
+                "int(void *, int, int64_t, int64_t)",
+                self._sendfile,
+                onerror=self._onerror,
+            ),
+            ffi.callback(
+                "void(void *, int, const char *, size_t)",
+                self._log,
+                onerror=self._onerror,
+            ),
         ]
-        (self.io.read, self.io.start, self.io.write, self.io.sendfile,
-         self.io.log) = self._callbacks
+        (
+            self.io.read,
+            self.io.start,
+            self.io.write,
+            self.io.sendfile,
+            self.io.log,
+        ) = self._callbacks
 
     # -- the callbacks -------------------------------------------------------
 
@@ -142,14 +164,26 @@ class Recorder:
         ffi.memmove(buf, part, len(part))
         return len(part)
 
-    def _start(self, handle, status, line, line_len, headers, headers_len,
-               nheaders, body, body_len, flags):
+    def _start(
+        self,
+        handle,
+        status,
+        line,
+        line_len,
+        headers,
+        headers_len,
+        nheaders,
+        body,
+        body_len,
+        flags,
+    ):
         seen = self._seen(handle)
         assert seen.status is None, "start() called twice"
         seen.status = status
         seen.status_line = ffi.unpack(line, line_len)
-        seen.headers = _split_headers(ffi.unpack(headers, headers_len),
-                                      nheaders)
+        seen.headers = _split_headers(
+            ffi.unpack(headers, headers_len), nheaders
+        )
         seen.nheaders = nheaders
         seen.flags = flags
         data = ffi.unpack(body, body_len) if body_len else b""
@@ -184,8 +218,15 @@ class Recorder:
 
     # -- apps and requests ---------------------------------------------------
 
-    def config(self, app="", python_path="", software=b"test/1.0",
-               environ=b"", multithread=1, multiprocess=1):
+    def config(
+        self,
+        app="",
+        python_path="",
+        software=b"test/1.0",
+        environ=b"",
+        multithread=1,
+        multiprocess=1,
+    ):
         """A pywsgi_config * (and what it points to, kept alive)."""
         cfg = ffi.new("pywsgi_config *")
         keep = [cfg]
@@ -227,8 +268,9 @@ class Recorder:
         assert app_id >= 0, err
         return app_id
 
-    def request(self, app_id, env=(), body=(), content_length=None,
-                raw_env=None):
+    def request(
+        self, app_id, env=(), body=(), content_length=None, raw_env=None
+    ):
         """A pywsgi_request * and its Seen.  env: pairs added to BASE_ENV
         (a key given again replaces the base one)."""
         pairs = dict(BASE_ENV)
@@ -273,5 +315,16 @@ def install(recorder):
     return recorder
 
 
-__all__ = ["Recorder", "Seen", "blob", "install", "response", "DONE",
-           "MORE", "ABORT", "FAIL", "LAST", "BASE_ENV"]
+__all__ = [
+    "Recorder",
+    "Seen",
+    "blob",
+    "install",
+    "response",
+    "DONE",
+    "MORE",
+    "ABORT",
+    "FAIL",
+    "LAST",
+    "BASE_ENV",
+]

@@ -36,6 +36,7 @@ def app_returning(result, status="200 OK", headers=HELLO, before=None):
         if before is not None:
             before(write)
         return result
+
     return app
 
 
@@ -44,6 +45,7 @@ def run(server, app, **kw):
 
 
 # -- when and how the headers go out -------------------------------------
+
 
 def test_one_item_list_is_one_call_with_content_length(server):
     code, seen = run(server, app_returning([b"hello"]))
@@ -68,8 +70,9 @@ def test_empty_list_is_one_call_with_zero_length(server):
     assert seen.header("Content-Length") == ["0"]
 
 
-@pytest.mark.parametrize("status", ["204 No Content", "304 Not Modified",
-                                    "101 Switching Protocols"])
+@pytest.mark.parametrize(
+    "status", ["204 No Content", "304 Not Modified", "101 Switching Protocols"]
+)
 def test_bodyless_status_gets_no_content_length(server, status):
     code, seen = run(server, app_returning([], status=status))
     assert code == DONE and seen.header("Content-Length") == []
@@ -79,8 +82,11 @@ def test_bodyless_status_gets_no_content_length(server, status):
 def test_several_chunks_stream_without_content_length(server):
     code, seen = run(server, app_returning([b"a", b"bc", b"def"]))
     assert code == DONE
-    assert seen.events == [("start", 200, b"a", 0), ("write", b"bc"),
-                           ("write", b"def")]
+    assert seen.events == [
+        ("start", 200, b"a", 0),
+        ("write", b"bc"),
+        ("write", b"def"),
+    ]
     assert seen.header("Content-Length") == []
 
 
@@ -101,6 +107,7 @@ def test_headers_wait_for_the_first_non_empty_chunk(server):
 
 def test_empty_chunk_then_error_is_a_500(server):
     """Checklist 16: yield b'', then raise: the client gets a 500."""
+
     def app(environ, start_response):
         start_response("200 OK", [("X-App", "1")])
         yield b""
@@ -121,6 +128,7 @@ def test_only_empty_chunks_send_headers_at_the_end(server):
 
 def test_start_response_during_first_next(server):
     """Checklist 17: a generator app calls start_response lazily."""
+
     def app(environ, start_response):
         start_response("202 Accepted", [("X-Lazy", "yes")])
         yield b"late"
@@ -137,11 +145,18 @@ def test_bytes_pass_unchanged(server):
 
 
 def test_write_goes_out_before_the_iterable(server):
-    code, seen = run(server, app_returning(
-        [b"from the list"], before=lambda w: (w(b"one "), w(b"two "))))
+    code, seen = run(
+        server,
+        app_returning(
+            [b"from the list"], before=lambda w: (w(b"one "), w(b"two "))
+        ),
+    )
     assert code == DONE
-    assert seen.events == [("start", 200, b"one ", 0), ("write", b"two "),
-                           ("write", b"from the list")]
+    assert seen.events == [
+        ("start", 200, b"one ", 0),
+        ("write", b"two "),
+        ("write", b"from the list"),
+    ]
     assert seen.header("Content-Length") == []
 
 
@@ -160,20 +175,23 @@ def test_write_each_block_handed_over_before_return(server):
 
 # -- Content-Length -------------------------------------------------------
 
+
 def test_content_length_never_exceeded_streaming(server):
     body = Body([b"abc", b"def", b"ghi"])
-    code, seen = run(server, app_returning(
-        body, headers=[("Content-Length", "5")]))
+    code, seen = run(
+        server, app_returning(body, headers=[("Content-Length", "5")])
+    )
     assert code == DONE
     assert seen.body == b"abcde"
-    assert body.pulled == 2             # stopped at the length
+    assert body.pulled == 2  # stopped at the length
     assert body.closed == 1
     assert "more than its Content-Length" in seen.log_text()
 
 
 def test_content_length_never_exceeded_one_item(server):
-    code, seen = run(server, app_returning(
-        [b"abcdefgh"], headers=[("Content-Length", "3")]))
+    code, seen = run(
+        server, app_returning([b"abcdefgh"], headers=[("Content-Length", "3")])
+    )
     assert code == DONE
     assert seen.events == [("start", 200, b"abc", LAST)]
     assert seen.header("Content-Length") == ["3"]
@@ -182,43 +200,51 @@ def test_content_length_never_exceeded_one_item(server):
 
 def test_content_length_exact_streaming(server):
     body = Body([b"ab", b"cd"])
-    code, seen = run(server, app_returning(
-        body, headers=[("Content-Length", "4")]))
+    code, seen = run(
+        server, app_returning(body, headers=[("Content-Length", "4")])
+    )
     assert code == DONE and seen.body == b"abcd"
     assert "Content-Length" not in seen.log_text()
 
 
 @pytest.mark.parametrize("result", [[b"abc"], Body([b"ab", b"c"]), []])
 def test_short_body_aborts(server, result):
-    code, seen = run(server, app_returning(
-        result, headers=[("Content-Length", "10")]))
+    code, seen = run(
+        server, app_returning(result, headers=[("Content-Length", "10")])
+    )
     assert code == ABORT
     assert "fewer than its Content-Length" in seen.log_text()
 
 
 @pytest.mark.parametrize("result", [[], [b""], Body([])])
 def test_head_may_be_short(server, result):
-    code, seen = run(server, app_returning(
-        result, headers=[("Content-Length", "10")]),
-        env={"REQUEST_METHOD": "HEAD"})
+    code, seen = run(
+        server,
+        app_returning(result, headers=[("Content-Length", "10")]),
+        env={"REQUEST_METHOD": "HEAD"},
+    )
     assert code == DONE
     assert seen.header("Content-Length") == ["10"]
 
 
 def test_head_with_a_body_still_says_its_length(server):
-    code, seen = run(server, app_returning([b"hello"]),
-                     env={"REQUEST_METHOD": "HEAD"})
+    code, seen = run(
+        server, app_returning([b"hello"]), env={"REQUEST_METHOD": "HEAD"}
+    )
     assert code == DONE and seen.header("Content-Length") == ["5"]
 
 
 def test_zero_content_length_sends_headers(server):
-    code, seen = run(server, app_returning(
-        Body([b"extra"]), headers=[("Content-Length", "0")]))
+    code, seen = run(
+        server,
+        app_returning(Body([b"extra"]), headers=[("Content-Length", "0")]),
+    )
     assert code == DONE and seen.body == b""
     assert seen.header("Content-Length") == ["0"]
 
 
 # -- close() ----------------------------------------------------------------
+
 
 def test_close_once_on_success(server):
     body = Body([b"a", b"b"])
@@ -243,7 +269,7 @@ def test_close_once_on_error_before_output(server):
 def test_close_once_when_client_gone_on_write(server):
     body = Body([b"a", b"b", b"c", b"d"])
     rec, seen = server.request(server.add_app(app_returning(body)))
-    seen.gone_after = 1                 # start() succeeds, write() fails
+    seen.gone_after = 1  # start() succeeds, write() fails
     assert gateway.handle(rec) == ABORT
     assert body.closed == 1 and body.pulled == 2
     assert seen.body == b"ab"
@@ -268,11 +294,12 @@ def test_client_gone_raises_in_write(server):
             raise
 
     body = Body([b"never"])
-    rec, seen = server.request(server.add_app(
-        app_returning(body, before=before)))
+    rec, seen = server.request(
+        server.add_app(app_returning(body, before=before))
+    )
     seen.gone_after = 1
     assert gateway.handle(rec) == ABORT
-    assert len(caught) == 1 and body.closed == 0   # the app never returned
+    assert len(caught) == 1 and body.closed == 0  # the app never returned
 
 
 def test_generator_close_runs_finally(server):
@@ -331,8 +358,11 @@ def test_no_attributes_of_the_iterable(server):
 
 # -- errors ---------------------------------------------------------------
 
-@pytest.mark.parametrize("exc", [RuntimeError("bad"), KeyError("k"),
-                                 SystemExit(3), KeyboardInterrupt()])
+
+@pytest.mark.parametrize(
+    "exc",
+    [RuntimeError("bad"), KeyError("k"), SystemExit(3), KeyboardInterrupt()],
+)
 def test_exception_before_output_is_a_500(server, exc):
     def app(environ, start_response):
         raise exc
@@ -369,8 +399,9 @@ def test_exception_after_output_aborts(server):
     assert "RuntimeError: mid-stream" in seen.log_text()
 
 
-@pytest.mark.parametrize("chunk", ["text", bytearray(b"x"), memoryview(b"x"),
-                                   1, None])
+@pytest.mark.parametrize(
+    "chunk", ["text", bytearray(b"x"), memoryview(b"x"), 1, None]
+)
 def test_non_bytes_chunk_first_is_a_500(server, chunk):
     code, seen = run(server, app_returning(Body([chunk])))
     assert code == DONE and seen.status == 500
@@ -433,8 +464,11 @@ def test_content_length_added_after_any_header_size(server, size):
     headers = [("X-Big", "v" * size), ("X-After", "1")]
     code, seen = run(server, app_returning([b"x" * 123], headers=headers))
     assert code == DONE and seen.flags == LAST
-    assert seen.headers == [(b"X-Big", b"v" * size), (b"X-After", b"1"),
-                            (b"Content-Length", b"123")]
+    assert seen.headers == [
+        (b"X-Big", b"v" * size),
+        (b"X-After", b"1"),
+        (b"Content-Length", b"123"),
+    ]
 
 
 @pytest.mark.parametrize("n", [1, 9, 10, 99, 100, 12345, 1000000])

@@ -17,19 +17,22 @@ class Env:
         self.lib.pywsgi_env_init(self.env, self.buf, cap)
 
     def var(self, key, value):
-        return self.lib.pywsgi_env_add(self.env, key, len(key), value,
-                                       len(value))
+        return self.lib.pywsgi_env_add(
+            self.env, key, len(key), value, len(value)
+        )
 
     def cstr(self, key, value):
         return self.lib.pywsgi_env_add_cstr(self.env, key, value, len(value))
 
     def header(self, name, value):
-        return self.lib.pywsgi_env_add_header(self.env, name, len(name),
-                                              value, len(value))
+        return self.lib.pywsgi_env_add_header(
+            self.env, name, len(name), value, len(value)
+        )
 
     def path(self, mount, path):
-        return self.lib.pywsgi_env_add_path(self.env, mount, len(mount),
-                                            path, len(path))
+        return self.lib.pywsgi_env_add_path(
+            self.env, mount, len(mount), path, len(path)
+        )
 
     def data(self):
         return self.ffi.unpack(self.env.data, self.env.len)
@@ -55,15 +58,18 @@ def test_variable_and_cstr(env):
     assert env.data() == b"REQUEST_METHOD\0GET\0QUERY_STRING\0\0"
 
 
-@pytest.mark.parametrize("name, key", [
-    (b"Host", b"HTTP_HOST"),
-    (b"user-agent", b"HTTP_USER_AGENT"),
-    (b"X-Forwarded-For", b"HTTP_X_FORWARDED_FOR"),
-    (b"Content-Type", b"CONTENT_TYPE"),
-    (b"content-length", b"CONTENT_LENGTH"),
-    (b"CONTENT-TYPE", b"CONTENT_TYPE"),
-    (b"Content-Typed", b"HTTP_CONTENT_TYPED"),
-])
+@pytest.mark.parametrize(
+    "name, key",
+    [
+        (b"Host", b"HTTP_HOST"),
+        (b"user-agent", b"HTTP_USER_AGENT"),
+        (b"X-Forwarded-For", b"HTTP_X_FORWARDED_FOR"),
+        (b"Content-Type", b"CONTENT_TYPE"),
+        (b"content-length", b"CONTENT_LENGTH"),
+        (b"CONTENT-TYPE", b"CONTENT_TYPE"),
+        (b"Content-Typed", b"HTTP_CONTENT_TYPED"),
+    ],
+)
 def test_header_names(env, name, key):
     assert env.header(name, b"v") == OK
     assert env.pairs() == [(key, b"v")]
@@ -95,8 +101,11 @@ def test_repeated_headers_joined(env):
     env.header(b"accept", b"b")
     env.header(b"ACCEPT", b"c")
     env.header(b"X-B", b"2")
-    assert env.pairs() == [(b"HTTP_ACCEPT", b"a, b, c"), (b"HTTP_X_A", b"1"),
-                           (b"HTTP_X_B", b"2")]
+    assert env.pairs() == [
+        (b"HTTP_ACCEPT", b"a, b, c"),
+        (b"HTTP_X_A", b"1"),
+        (b"HTTP_X_B", b"2"),
+    ]
 
 
 def test_repeated_cookie_joined_with_semicolon(env):
@@ -132,12 +141,18 @@ def test_full_buffer(envc):
 
 
 def PATH_SIZE(mlen, ulen):
-    return mlen + ulen + 24       # PYWSGI_ENV_PATH_SIZE of pywsgi_env.h
+    return mlen + ulen + 24  # PYWSGI_ENV_PATH_SIZE of pywsgi_env.h
 
 
-@pytest.mark.parametrize("mount, path", [
-    (b"", b"/"), (b"", b"/a/b"), (b"/app", b"/app/x"), (b"/app", b"/other"),
-])
+@pytest.mark.parametrize(
+    "mount, path",
+    [
+        (b"", b"/"),
+        (b"", b"/a/b"),
+        (b"/app", b"/app/x"),
+        (b"/app", b"/other"),
+    ],
+)
 def test_path_size_macro_is_enough(envc, mount, path):
     e = Env(envc, cap=PATH_SIZE(len(mount), len(path)))
     assert e.path(mount, path) == OK
@@ -151,20 +166,23 @@ def test_header_size_macro_is_enough(envc):
     assert e.header(b"Content-Type", b"abc") == OK
 
 
-@pytest.mark.parametrize("mount, path, script, info", [
-    (b"", b"/", b"", b"/"),
-    (b"/", b"/", b"", b"/"),
-    (b"/", b"/a/b", b"", b"/a/b"),
-    (b"/app", b"/app", b"/app", b""),
-    (b"/app", b"/app/", b"/app", b"/"),
-    (b"/app", b"/app/x/y", b"/app", b"/x/y"),
-    (b"/app/", b"/app/x", b"/app", b"/x"),
-    (b"/app//", b"/app/x", b"/app", b"/x"),
-    (b"/app", b"/application", b"", b"/application"),
-    (b"/app", b"/ap", b"", b"/ap"),
-    (b"/app", b"/other", b"", b"/other"),
-    (b"/a/b", b"/a/b/c", b"/a/b", b"/c"),
-])
+@pytest.mark.parametrize(
+    "mount, path, script, info",
+    [
+        (b"", b"/", b"", b"/"),
+        (b"/", b"/", b"", b"/"),
+        (b"/", b"/a/b", b"", b"/a/b"),
+        (b"/app", b"/app", b"/app", b""),
+        (b"/app", b"/app/", b"/app", b"/"),
+        (b"/app", b"/app/x/y", b"/app", b"/x/y"),
+        (b"/app/", b"/app/x", b"/app", b"/x"),
+        (b"/app//", b"/app/x", b"/app", b"/x"),
+        (b"/app", b"/application", b"", b"/application"),
+        (b"/app", b"/ap", b"", b"/ap"),
+        (b"/app", b"/other", b"", b"/other"),
+        (b"/a/b", b"/a/b/c", b"/a/b", b"/c"),
+    ],
+)
 def test_script_name_path_info(env, mount, path, script, info):
     assert env.path(mount, path) == OK
     assert env.pairs() == [(b"SCRIPT_NAME", script), (b"PATH_INFO", info)]

@@ -103,9 +103,15 @@ def test_values_are_latin1_str(server):
     """Checklist 3 and 6: raw bytes decoded as latin-1, every value a str
     within U+0000-U+00FF."""
     app, envs = capture(server)
-    path = "/caf\u00e9".encode("utf-8")               # decoded by the server
-    server.run(app, env={"PATH_INFO": path, "HTTP_X_RAW": bytes(range(1, 256)),
-                         "QUERY_STRING": b"q=%C3%A9&x"})
+    path = "/caf\u00e9".encode("utf-8")  # decoded by the server
+    server.run(
+        app,
+        env={
+            "PATH_INFO": path,
+            "HTTP_X_RAW": bytes(range(1, 256)),
+            "QUERY_STRING": b"q=%C3%A9&x",
+        },
+    )
     env = envs[0]
     assert env["PATH_INFO"] == "/caf\u00c3\u00a9"
     assert env["QUERY_STRING"] == "q=%C3%A9&x"
@@ -119,8 +125,14 @@ def test_values_are_latin1_str(server):
 def test_missing_variables_omitted(server):
     app, envs = capture(server)
     server.run(app)
-    for key in ("REMOTE_USER", "HTTPS", "CONTENT_TYPE", "CONTENT_LENGTH",
-                "HTTP_HOST", "HTTP_COOKIE"):
+    for key in (
+        "REMOTE_USER",
+        "HTTPS",
+        "CONTENT_TYPE",
+        "CONTENT_LENGTH",
+        "HTTP_HOST",
+        "HTTP_COOKIE",
+    ):
         assert key not in envs[0]
 
 

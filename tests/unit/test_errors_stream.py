@@ -31,8 +31,15 @@ def texts(server):
 
 def test_write_any_unicode(server):
     err = errors_of(server)
-    samples = ["plain", "caf\u00e9", "\u4e2d\u6587", "\U0001F600",
-               "lone \ud800 surrogate", "nul \0 inside", "\x1b[31mansi"]
+    samples = [
+        "plain",
+        "caf\u00e9",
+        "\u4e2d\u6587",
+        "\U0001f600",
+        "lone \ud800 surrogate",
+        "nul \0 inside",
+        "\x1b[31mansi",
+    ]
     for s in samples:
         assert err.write(s + "\n") == len(s) + 1
     got = texts(server)
@@ -124,7 +131,7 @@ def test_unconfigured_logging_goes_to_the_log(server, stdio_restored):
     log = logging.getLogger("pywsgi_unit_test_logger")
     root = logging.getLogger()
     saved = root.handlers[:]
-    root.handlers[:] = []              # as in a fresh worker
+    root.handlers[:] = []  # as in a fresh worker
     try:
         log.error("bad %s\nsecond line", "thing")
         log.warning("careful")

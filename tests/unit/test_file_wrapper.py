@@ -9,7 +9,7 @@ import pytest
 from pywsgi_embed import gateway
 from tests.unit.recorder import ABORT, DONE, LAST
 
-DATA = bytes(range(256)) * 100          # 25600 bytes
+DATA = bytes(range(256)) * 100  # 25600 bytes
 
 
 @pytest.fixture
@@ -31,6 +31,7 @@ def wrapping(make, headers=(), seek=0, blksize=None, before=None, opened=None):
             opened.append(f)
         wrap = environ["wsgi.file_wrapper"]
         return wrap(f) if blksize is None else wrap(f, blksize)
+
     return app
 
 
@@ -55,7 +56,7 @@ def test_real_file_goes_to_sendfile(server, path):
     assert (offset, count) == (0, len(DATA))
     assert seen.header("Content-Length") == [str(len(DATA))]
     assert seen.body == DATA
-    assert opened[0].closed                 # close() closed the file
+    assert opened[0].closed  # close() closed the file
 
 
 def test_starts_at_the_current_position(server, path):
@@ -67,8 +68,14 @@ def test_starts_at_the_current_position(server, path):
 
 
 def test_respects_a_smaller_content_length(server, path):
-    code, seen = run(server, wrapping(lambda: open(path, "rb"), seek=10,
-                                      headers=[("Content-Length", "100")]))
+    code, seen = run(
+        server,
+        wrapping(
+            lambda: open(path, "rb"),
+            seek=10,
+            headers=[("Content-Length", "100")],
+        ),
+    )
     assert code == DONE
     assert seen.events[1][2:] == (10, 100)
     assert seen.header("Content-Length") == ["100"]
@@ -76,9 +83,13 @@ def test_respects_a_smaller_content_length(server, path):
 
 
 def test_file_shorter_than_content_length_aborts(server, path):
-    code, seen = run(server, wrapping(
-        lambda: open(path, "rb"),
-        headers=[("Content-Length", str(len(DATA) + 1))]))
+    code, seen = run(
+        server,
+        wrapping(
+            lambda: open(path, "rb"),
+            headers=[("Content-Length", str(len(DATA) + 1))],
+        ),
+    )
     assert code == ABORT
     assert "fewer than its Content-Length" in seen.log_text()
 
@@ -104,15 +115,22 @@ def test_bytesio_fallback_in_blocks(server):
 
 
 def test_blksize(server):
-    code, seen = run(server, wrapping(lambda: io.BytesIO(b"abcdefg"),
-                                      blksize=3, seek=1))
+    code, seen = run(
+        server, wrapping(lambda: io.BytesIO(b"abcdefg"), blksize=3, seek=1)
+    )
     assert code == DONE
     assert seen.events == [("start", 200, b"bcd", 0), ("write", b"efg")]
 
 
 def test_fallback_respects_content_length(server):
-    code, seen = run(server, wrapping(lambda: io.BytesIO(DATA), blksize=1000,
-                                      headers=[("Content-Length", "2500")]))
+    code, seen = run(
+        server,
+        wrapping(
+            lambda: io.BytesIO(DATA),
+            blksize=1000,
+            headers=[("Content-Length", "2500")],
+        ),
+    )
     assert code == DONE and seen.body == DATA[:2500]
 
 
@@ -152,6 +170,7 @@ def test_sends_nothing_until_returned(server, path):
 
 def test_close_calls_filelike_close(server):
     from pywsgi_embed.file_wrapper import FileWrapper
+
     f = io.BytesIO(b"x")
     FileWrapper(f).close()
     assert f.closed
@@ -166,8 +185,9 @@ def test_without_start_response_is_a_500(server, path):
 
 
 def test_after_write_keeps_the_order(server, path):
-    code, seen = run(server, wrapping(lambda: open(path, "rb"),
-                                      before=lambda w: w(b"HEAD")))
+    code, seen = run(
+        server, wrapping(lambda: open(path, "rb"), before=lambda w: w(b"HEAD"))
+    )
     assert code == DONE
     assert seen.body == b"HEAD" + DATA
     assert seen.events[0] == ("start", 200, b"HEAD", 0)
@@ -175,16 +195,20 @@ def test_after_write_keeps_the_order(server, path):
 
 def test_client_gone_on_sendfile(server, path):
     opened = []
-    rec, seen = server.request(server.add_app(
-        wrapping(lambda: open(path, "rb"), opened=opened)))
+    rec, seen = server.request(
+        server.add_app(wrapping(lambda: open(path, "rb"), opened=opened))
+    )
     seen.gone_after = 1
     assert gateway.handle(rec) == ABORT
     assert opened[0].closed
 
 
 def test_head_request(server, path):
-    code, seen = run(server, wrapping(lambda: open(path, "rb")),
-                     env={"REQUEST_METHOD": "HEAD"})
+    code, seen = run(
+        server,
+        wrapping(lambda: open(path, "rb")),
+        env={"REQUEST_METHOD": "HEAD"},
+    )
     assert code == DONE
     assert seen.header("Content-Length") == [str(len(DATA))]
     assert LAST not in [e[3] for e in seen.events if e[0] == "start"]

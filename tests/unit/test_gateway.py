@@ -2,9 +2,9 @@
 the config is wrong (FAIL: nothing was sent, the module answers 500)."""
 
 import pytest
+from pywsgi_embed._gateway import ffi
 
 from pywsgi_embed import gateway
-from pywsgi_embed._gateway import ffi
 from tests.unit.recorder import DONE, FAIL
 
 
@@ -13,15 +13,20 @@ def hello(environ, start_response):
     return [b"hi"]
 
 
-@pytest.mark.parametrize("bad_id", [-1, -2, 10 ** 6])
+@pytest.mark.parametrize("bad_id", [-1, -2, 10**6])
 def test_unknown_app_id_fails_without_output(server, bad_id):
     server.add_app(hello)
     for call in (gateway.handle, gateway.step):
         rec, seen = server.request(bad_id)
         assert call(rec) == FAIL
         assert seen.events == []
-        assert seen.logs == [(0, "pywsgi: no app with id %d in this worker "
-                                 "(did its pywsgi_init fail?)" % bad_id)]
+        assert seen.logs == [
+            (
+                0,
+                "pywsgi: no app with id %d in this worker "
+                "(did its pywsgi_init fail?)" % bad_id,
+            )
+        ]
 
 
 def test_empty_env_blob_fails(server):
@@ -76,8 +81,10 @@ def test_incomplete_io_table_is_a_load_error(server, monkeypatch):
     cfg.io = io
     err = ffi.new("char[]", 1000)
     assert gateway.load(cfg, err, 1000) == 0
-    assert ffi.string(err) == b"the server module's io table lacks write, " \
-                              b"sendfile, log"
+    assert (
+        ffi.string(err) == b"the server module's io table lacks write, "
+        b"sendfile, log"
+    )
 
 
 def test_template_is_not_shared_state(server):
@@ -102,6 +109,7 @@ def test_template_with_room():
     """The template keeps its content, and on CPython a copy takes a
     request's variables without growing its table."""
     import sys
+
     base = {"wsgi.version": (1, 0), "k%d" % 1: 1}
     base.update(("key%d" % i, i) for i in range(9))
     roomy = gateway.with_room(base)
@@ -119,14 +127,19 @@ def test_io_wrappers_before_any_io_table():
     than call through a NULL table."""
     import subprocess
     import sys
+
     from tests.unit.conftest import ROOT
-    code = ("from pywsgi_embed._gateway import ffi, lib\n"
-            "print(lib.pywsgi_gw_write(0, b'x', 1),"
-            " lib.pywsgi_gw_read(0, ffi.new('char[]', 4), 4),"
-            " lib.pywsgi_gw_start(0, b'200 OK\\0', 7, 0, b'', 0, 0),"
-            " lib.pywsgi_gw_sendfile(0, 0, 0, 1))\n"
-            "lib.pywsgi_gw_log(0, 0, b'x', 1)\n")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT,
-                         capture_output=True, text=True)
+
+    code = (
+        "from pywsgi_embed._gateway import ffi, lib\n"
+        "print(lib.pywsgi_gw_write(0, b'x', 1),"
+        " lib.pywsgi_gw_read(0, ffi.new('char[]', 4), 4),"
+        " lib.pywsgi_gw_start(0, b'200 OK\\0', 7, 0, b'', 0, 0),"
+        " lib.pywsgi_gw_sendfile(0, 0, 0, 1))\n"
+        "lib.pywsgi_gw_log(0, 0, b'x', 1)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["-1", "-1", "-1", "-1"]

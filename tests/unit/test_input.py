@@ -16,8 +16,9 @@ def run_reading(server, use, body, content_length=None, **kw):
         start_response("200 OK", [])
         return [b"done"]
 
-    code, seen = server.run(server.add_app(app), body=body,
-                            content_length=content_length, **kw)
+    code, seen = server.run(
+        server.add_app(app), body=body, content_length=content_length, **kw
+    )
     assert code == DONE, seen.log_text()
     return (out[0] if out else None), seen
 
@@ -47,8 +48,10 @@ def test_read_n_fills_across_server_chunks(server, length):
             if not part:
                 return parts, i.read(4), i.read()
             parts.append(part)
-    (parts, after, rest), _ = run_reading(server, use,
-                                          [bytes([c]) for c in TEXT], length)
+
+    (parts, after, rest), _ = run_reading(
+        server, use, [bytes([c]) for c in TEXT], length
+    )
     assert b"".join(parts) == TEXT
     assert all(len(p) == 4 for p in parts[:-1])
     assert after == b"" and rest == b""
@@ -61,8 +64,10 @@ def test_read_zero(server):
 
 def test_eof_at_content_length(server):
     """Never asks the server past CONTENT_LENGTH (checklist 11)."""
+
     def use(i):
         return i.read(), i.read(), i.read(10), i.readline()
+
     got, seen = run_reading(server, use, [b"0123456789", b"MORE"], 7)
     assert got == (b"0123456", b"", b"", b"")
     assert sum(seen.reads) >= 7
@@ -71,15 +76,16 @@ def test_eof_at_content_length(server):
 
 
 def test_read_n_bounded_by_content_length(server):
-    got, seen = run_reading(server, lambda i: [i.read(100), i.read(100)],
-                            [b"abcdef", b"ghi"], 5)
+    got, seen = run_reading(
+        server, lambda i: [i.read(100), i.read(100)], [b"abcdef", b"ghi"], 5
+    )
     assert got == [b"abcde", b""]
     assert all(n <= 5 for n in seen.reads)
 
 
 def test_large_body(server):
     big = bytes(range(256)) * (3 * CHUNK // 256 + 7)
-    pieces = [big[i:i + 10000] for i in range(0, len(big), 10000)]
+    pieces = [big[i : i + 10000] for i in range(0, len(big), 10000)]
     got, _ = run_reading(server, lambda i: i.read(), pieces, len(big))
     assert got == big
     got, _ = run_reading(server, lambda i: i.read(), pieces, -1)
@@ -92,6 +98,7 @@ def test_large_body(server):
 def test_readline(server, length):
     def use(i):
         return [i.readline(), i.readline(), i.readline(), i.readline()]
+
     got, _ = run_reading(server, use, BODY, length)
     assert got == [b"line one\n", b"line two\n", b"last line, no newline", b""]
 
@@ -99,18 +106,32 @@ def test_readline(server, length):
 @pytest.mark.parametrize("length", [len(TEXT), -1])
 def test_readline_size(server, length):
     def use(i):
-        return [i.readline(4), i.readline(100), i.readline(0), i.readline(-1),
-                i.readline(None), i.readline(3)]
+        return [
+            i.readline(4),
+            i.readline(100),
+            i.readline(0),
+            i.readline(-1),
+            i.readline(None),
+            i.readline(3),
+        ]
+
     got, _ = run_reading(server, use, BODY, length)
-    assert got == [b"line", b" one\n", b"", b"line two\n",
-                   b"last line, no newline", b""]
+    assert got == [
+        b"line",
+        b" one\n",
+        b"",
+        b"line two\n",
+        b"last line, no newline",
+        b"",
+    ]
 
 
 def test_readline_long_line_in_small_chunks(server):
     line = b"x" * (CHUNK + 100) + b"\n"
-    pieces = [line[i:i + 1000] for i in range(0, len(line), 1000)] + [b"end"]
-    got, _ = run_reading(server, lambda i: (i.readline(), i.readline()),
-                         pieces, -1)
+    pieces = [line[i : i + 1000] for i in range(0, len(line), 1000)] + [b"end"]
+    got, _ = run_reading(
+        server, lambda i: (i.readline(), i.readline()), pieces, -1
+    )
     assert got == (line, b"end")
 
 
@@ -121,8 +142,9 @@ def test_readlines(server, length):
 
 
 def test_readlines_hint(server):
-    got, _ = run_reading(server, lambda i: (i.readlines(3), i.readlines(None)),
-                         BODY)
+    got, _ = run_reading(
+        server, lambda i: (i.readlines(3), i.readlines(None)), BODY
+    )
     assert got == ([b"line one\n"], [b"line two\n", b"last line, no newline"])
 
 
@@ -136,16 +158,24 @@ def test_iteration(server, length):
 def test_mixed_read_and_readline(server):
     def use(i):
         return [i.read(3), i.readline(), i.read(5), i.readline(), i.read()]
+
     got, _ = run_reading(server, use, BODY)
-    assert got == [b"lin", b"e one\n", b"line ", b"two\n",
-                   b"last line, no newline"]
+    assert got == [
+        b"lin",
+        b"e one\n",
+        b"line ",
+        b"two\n",
+        b"last line, no newline",
+    ]
 
 
 def test_chunked_ends_when_the_server_says(server):
     """wsgi.input_terminated: a body of unknown length (de-chunked by the
     server) reads to the server's end."""
+
     def use(i):
         return i.read(), i.read(), i.read(1)
+
     got, seen = run_reading(server, use, [b"a" * 5, b"b" * 3], -1)
     assert got == (b"aaaaabbb", b"", b"")
     assert seen.reads.count(0) == 0
@@ -156,6 +186,7 @@ def test_read_error_raises(server):
         with pytest.raises(InputError):
             i.read()
         return "raised"
+
     rec_body = [b"abc"]
     out = []
 
@@ -164,10 +195,12 @@ def test_read_error_raises(server):
         start_response("200 OK", [])
         return []
 
-    rec, seen = server.request(server.add_app(app), body=rec_body,
-                               content_length=-1)
+    rec, seen = server.request(
+        server.add_app(app), body=rec_body, content_length=-1
+    )
     seen.read_error = True
     from pywsgi_embed import gateway
+
     assert gateway.handle(rec) == DONE
     assert out == ["raised"]
 
@@ -178,10 +211,12 @@ def test_read_error_unhandled_is_a_500(server):
         start_response("200 OK", [])
         return [b"never"]
 
-    rec, seen = server.request(server.add_app(app), body=[b"abc"],
-                               content_length=-1)
+    rec, seen = server.request(
+        server.add_app(app), body=[b"abc"], content_length=-1
+    )
     seen.read_error = True
     from pywsgi_embed import gateway
+
     assert gateway.handle(rec) == DONE
     assert seen.status == 500
     assert "InputError" in seen.log_text()
@@ -192,6 +227,7 @@ def test_body_shorter_than_content_length_raises(server):
         with pytest.raises(InputError, match="ended 4 bytes before"):
             i.read()
         return True
+
     got, _ = run_reading(server, use, [b"abcdef"], 10)
     assert got is True
 

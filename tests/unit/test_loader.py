@@ -76,8 +76,9 @@ def test_relative_file_spec(server, tmp_path, monkeypatch):
 
 def test_module_spec(server, tmp_path, modname):
     write(tmp_path, modname + ".py", HELLO)
-    app_id, err = server.load(modname + ":application",
-                              python_path=str(tmp_path))
+    app_id, err = server.load(
+        modname + ":application", python_path=str(tmp_path)
+    )
     serves(server, app_id, modname.encode())
 
 
@@ -89,8 +90,9 @@ def test_module_spec_default_callable(server, tmp_path, modname):
 
 def test_module_factory(server, tmp_path, modname):
     write(tmp_path, modname + ".py", HELLO)
-    app_id, err = server.load(modname + ":make_app()",
-                              python_path=str(tmp_path))
+    app_id, err = server.load(
+        modname + ":make_app()", python_path=str(tmp_path)
+    )
     serves(server, app_id, b"other")
 
 
@@ -99,8 +101,9 @@ def test_package_module(server, tmp_path, modname):
     pkg.mkdir()
     write(pkg, "__init__.py", "")
     write(pkg, "wsgi.py", HELLO)
-    app_id, err = server.load(modname + ".wsgi:other",
-                              python_path=str(tmp_path))
+    app_id, err = server.load(
+        modname + ".wsgi:other", python_path=str(tmp_path)
+    )
     serves(server, app_id, b"other")
     sys.modules.pop(modname + ".wsgi", None)
 
@@ -119,18 +122,24 @@ def test_python_path_entries_go_first(server, tmp_path):
 
 def test_file_imports_its_neighbours(server, tmp_path, modname):
     write(tmp_path, modname + ".py", "GREETING = b'neighbour'\n")
-    path = write(tmp_path, "main_%s.py" % modname, """
+    path = write(
+        tmp_path,
+        "main_%s.py" % modname,
+        """
         import %s as helper
         def application(environ, start_response):
             start_response("200 OK", [])
             return [helper.GREETING]
-        """ % modname)
+        """
+        % modname,
+    )
     app_id, err = server.load(path)
     serves(server, app_id, b"neighbour")
 
 
 def test_file_named_like_a_stdlib_module(server, tmp_path):
     import json
+
     path = write(tmp_path, "json.py", HELLO)
     app_id, err = server.load(path)
     assert app_id >= 0, err
@@ -159,10 +168,14 @@ def test_syntax_error_names_file_and_line(server, tmp_path):
 
 
 def test_import_raising(server, tmp_path):
-    path = write(tmp_path, "raises_%s.py" % uuid.uuid4().hex[:6], """
+    path = write(
+        tmp_path,
+        "raises_%s.py" % uuid.uuid4().hex[:6],
+        """
         x = 1
         raise RuntimeError("the app cannot start: no database")
-        """)
+        """,
+    )
     app_id, err = server.load(path)
     assert app_id == -1
     assert "importing it raised" in err
@@ -173,8 +186,9 @@ def test_import_raising(server, tmp_path):
 
 def test_module_import_raising(server, tmp_path, modname):
     write(tmp_path, modname + ".py", "import pywsgi_no_such_dependency\n")
-    app_id, err = server.load(modname + ":application",
-                              python_path=str(tmp_path))
+    app_id, err = server.load(
+        modname + ":application", python_path=str(tmp_path)
+    )
     assert app_id == -1
     assert "%s: importing it raised" % modname in err
     assert "No module named 'pywsgi_no_such_dependency'" in err
@@ -208,30 +222,41 @@ def test_not_callable(server, tmp_path):
 
 
 def test_factory_raising(server, tmp_path):
-    path = write(tmp_path, "app_%s.py" % uuid.uuid4().hex[:6], """
+    path = write(
+        tmp_path,
+        "app_%s.py" % uuid.uuid4().hex[:6],
+        """
         def create():
             raise ValueError("bad settings")
-        """)
+        """,
+    )
     app_id, err = server.load(path + ":create()")
     assert app_id == -1
     assert "calling create() raised" in err and "bad settings" in err
 
 
 def test_factory_returning_non_callable(server, tmp_path):
-    path = write(tmp_path, "app_%s.py" % uuid.uuid4().hex[:6], """
+    path = write(
+        tmp_path,
+        "app_%s.py" % uuid.uuid4().hex[:6],
+        """
         def create():
             return 42
-        """)
+        """,
+    )
     app_id, err = server.load(path + ":create()")
     assert app_id == -1 and "create() is a int" in err
 
 
-@pytest.mark.parametrize("spec, why", [
-    ("", "no app given"),
-    ("   ", "no app given"),
-    ("mod:not-a-name", "is not a Python name"),
-    ("mod:1abc", "is not a Python name"),
-])
+@pytest.mark.parametrize(
+    "spec, why",
+    [
+        ("", "no app given"),
+        ("   ", "no app given"),
+        ("mod:not-a-name", "is not a Python name"),
+        ("mod:1abc", "is not a Python name"),
+    ],
+)
 def test_bad_specs(server, spec, why):
     app_id, err = server.load(spec)
     assert app_id == -1 and why in err
@@ -242,8 +267,11 @@ def test_parse_spec():
     assert loader.parse_spec("a/b.py:app") == ("a/b.py", "app", False)
     assert loader.parse_spec("pkg.mod:make()") == ("pkg.mod", "make", True)
     assert loader.parse_spec("pkg.mod") == ("pkg.mod", "application", False)
-    assert loader.parse_spec("C:/x/app.py") == ("C:/x/app.py", "application",
-                                                False)
+    assert loader.parse_spec("C:/x/app.py") == (
+        "C:/x/app.py",
+        "application",
+        False,
+    )
 
 
 def test_error_truncated_to_errlen(server):
@@ -252,14 +280,18 @@ def test_error_truncated_to_errlen(server):
 
 
 def test_import_raising_non_utf8_message(server, tmp_path):
-    path = write(tmp_path, "app_%s.py" % uuid.uuid4().hex[:6],
-                 'raise RuntimeError("bad \\udcff byte")\n')
+    path = write(
+        tmp_path,
+        "app_%s.py" % uuid.uuid4().hex[:6],
+        'raise RuntimeError("bad \\udcff byte")\n',
+    )
     app_id, err = server.load(path)
     assert app_id == -1 and "\\udcff" in err
 
 
 def test_failed_load_does_not_register(server, tmp_path):
     from pywsgi_embed import gateway
+
     before = len(gateway._apps)
     server.load(str(tmp_path / "missing.py"))
     assert len(gateway._apps) == before

@@ -13,6 +13,7 @@ def calling(server, status, headers):
     """Run an app whose start_response(status, headers) must raise; it
     catches the error and answers 200 with the error's type name, so the
     error is proven to come from inside start_response."""
+
     def app(environ, start_response):
         try:
             start_response(status, headers)
@@ -29,9 +30,12 @@ def calling(server, status, headers):
 def rejected(server, status, headers, error=(TypeError, ValueError)):
     seen = calling(server, status, headers)
     assert seen.status == 200
-    names = [e.__name__ for e in (error if isinstance(error, tuple) else (error,))]
-    assert seen.header("X-Error") and seen.header("X-Error")[0] in names, \
+    names = [
+        e.__name__ for e in (error if isinstance(error, tuple) else (error,))
+    ]
+    assert seen.header("X-Error") and seen.header("X-Error")[0] in names, (
         seen.body
+    )
     return seen.body.decode()
 
 
@@ -46,60 +50,103 @@ def test_status_must_be_str(server, status):
     assert "must be a str" in rejected(server, status, [], TypeError)
 
 
-@pytest.mark.parametrize("status", [
-    "200", "OK", "20 OK", "2000 OK", "200OK", "099 Low", "200 OK\r\n",
-    "200 OK\n", "200 O\rK", "200 O\0K", "200 OK\x7f", "200 \x01OK",
-    "200 \u20ac", " 200 OK", "200  \nX-Injected: 1",
-])
+@pytest.mark.parametrize(
+    "status",
+    [
+        "200",
+        "OK",
+        "20 OK",
+        "2000 OK",
+        "200OK",
+        "099 Low",
+        "200 OK\r\n",
+        "200 OK\n",
+        "200 O\rK",
+        "200 O\0K",
+        "200 OK\x7f",
+        "200 \x01OK",
+        "200 \u20ac",
+        " 200 OK",
+        "200  \nX-Injected: 1",
+    ],
+)
 def test_bad_status(server, status):
     assert "NNN Reason" in rejected(server, status, [], ValueError)
 
 
-@pytest.mark.parametrize("status", ["200 OK", "404 Not Found", "599 ",
-                                    "200 caf\u00e9", "201 Tab\there"])
+@pytest.mark.parametrize(
+    "status",
+    ["200 OK", "404 Not Found", "599 ", "200 caf\u00e9", "201 Tab\there"],
+)
 def test_good_status(server, status):
     seen = accepted(server, status, [])
     assert seen.status == int(status[:3])
     assert seen.status_line == status.encode("latin-1")
 
 
-@pytest.mark.parametrize("headers", [
-    (("A", "b"),), {"A": "b"}, None, "A: b",
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        (("A", "b"),),
+        {"A": "b"},
+        None,
+        "A: b",
+    ],
+)
 def test_headers_must_be_a_list(server, headers):
     assert "must be a list" in rejected(server, "200 OK", headers, TypeError)
 
 
-@pytest.mark.parametrize("item", [["A", "b"], ("A",), ("A", "b", "c"), "A: b",
-                                  None])
+@pytest.mark.parametrize(
+    "item", [["A", "b"], ("A",), ("A", "b", "c"), "A: b", None]
+)
 def test_header_must_be_a_pair_tuple(server, item):
     assert "tuple" in rejected(server, "200 OK", [item], TypeError)
 
 
 @pytest.mark.parametrize("name", [b"X-A", 1, None, ["X-A"]])
 def test_header_name_must_be_str(server, name):
-    assert "must be a str" in rejected(server, "200 OK", [(name, "v")],
-                                       TypeError)
+    assert "must be a str" in rejected(
+        server, "200 OK", [(name, "v")], TypeError
+    )
 
 
 @pytest.mark.parametrize("value", [b"v", 1, None, ["v"]])
 def test_header_value_must_be_str(server, value):
-    assert "must be a str" in rejected(server, "200 OK", [("X-A", value)],
-                                       TypeError)
+    assert "must be a str" in rejected(
+        server, "200 OK", [("X-A", value)], TypeError
+    )
 
 
-@pytest.mark.parametrize("name", ["", "X A", "X:A", "X-A:", "X\rA", "X\nA",
-                                  "X\0A", "caf\u00e9", "X(A)", "X\tA"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        "X A",
+        "X:A",
+        "X-A:",
+        "X\rA",
+        "X\nA",
+        "X\0A",
+        "caf\u00e9",
+        "X(A)",
+        "X\tA",
+    ],
+)
 def test_bad_header_name(server, name):
-    assert "not a valid header name" in rejected(server, "200 OK",
-                                                 [(name, "v")], ValueError)
+    assert "not a valid header name" in rejected(
+        server, "200 OK", [(name, "v")], ValueError
+    )
 
 
-@pytest.mark.parametrize("value", ["a\rb", "a\nb", "a\r\nX-Injected: 1",
-                                   "a\0b", "a\x01b", "a\x7fb", "\n"])
+@pytest.mark.parametrize(
+    "value",
+    ["a\rb", "a\nb", "a\r\nX-Injected: 1", "a\0b", "a\x01b", "a\x7fb", "\n"],
+)
 def test_control_characters_in_values(server, value):
-    msg = rejected(server, "200 OK", [("X-Ok", "fine"), ("X-A", value)],
-                   ValueError)
+    msg = rejected(
+        server, "200 OK", [("X-Ok", "fine"), ("X-A", value)], ValueError
+    )
     assert "X-A" in msg and "control character" in msg
 
 
@@ -108,18 +155,30 @@ def test_value_not_latin1(server):
     assert "not latin-1" in msg
 
 
-@pytest.mark.parametrize("name", [
-    "Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
-    "TE", "Trailers", "Transfer-Encoding", "Upgrade",
-    "connection", "TRANSFER-ENCODING", "keep-alive",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Connection",
+        "Keep-Alive",
+        "Proxy-Authenticate",
+        "Proxy-Authorization",
+        "TE",
+        "Trailers",
+        "Transfer-Encoding",
+        "Upgrade",
+        "connection",
+        "TRANSFER-ENCODING",
+        "keep-alive",
+    ],
+)
 def test_hop_by_hop_refused(server, name):
     msg = rejected(server, "200 OK", [(name, "x")], ValueError)
     assert "hop-by-hop" in msg
 
 
-@pytest.mark.parametrize("value", ["", "a\tb", "caf\u00e9", " spaced ",
-                                   "x" * 8000])
+@pytest.mark.parametrize(
+    "value", ["", "a\tb", "caf\u00e9", " spaced ", "x" * 8000]
+)
 def test_good_values_pass_unchanged(server, value):
     seen = accepted(server, "200 OK", [("X-A", value), ("x-lower", "1")])
     assert seen.header("X-A") == [value]
@@ -128,9 +187,9 @@ def test_good_values_pass_unchanged(server, value):
 
 @pytest.mark.parametrize("value", ["abc", "-1", "1.5", " 3", "\u0663"])
 def test_bad_content_length(server, value):
-    assert "Content-Length" in rejected(server, "200 OK",
-                                        [("Content-Length", value)],
-                                        ValueError)
+    assert "Content-Length" in rejected(
+        server, "200 OK", [("Content-Length", value)], ValueError
+    )
 
 
 def test_invalid_list_stays_invalid(server):
@@ -142,11 +201,14 @@ def test_invalid_list_stays_invalid(server):
 
 def test_repeated_headers_kept_in_order(server):
     headers = [("Set-Cookie", "a=1"), ("X-B", "2"), ("Set-Cookie", "b=2")]
-    for _ in range(2):                      # the second time from the cache
+    for _ in range(2):  # the second time from the cache
         seen = accepted(server, "200 OK", headers)
-        assert seen.headers[:3] == [(b"Set-Cookie", b"a=1"), (b"X-B", b"2"),
-                                    (b"Set-Cookie", b"b=2")]
-        assert seen.nheaders == 4           # + Content-Length
+        assert seen.headers[:3] == [
+            (b"Set-Cookie", b"a=1"),
+            (b"X-B", b"2"),
+            (b"Set-Cookie", b"b=2"),
+        ]
+        assert seen.nheaders == 4  # + Content-Length
 
 
 def test_positional_only_and_returns_write(server):
@@ -193,8 +255,9 @@ def test_exc_info_before_output_replaces(server):
         try:
             raise RuntimeError("boom")
         except RuntimeError:
-            start_response("503 Service Unavailable", [("X-Second", "1")],
-                           sys.exc_info())
+            start_response(
+                "503 Service Unavailable", [("X-Second", "1")], sys.exc_info()
+            )
         return [b"sorry"]
 
     code, seen = server.run(server.add_app(app))
@@ -205,6 +268,7 @@ def test_exc_info_before_output_replaces(server):
 
 def test_exc_info_first_call(server):
     """exc_info on the first call is allowed (nothing was sent)."""
+
     def app(environ, start_response):
         try:
             raise KeyError("k")

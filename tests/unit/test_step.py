@@ -4,9 +4,10 @@ exactly once however it ends."""
 
 import gc
 
-from pywsgi_embed import gateway
 from pywsgi_embed._gateway import ffi
-from tests.unit.recorder import ABORT, DONE, MORE, LAST
+
+from pywsgi_embed import gateway
+from tests.unit.recorder import ABORT, DONE, LAST, MORE
 
 
 class Body:
@@ -29,6 +30,7 @@ def app_returning(result, headers=()):
     def app(environ, start_response):
         start_response("200 OK", list(headers))
         return result
+
     return app
 
 
@@ -44,7 +46,7 @@ def test_one_chunk_per_step(server):
     assert gateway.step(rec) == MORE
     assert rec.state != ffi.NULL
     assert seen.events == [("start", 200, b"a", 0)]
-    gc.collect()                          # the gateway keeps the response
+    gc.collect()  # the gateway keeps the response
     assert gateway.step(rec) == MORE
     assert seen.events[-1] == ("write", b"b")
     assert gateway.step(rec) == MORE
@@ -122,16 +124,18 @@ def test_client_gone_in_a_step(server):
 
 def test_content_length_reached_ends_the_steps(server):
     body = Body([b"a", b"b", b"never"])
-    codes, seen = server.steps(server.add_app(
-        app_returning(body, [("Content-Length", "2")])))
+    codes, seen = server.steps(
+        server.add_app(app_returning(body, [("Content-Length", "2")]))
+    )
     assert codes == [MORE, DONE]
     assert seen.body == b"ab" and body.closed == 1
 
 
 def test_short_body_in_steps_aborts(server):
     body = Body([b"a"])
-    codes, seen = server.steps(server.add_app(
-        app_returning(body, [("Content-Length", "5")])))
+    codes, seen = server.steps(
+        server.add_app(app_returning(body, [("Content-Length", "5")]))
+    )
     assert codes == [MORE, ABORT]
 
 

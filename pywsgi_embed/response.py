@@ -51,6 +51,7 @@ _log = lib.pywsgi_gw_log
 # start() of a whole body of at most SMALL_BODY bytes
 _start_small = lib.pywsgi_gw_start
 SMALL_BODY = lib.PYWSGI_SMALL_BODY
+_END = object()  # never a chunk: iter(next_chunk, _END) ends at StopIteration
 
 
 def use_io(start, write, sendfile):
@@ -117,7 +118,7 @@ def run(handle, environ, call):
 class Response:
     """The state of one response, from app() to close()."""
 
-    # count and code are set with head; iterator by proceed() before use
+    # count and code are set with head; next_chunk by proceed() before use
     __slots__ = (
         "handle",
         "environ",
@@ -127,7 +128,7 @@ class Response:
         "code",
         "started",
         "result",
-        "iterator",
+        "next_chunk",
     )
 
     def __init__(self, handle, environ):
@@ -271,7 +272,7 @@ class Response:
             if span is not None:
                 return self._file(*span)
         try:
-            self.iterator = iter(result)
+            self.next_chunk = iter(result).__next__
         except BaseException as exc:
             return self.fail(exc)
         return self.pull()
@@ -299,7 +300,7 @@ class Response:
                 )
             )
         if self.started:  # write() was used: keep the order
-            self.iterator = iter(self.result)
+            self.next_chunk = iter(self.result).__next__
             return self.pull()
         left = self.left
         head = self.head
@@ -321,9 +322,14 @@ class Response:
 
     def pull(self):
         """Send the app's next non-empty chunk: MORE when one went out and
-        more may follow, else DONE or ABORT."""
+        more may follow, else DONE or ABORT.
+
+        The app's iterator was taken once, by proceed(): iterating it here
+        would call its __iter__ again on each pull, which PEP 3333 rules
+        out (an __iter__ may rewind, or call start_response); the
+        callable-iterator over its __next__ ends at its StopIteration."""
         try:
-            for chunk in self.iterator:
+            for chunk in iter(self.next_chunk, _END):
                 if type(chunk) is not bytes:
                     raise WSGIError(
                         "the app's iterable yielded %s; a WSGI "
@@ -397,7 +403,7 @@ class Response:
     def close(self):
         """Call the iterable's close(), exactly once."""
         result = self.result
-        self.result = self.iterator = None
+        self.result = self.next_chunk = None
         if result is None or type(result) is list:
             return
         try:

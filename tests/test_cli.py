@@ -206,3 +206,66 @@ def test_doctor_reports_each_part():
     # this checkout is healthy except perhaps for the cffi version
     problems = [l for l in out.splitlines() if l.startswith("[problem]")]
     assert all("cffi" in l for l in problems), problems
+
+
+PROCESS_APP = """
+import os
+SHELL = os.environ["PYWSGI_T_SHELL"]   # read at import time
+DATA = open("data.txt").read()         # relative to --chdir
+
+def application(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [("%s|%s|%s|%s" % (SHELL, os.environ.get("PYWSGI_T_FLAG"),
+             os.environ.get("PYWSGI_T_OVER"), DATA)).encode()]
+"""
+
+
+@pytest.mark.parametrize("server", ["nginx", "apache"])
+def test_serve_passes_its_environment_env_and_chdir(tmp_path, server):
+    site, work = tmp_path / "site", tmp_path / "work"
+    site.mkdir()
+    work.mkdir()
+    (site / "wsgi.py").write_text(PROCESS_APP)
+    (work / "data.txt").write_text("work data")
+    port = harness.free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pywsgi_embed",
+            "serve",
+            "site/wsgi.py",
+            "--server",
+            server,
+            "--port",
+            str(port),
+            "--env",
+            "PYWSGI_T_FLAG=a=b c",
+            "--env",
+            "PYWSGI_T_OVER=from --env",
+            "--chdir",
+            "work",
+        ],
+        cwd=str(tmp_path),
+        env=dict(
+            os.environ,
+            PYTHONPATH=ROOT,
+            PYWSGI_T_SHELL="from the shell",
+            PYWSGI_T_OVER="from the shell",
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    with Serving(proc, port):
+        assert harness.wait_for_port(port, proc, timeout=30)
+        assert get(port) == (
+            200,
+            b"from the shell|a=b c|from --env|work data",
+        )
+
+
+def test_serve_refuses_a_bad_env():
+    proc = cli("serve", HELLO, "--env", "NOVALUE")
+    assert proc.returncode == 1
+    assert "--env 'NOVALUE': give NAME=VALUE" in proc.stderr

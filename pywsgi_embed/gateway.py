@@ -265,7 +265,7 @@ def new_response(rec):
     app = _apps[rec.app]
     handle = _handle_of(rec)
     environ = environ_of(app, rec.env, rec.env_len, rec.content_length, handle)
-    return Response(handle, environ), app.call
+    return Response(handle, environ, app.call), app.call
 
 
 def step(rec):

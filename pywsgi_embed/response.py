@@ -75,17 +75,22 @@ def log(handle, level, text):
         _log(handle, level, data, len(data))
 
 
-class WSGIError(Exception):
-    """The app broke a rule of PEP 3333."""
+class WSGIError(RuntimeError):
+    """The app broke a rule of PEP 3333.  A RuntimeError, as mod_wsgi and
+    NGINX Unit raise for the same misuse, so an app that catches either
+    works."""
 
 
 class ClientGone(OSError):
     """The client went away while the response was going out."""
 
 
+_warned_no_reason = set()  # id() of the apps told about a bare status
+
+
 def run(handle, environ, call):
     """Run one request to its end: DONE, or ABORT."""
-    resp = Response(handle, environ)
+    resp = Response(handle, environ, call)
     try:
         result = call(environ, resp.start_response)
     except BaseException as exc:
@@ -129,11 +134,13 @@ class Response:
         "started",
         "result",
         "next_chunk",
+        "call",
     )
 
-    def __init__(self, handle, environ):
+    def __init__(self, handle, environ, call=None):
         self.handle = handle
         self.environ = environ
+        self.call = call  # the app, for its warnings
         self.head = None  # status line + headers, once start_response ran
         self.left = -1  # bytes the app's Content-Length still allows
         self.started = False  # status and headers went to the server
@@ -152,8 +159,24 @@ class Response:
                 pass
         if hit is None:
             hit = head_of(status, headers)
+            if len(status) == 3:
+                self._no_reason(status, hit[0])
         self.head, self.count, self.left, self.code = hit
         return self.write
+
+    def _no_reason(self, status, head):
+        """A bare "200": accepted with the standard reason phrase, as
+        gunicorn and NGINX Unit do; the app is told once."""
+        if id(self.call) in _warned_no_reason:
+            return
+        _warned_no_reason.add(id(self.call))
+        line = head.split(b"\0", 1)[0].decode("latin-1")
+        log(
+            self.handle,
+            LOG_WARN,
+            "start_response(%r): PEP 3333 asks for 'NNN Reason phrase'; "
+            "sent as %r (logged once per app)" % (status, line),
+        )
 
     def _again(self, exc_info):
         """A call with exc_info, or a second call: allowed only with

@@ -132,7 +132,6 @@ BAD_HEADERS = {
 
 BAD_STATUS = {
     "bytes": b"200 OK",
-    "no_reason": "200",
     "short": "20 OK",
     "crlf": "200 OK\r\nX: y",
     "int": 200,

@@ -168,7 +168,7 @@ def load(cfg, err, errlen):
             check_io(cfg.io)
             set_io(cfg.io, cfg.io_nonblocking)
             redirect_stdio()
-        spec = _text(cfg.app)
+        spec = loader.absolute_spec(_text(cfg.app))
         enter_working_directory(spec, cfg)
         paths = _text(cfg.python_path).split(":")
         app = loader.load(spec, paths)

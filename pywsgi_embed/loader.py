@@ -54,6 +54,18 @@ def add_python_path(entries):
     return len(set(entries))
 
 
+def absolute_spec(spec):
+    """spec with a file app's path made absolute: entering the working
+    directory must not move the app."""
+    spec = spec.strip()
+    target, sep, name = spec.rpartition(":")
+    if not sep or "/" in name or name.endswith(".py"):
+        target, sep, name = spec, "", ""
+    if not target or not is_file_spec(target):
+        return spec
+    return os.path.abspath(target) + sep + name
+
+
 def working_directory(spec, chdir=None):
     """The directory a worker runs its app in: chdir when one is
     configured, else the folder of a file app (wherever the server was

@@ -74,6 +74,32 @@ def test_relative_file_spec(server, tmp_path, monkeypatch):
     assert app_id >= 0, err
 
 
+def test_relative_file_spec_in_a_subfolder(server, tmp_path, monkeypatch):
+    # the app's folder becomes the working directory: the relative spec
+    # is resolved before that
+    (tmp_path / "site").mkdir()
+    write(tmp_path / "site", "rel_sub_app.py", HELLO)
+    monkeypatch.chdir(tmp_path)
+    app_id, err = server.load("site/rel_sub_app.py:application")
+    assert app_id >= 0, err
+    assert os.getcwd() == str(tmp_path / "site")
+
+
+@pytest.mark.parametrize(
+    "spec, want",
+    [
+        ("a/b.py", "{cwd}/a/b.py"),
+        ("b.py:app", "{cwd}/b.py:app"),
+        ("a/b.py:make()", "{cwd}/a/b.py:make()"),
+        ("/abs/c.py", "/abs/c.py"),
+        ("pkg.mod:app", "pkg.mod:app"),
+        ("pkg.mod", "pkg.mod"),
+    ],
+)
+def test_absolute_spec(spec, want):
+    assert loader.absolute_spec(spec) == want.format(cwd=os.getcwd())
+
+
 def test_module_spec(server, tmp_path, modname):
     write(tmp_path, modname + ".py", HELLO)
     app_id, err = server.load(

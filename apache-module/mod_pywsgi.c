@@ -187,10 +187,11 @@ set_app(cmd_parms *cmd, void *dummy, const char *prefix, const char *spec)
 }
 
 
+/* the directory arg of a main-server directive, relative to ServerRoot */
 static const char *
-set_python_home(cmd_parms *cmd, void *dummy, const char *arg)
+global_directory(cmd_parms *cmd, const char *arg, const char **path)
 {
-    const char   *err, *path;
+    const char   *err;
     apr_finfo_t   finfo;
 
     err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
@@ -198,19 +199,25 @@ set_python_home(cmd_parms *cmd, void *dummy, const char *arg)
         return err;
     }
 
-    path = ap_server_root_relative(cmd->pool, arg);
+    *path = ap_server_root_relative(cmd->pool, arg);
 
-    if (path == NULL
-        || apr_stat(&finfo, path, APR_FINFO_TYPE, cmd->temp_pool)
+    if (*path == NULL
+        || apr_stat(&finfo, *path, APR_FINFO_TYPE, cmd->temp_pool)
            != APR_SUCCESS
         || finfo.filetype != APR_DIR)
     {
-        return apr_pstrcat(cmd->pool, "PyWSGIPythonHome: ", arg,
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", arg,
                            ": no such directory", NULL);
     }
 
-    mod_pywsgi_globals.python_home = path;
     return NULL;
+}
+
+
+static const char *
+set_python_home(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    return global_directory(cmd, arg, &mod_pywsgi_globals.python_home);
 }
 
 
@@ -297,27 +304,7 @@ add_process_env(cmd_parms *cmd, void *dummy, const char *name,
 static const char *
 set_chdir(cmd_parms *cmd, void *dummy, const char *arg)
 {
-    const char   *err, *path;
-    apr_finfo_t   finfo;
-
-    err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    if (err != NULL) {
-        return err;
-    }
-
-    path = ap_server_root_relative(cmd->pool, arg);
-
-    if (path == NULL
-        || apr_stat(&finfo, path, APR_FINFO_TYPE, cmd->temp_pool)
-           != APR_SUCCESS
-        || finfo.filetype != APR_DIR)
-    {
-        return apr_pstrcat(cmd->pool, "PyWSGIChdir: ", arg,
-                           ": no such directory", NULL);
-    }
-
-    mod_pywsgi_globals.chdir = path;
-    return NULL;
+    return global_directory(cmd, arg, &mod_pywsgi_globals.chdir);
 }
 
 

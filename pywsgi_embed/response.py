@@ -51,7 +51,6 @@ _log = lib.pywsgi_gw_log
 # start() of a whole body of at most SMALL_BODY bytes
 _start_small = lib.pywsgi_gw_start
 SMALL_BODY = lib.PYWSGI_SMALL_BODY
-_END = object()  # never a chunk: iter(next_chunk, _END) ends at StopIteration
 
 
 def use_io(start, write, sendfile):
@@ -349,10 +348,16 @@ class Response:
 
         The app's iterator was taken once, by proceed(): iterating it here
         would call its __iter__ again on each pull, which PEP 3333 rules
-        out (an __iter__ may rewind, or call start_response); the
-        callable-iterator over its __next__ ends at its StopIteration."""
+        out (an __iter__ may rewind, or call start_response), so only its
+        __next__ is called (as cheap as a for loop: try costs nothing
+        until it catches)."""
+        next_chunk = self.next_chunk
         try:
-            for chunk in iter(self.next_chunk, _END):
+            while True:
+                try:
+                    chunk = next_chunk()
+                except StopIteration:
+                    break
                 if type(chunk) is not bytes:
                     raise WSGIError(
                         "the app's iterable yielded %s; a WSGI "

@@ -269,3 +269,32 @@ def test_serve_refuses_a_bad_env():
     proc = cli("serve", HELLO, "--env", "NOVALUE")
     assert proc.returncode == 1
     assert "--env 'NOVALUE': give NAME=VALUE" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "server, env, chdir",
+    [
+        ("nginx", 'pywsgi_process_env "A" "1 2";', 'pywsgi_chdir "/srv";'),
+        ("apache", 'PyWSGIProcessEnv "A" "1 2"', 'PyWSGIChdir "/srv"'),
+    ],
+)
+def test_config_prints_the_process_settings(server, env, chdir):
+    proc = cli(
+        "config",
+        server,
+        "examples/hello.py",
+        "--env",
+        "A=1 2",
+        "--chdir",
+        "/srv",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert env in proc.stdout.splitlines()
+    assert chdir in proc.stdout.splitlines()
+
+
+def test_nginx_passes_the_environment_but_its_own_variables():
+    from pywsgi_embed.servers import nginx
+
+    lines = nginx.env_lines(["HOME", "TZ", "NGINX", "DATABASE_URL", "X Y"])
+    assert lines == ['env "HOME";', 'env "DATABASE_URL";', 'env "X Y";']

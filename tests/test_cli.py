@@ -258,8 +258,19 @@ def test_serve_passes_its_environment_env_and_chdir(tmp_path, server):
         text=True,
     )
     with Serving(proc, port):
-        assert harness.wait_for_port(port, proc, timeout=30)
-        assert get(port) == (
+        # serve's "nginx -t" listens on the port for a moment too: wait for
+        # the answer of the running server, not for the port
+        answers = []
+
+        def answered():
+            try:
+                answers.append(get(port))
+                return True
+            except OSError:
+                return proc.poll() is not None
+
+        assert harness.wait_until(answered, timeout=60) and answers
+        assert answers[-1] == (
             200,
             b"from the shell|a=b c|from --env|work data",
         )

@@ -113,9 +113,8 @@ def _import_file(path, after=0):
     that it imports its neighbours: after the first `after` entries (the
     configured python path comes first, as with mod_wsgi and NGINX Unit,
     so a module there wins over a neighbour of the same name).  It is
-    registered under its own name
-    (wsgi.py -> wsgi) unless that is taken, so a later `import wsgi`
-    returns it instead of running it twice."""
+    registered under its own name (wsgi.py -> wsgi) unless that is taken,
+    so a later `import wsgi` returns it instead of running it twice."""
     path = os.path.abspath(path)
     if not os.path.isfile(path):
         raise LoadError("%s: no such file" % path)

@@ -101,7 +101,7 @@ def direct_median_us(app, environ, calls, rounds):
     def one_round():
         t0 = time.perf_counter()
         for _ in range(calls):
-            for chunk in app(environ, start_response):
+            for _chunk in app(environ, start_response):
                 pass
         return (time.perf_counter() - t0) / calls
 

@@ -1,9 +1,9 @@
 """The `pywsgi-embed` command.
 
-    pywsgi-embed serve APP [options]          serve APP on a real server, now
-    pywsgi-embed config nginx|apache APP      print what to add to a system server
-    pywsgi-embed module-path nginx|apache     where the built module is
-    pywsgi-embed doctor                       check this installation
+    pywsgi-embed serve APP [options]        serve APP on a real server, now
+    pywsgi-embed config nginx|apache APP    print a system server's config
+    pywsgi-embed module-path nginx|apache   where the built module is
+    pywsgi-embed doctor                     check this installation
 
 APP is path/to/file.py, path/to/file.py:callable, package.module:callable or
 package.module:factory() (the default callable is `application`).
@@ -26,7 +26,7 @@ class CliError(Exception):
     """A problem to report in one message, exit status 1."""
 
 
-# -- arguments -----------------------------------------------------------------
+# -- arguments ----------------------------------------------------------------
 
 
 def add_app_arguments(parser):
@@ -125,7 +125,7 @@ def build_parser():
     return parser
 
 
-# -- shared steps ----------------------------------------------------------------
+# -- shared steps -------------------------------------------------------------
 
 
 def absolute_app(spec):
@@ -219,7 +219,7 @@ def check_app(options):
         )
 
 
-# -- commands ---------------------------------------------------------------------
+# -- commands -----------------------------------------------------------------
 
 
 def cmd_serve(args):

@@ -89,7 +89,7 @@ class Running:
             self.kill()
             raise ServerFailed(
                 "%s did not stop within %.0f s" % (self.server.name, timeout)
-            )
+            ) from None
         return time.monotonic() - start
 
     def kill(self):

@@ -45,7 +45,7 @@ def route_environ(environ, start_response):
     return as_json(start_response, seen)
 
 
-# -- wsgi.input -----------------------------------------------------------------
+# -- wsgi.input ---------------------------------------------------------------
 
 
 def route_input(environ, start_response):
@@ -88,7 +88,7 @@ def route_input(environ, start_response):
     return as_json(start_response, data)
 
 
-# -- wsgi.errors ------------------------------------------------------------------
+# -- wsgi.errors --------------------------------------------------------------
 
 
 def route_errors(environ, start_response):
@@ -103,7 +103,7 @@ def route_errors(environ, start_response):
     return reply(start_response, "logged")
 
 
-# -- start_response -----------------------------------------------------------------
+# -- start_response -----------------------------------------------------------
 
 BAD_HEADERS = {
     "crlf": [("X-Bad", "a\r\nInjected: yes")],
@@ -235,7 +235,7 @@ def route_headers_many(environ, start_response):
     return [b"many"]
 
 
-# -- body ----------------------------------------------------------------------
+# -- body ---------------------------------------------------------------------
 
 
 def route_write(environ, start_response):
@@ -353,7 +353,7 @@ def route_sleep(environ, start_response):
     return reply(start_response, "slept")
 
 
-# -- close() ---------------------------------------------------------------------
+# -- close() ------------------------------------------------------------------
 
 
 class Tracked:
@@ -396,7 +396,7 @@ def route_close(environ, start_response):
     raise ValueError(kind)
 
 
-# -- file_wrapper -------------------------------------------------------------------
+# -- file_wrapper -------------------------------------------------------------
 
 
 def route_file_wrapper(environ, start_response):

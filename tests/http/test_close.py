@@ -57,5 +57,5 @@ def test_close_once_when_the_client_disconnects(target, marks):  # 21
     lines = marks(ident, timeout=30)
     assert close_count(lines) == 1, lines
     # the iterator stopped long before its 2000 chunks
-    assert len([l for l in lines if l == "yield"]) < 2000
+    assert len([line for line in lines if line == "yield"]) < 2000
     assert get(target, "/app/one").status == 200

@@ -145,9 +145,10 @@ def wait_until(predicate, timeout=10.0):
 
 
 def child_pids(running):
-    """PIDs of the server's master (parent) process's children, now."""
+    """PIDs of the server's master (parent) process's children, now;
+    running is a Running or a subprocess.Popen."""
     pids = []
-    task_dir = "/proc/%d/task" % running.proc.pid
+    task_dir = "/proc/%d/task" % getattr(running, "proc", running).pid
     for task in os.listdir(task_dir):
         with open(os.path.join(task_dir, task, "children")) as f:
             pids += [int(p) for p in f.read().split()]

@@ -1,11 +1,14 @@
 """The app of the nginx-specific tests: slow requests, a sink for big
 uploads, a big streamed download, a version stamp for reloads, and a
-CPU-bound route that tells its thread."""
+CPU-bound route that tells its thread; any request passes the test's gate
+(gate.py) first."""
 
 import os
 import threading
 import time
 from urllib.parse import parse_qs
+
+from gate import pass_gate  # the neighbour file, tests/apps/gate.py
 
 VERSION = "v1"  # tests rewrite this line to check reloads
 
@@ -13,6 +16,7 @@ VERSION = "v1"  # tests rewrite this line to check reloads
 def application(environ, start_response):
     path = environ["PATH_INFO"]
     q = {k: v[-1] for k, v in parse_qs(environ["QUERY_STRING"]).items()}
+    pass_gate(q)
     if path == "/sleep":
         time.sleep(float(q.get("s", "0.3")))
         body = b"slept %d" % os.getpid()

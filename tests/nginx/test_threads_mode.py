@@ -89,14 +89,16 @@ def test_each_thread_pool_runs_its_own_locations(nginx, monkeypatch):
     assert main and other and not main & other, (main, other)
 
 
-def test_long_computation_does_not_hold_up_others(nginx):
+def test_long_computation_does_not_hold_up_others(nginx, entry_counter):
     # a step that computes for long looks stalled too: the next request
     # gets a runner of its own and the GIL's switching interleaves them
     srv = nginx(threads=4)
     fetch(srv.url("/compute?s=0"))
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        long = pool.submit(fetch, srv.url("/compute?s=2"))
-        time.sleep(0.2)
+        long = pool.submit(
+            fetch, srv.url("/compute?s=2&" + entry_counter.query)
+        )
+        assert entry_counter.wait_entered(1)
         t0 = time.monotonic()
         assert fetch(srv.url("/hello")) == (200, b"hello")
         waited = time.monotonic() - t0
@@ -105,7 +107,7 @@ def test_long_computation_does_not_hold_up_others(nginx):
         assert long.result()[0] == 200
 
 
-def test_static_location_answers_while_apps_are_slow(nginx, tmp_path):
+def test_static_location_answers_while_apps_are_slow(nginx, tmp_path, gate):
     static = tmp_path / "static"
     static.mkdir()
     (static / "hello.txt").write_text("static file\n")
@@ -116,9 +118,9 @@ def test_static_location_answers_while_apps_are_slow(nginx, tmp_path):
     fetch(srv.url("/static/hello.txt"))
 
     with concurrent.futures.ThreadPoolExecutor(32) as pool:
-        slow = [pool.submit(fetch, srv.url("/sleep?s=2")) for _ in range(32)]
-        time.sleep(0.5)  # all 32 are in the app now
-        assert not any(f.done() for f in slow)
+        url = srv.url("/sleep?s=0&" + gate.query)
+        slow = [pool.submit(fetch, url) for _ in range(32)]
+        assert gate.wait_entered(32)  # all 32 are in the app now
         latencies = []
         for _ in range(5):
             t0 = time.monotonic()
@@ -129,6 +131,7 @@ def test_static_location_answers_while_apps_are_slow(nginx, tmp_path):
             "the slow requests ended too early"
         )
         assert max(latencies) < 0.05, latencies
+        gate.release()
         assert all(f.result()[0] == 200 for f in slow)
 
 

@@ -45,7 +45,8 @@ mkdir "$builddir/src"
 cp "$here"/mod_pywsgi*.c "$here"/mod_pywsgi.h "$builddir/src/"
 cp "$csrc"/pywsgi.h "$csrc"/pywsgi_env.h "$csrc"/pywsgi_env.c \
    "$csrc"/pywsgi_headers.h "$csrc"/pywsgi_loader.h \
-   "$csrc"/pywsgi_loader.c "$builddir/src/"
+   "$csrc"/pywsgi_loader.c "$csrc"/pywsgi_spec.h "$csrc"/pywsgi_spec.c \
+   "$builddir/src/"
 
 cd "$builddir/src"
 
@@ -54,7 +55,7 @@ cd "$builddir/src"
     -I . -DPYWSGI_GATEWAY_FILE="\\\"$gateway_file\\\"" \
     -Wc,-Wall -Wc,-Wextra -Wc,-Wno-unused-parameter -Wc,-std=gnu99 \
     ${PYWSGI_WERROR:+-Wc,-Werror} \
-    mod_pywsgi.c mod_pywsgi_*.c pywsgi_env.c pywsgi_loader.c \
+    mod_pywsgi.c mod_pywsgi_*.c pywsgi_env.c pywsgi_loader.c pywsgi_spec.c \
     -ldl > "$builddir/build.log" 2>&1 || {
     cat "$builddir/build.log" >&2
     echo "pywsgi-embed: building the Apache module failed (log:" \

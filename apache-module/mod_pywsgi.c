@@ -12,7 +12,8 @@
  *       the root: SCRIPT_NAME ""), like WSGIScriptAlias.  Several per
  *       server; in the main server and in <VirtualHost> (a virtual host
  *       also serves the main server's apps; the longest prefix wins).  A
- *       relative file is relative to ServerRoot.  "apache2 -t" fails when
+ *       relative file is relative to the directory of the config file the
+ *       directive is in (nginx: of nginx.conf).  "apache2 -t" fails when
  *       an app file does not exist; the import itself happens in each
  *       child (see mod_pywsgi_child.c).  An app is not a file under
  *       DocumentRoot: <Directory> sections do not apply to it, <Location>
@@ -63,51 +64,39 @@
 mod_pywsgi_globals_t  mod_pywsgi_globals;
 
 
-static int
-is_file_spec(const char *target)
-{
-    apr_size_t  n = strlen(target);
-
-    return strchr(target, '/') != NULL
-           || (n > 3 && strcmp(target + n - 3, ".py") == 0);
-}
-
-
 /*
- * "file.py[:name]" or "module:name" as pywsgi_embed/loader.py reads it: a
- * file part is made absolute (relative to ServerRoot) and must exist, so
+ * The app spec, parsed by csrc/pywsgi_spec.c.  A relative file is taken
+ * from the directory of the config file the directive is in (where its
+ * author sees it, as nginx takes it from its config's), and must exist, so
  * that "apache2 -t" reports a wrong path with the directive's line.
  */
 static const char *
 resolve_spec(cmd_parms *cmd, const char *spec, const char **out)
 {
-    const char   *colon, *name, *target, *path;
-    apr_finfo_t   finfo;
+    char          *dir, *path;
+    const char    *err, *target;
+    apr_finfo_t    finfo;
+    pywsgi_spec    ps;
 
-    colon = strrchr(spec, ':');
-    name = colon ? colon + 1 : NULL;
+    err = pywsgi_spec_parse(spec, strlen(spec), &ps);
+    if (err != NULL) {
+        return apr_psprintf(cmd->pool, "PyWSGIApp \"%s\": %s "
+                            "(file.py[:callable], module:callable or "
+                            "module:factory())", spec, err);
+    }
 
-    if (name == NULL || strchr(name, '/') != NULL
-        || (strlen(name) > 3 && strcmp(name + strlen(name) - 3, ".py") == 0))
+    target = apr_pstrmemdup(cmd->pool, ps.target, ps.target_len);
+
+    if (!ps.is_file) {
+        *out = apr_pstrmemdup(cmd->pool, ps.target,
+                              ps.target_len + ps.rest_len);
+        return NULL;                       /* a module: found in the child */
+    }
+
+    dir = ap_make_dirstr_parent(cmd->temp_pool, cmd->directive->filename);
+
+    if (apr_filepath_merge(&path, dir, target, 0, cmd->pool) != APR_SUCCESS)
     {
-        target = spec;
-        name = NULL;
-
-    } else {
-        target = apr_pstrmemdup(cmd->pool, spec, colon - spec);
-    }
-
-    if (*target == '\0') {
-        return "PyWSGIApp: no app given";
-    }
-
-    if (!is_file_spec(target)) {
-        *out = spec;                     /* a module: found in the child */
-        return NULL;
-    }
-
-    path = ap_server_root_relative(cmd->pool, target);
-    if (path == NULL) {
         return apr_pstrcat(cmd->pool, "PyWSGIApp: invalid path ", target,
                            NULL);
     }
@@ -119,7 +108,9 @@ resolve_spec(cmd_parms *cmd, const char *spec, const char **out)
                            NULL);
     }
 
-    *out = name ? apr_pstrcat(cmd->pool, path, ":", name, NULL) : path;
+    *out = apr_pstrcat(cmd->pool, path,
+                       apr_pstrmemdup(cmd->temp_pool, ps.rest, ps.rest_len),
+                       NULL);
     return NULL;
 }
 

@@ -26,6 +26,7 @@
 
 #include "pywsgi.h"
 #include "pywsgi_loader.h"
+#include "pywsgi_spec.h"
 
 
 #define PYWSGI_HANDLER    "pywsgi-app"

@@ -6,7 +6,9 @@
  *
  *   pywsgi_app SPEC;               location: serve this WSGI app here; SPEC
  *                                  is file.py[:callable], module:callable or
- *                                  module:factory(); the location prefix is
+ *                                  module:factory(), a relative file.py is
+ *                                  under the config prefix (the directory
+ *                                  of nginx.conf); the location prefix is
  *                                  SCRIPT_NAME ("" for "/", regex and named
  *                                  locations); not inherited
  *   pywsgi_mode threads|inline;    http, server, location (threads): threads
@@ -232,6 +234,62 @@ ngx_http_pywsgi_sendfile(void *handle, int fd, int64_t offset, int64_t n)
 }
 
 
+/*
+ * The app spec, parsed by csrc/pywsgi_spec.c; a relative file is made
+ * absolute against the config prefix (ngx_conf_full_name), as nginx
+ * resolves every relative path of its config.
+ */
+static char *
+ngx_http_pywsgi_spec(ngx_conf_t *cf, ngx_str_t *value, ngx_str_t *spec)
+{
+    u_char       *p;
+    ngx_str_t     file;
+    const char   *err;
+    pywsgi_spec   ps;
+
+    err = pywsgi_spec_parse((char *) value->data, value->len, &ps);
+
+    if (err != NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "pywsgi_app \"%V\": %s (file.py[:callable], "
+                           "module:callable or module:factory())",
+                           value, err);
+        return NGX_CONF_ERROR;
+    }
+
+    if (!ps.is_file || ps.target[0] == '/') {
+        spec->data = (u_char *) ps.target;
+        spec->len = ps.target_len + ps.rest_len;
+        spec->data[spec->len] = '\0';     /* the blanks after it, if any */
+        return NGX_CONF_OK;
+    }
+
+    file.len = ps.target_len;
+    file.data = ngx_pnalloc(cf->pool, file.len);
+    if (file.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memcpy(file.data, ps.target, file.len);
+
+    if (ngx_conf_full_name(cf->cycle, &file, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    spec->len = file.len + ps.rest_len;
+    spec->data = ngx_pnalloc(cf->pool, spec->len + 1);
+    if (spec->data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_cpymem(spec->data, file.data, file.len);
+    p = ngx_cpymem(p, ps.rest, ps.rest_len);
+    *p = '\0';
+
+    return NGX_CONF_OK;
+}
+
+
 static char *
 ngx_http_pywsgi_app(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -246,11 +304,10 @@ ngx_http_pywsgi_app(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    if (value[1].len == 0) {
-        return "needs an app: file.py[:callable] or module:callable";
+    if (ngx_http_pywsgi_spec(cf, &value[1], &plcf->spec) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
     }
 
-    plcf->spec = value[1];
     plcf->file = cf->conf_file->file.name.data;
     plcf->line = cf->conf_file->line;
 

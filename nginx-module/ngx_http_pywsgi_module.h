@@ -32,6 +32,7 @@
 #include "pywsgi.h"
 #include "pywsgi_env.h"
 #include "pywsgi_loader.h"
+#include "pywsgi_spec.h"
 
 
 #define NGX_HTTP_PYWSGI_INLINE   0

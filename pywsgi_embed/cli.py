@@ -131,20 +131,17 @@ def build_parser():
 def absolute_app(spec):
     """The spec with a file path made absolute: the server's workers do not
     run in this directory."""
-    target, _, name = spec.rpartition(":")
-    if not target or not loader.is_file_spec(target):
-        target, name = spec, None
-    if not loader.is_file_spec(target):
-        return spec
-    target = os.path.abspath(target)
-    return target + (":" + name if name else "")
+    try:
+        return loader.absolute_spec(spec)
+    except loader.LoadError as exc:
+        raise CliError("APP: %s" % exc) from None
 
 
 def python_path_of(args):
     """--python-path entries, absolute; for a module spec the current
     directory first, as `python -m` and gunicorn do."""
     paths = [os.path.abspath(p) for p in args.python_path]
-    target = args.app.rpartition(":")[0] or args.app
+    target = loader.parse_spec(args.app)[0]
     if not loader.is_file_spec(target) and os.getcwd() not in paths:
         paths.insert(0, os.getcwd())
     return paths

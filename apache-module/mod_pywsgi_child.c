@@ -194,7 +194,7 @@ mod_pywsgi_child_init(apr_pool_t *p, server_rec *s)
     /* our callbacks block (ap_pass_brigade waits for a slow client), so
        the gateway releases the GIL around them, except around start() of
        a small whole body, which only copies it (mod_pywsgi_output.c) */
-    cfg.io_nonblocking = PYWSGI_IO_SMALL_LAST;
+    cfg.io_mode = PYWSGI_IO_SMALL_LAST;
 
     mounts = (pywsgi_mount **) mod_pywsgi_globals.mounts->elts;
 
@@ -233,16 +233,15 @@ void
 mod_pywsgi_log(void *handle, int level, const char *msg, size_t n)
 {
     pywsgi_ctx  *ctx = handle;
-    int          lvl;
 
-    lvl = (level == PYWSGI_LOG_ERROR) ? APLOG_ERR
-          : (level == PYWSGI_LOG_WARN) ? APLOG_WARNING : APLOG_INFO;
+    /* PYWSGI_LOG_* are syslog's severities, as APLOG_* are */
 
     if (ctx != NULL) {
-        ap_log_rerror(APLOG_MARK, lvl, 0, ctx->r, "%.*s", (int) n, msg);
+        ap_log_rerror(APLOG_MARK, level, 0, ctx->r, "%.*s", (int) n, msg);
 
     } else {
-        ap_log_error(APLOG_MARK, lvl, 0, child.server, "%.*s", (int) n, msg);
+        ap_log_error(APLOG_MARK, level, 0, child.server, "%.*s", (int) n,
+                     msg);
     }
 }
 

@@ -634,7 +634,7 @@ ngx_http_pywsgi_config(ngx_http_pywsgi_main_conf_t *pmcf,
 
     /* both modes only copy (threads) or queue non-blocking output (inline):
        the gateway may call back holding the GIL */
-    cfg->io_nonblocking = 1;
+    cfg->io_mode = PYWSGI_IO_NONBLOCKING;
 }
 
 

@@ -441,13 +441,12 @@ ngx_http_pywsgi_log(void *handle, int level, const char *msg, size_t n)
     ngx_http_pywsgi_ctx_t *ctx = handle;
 
     ngx_log_t   *log;
-    ngx_uint_t   lvl;
 
     log = (ctx && ctx->request) ? ctx->request->connection->log
                                 : ngx_cycle->log;
 
-    lvl = (level == PYWSGI_LOG_ERROR) ? NGX_LOG_ERR
-          : (level == PYWSGI_LOG_WARN) ? NGX_LOG_WARN : NGX_LOG_INFO;
+    /* PYWSGI_LOG_* are syslog's severities; nginx's levels are those plus
+       one (NGX_LOG_EMERG is 1, syslog's LOG_EMERG 0) */
 
-    ngx_log_error(lvl, log, 0, "%*s", n, msg);
+    ngx_log_error((ngx_uint_t) level + NGX_LOG_EMERG, log, 0, "%*s", n, msg);
 }

@@ -145,7 +145,7 @@ boot(char *err, size_t errlen)
     cfg.io = &host_io;
     cfg.multithread = opt.threads > 1;
     cfg.multiprocess = opt.children > 1;
-    cfg.io_nonblocking = opt.nonblocking;
+    cfg.io_mode = opt.nonblocking ? PYWSGI_IO_NONBLOCKING : PYWSGI_IO_BLOCKING;
 
     app_id = gw.init(&cfg, err, errlen);
     return app_id;

@@ -55,7 +55,7 @@ def test_threads_in_forked_children(host, gateway, tmp_path):
 
 
 def test_threads_with_nonblocking_io(host, gateway):
-    """The same with pywsgi_config.io_nonblocking: the callbacks are called
+    """The same with pywsgi_config.io_mode: the callbacks are called
     through pywsgi_embed._fastio, holding the GIL, from every thread."""
     proc = run_host(
         host,

@@ -5,6 +5,7 @@ import pytest
 from pywsgi_embed._gateway import ffi
 
 from pywsgi_embed import gateway
+from pywsgi_embed.response import LOG_ERROR
 from tests.unit.recorder import DONE, FAIL
 
 
@@ -22,7 +23,7 @@ def test_unknown_app_id_fails_without_output(server, bad_id):
         assert seen.events == []
         assert seen.logs == [
             (
-                0,
+                LOG_ERROR,
                 "pywsgi: no app with id %d in this worker "
                 "(did its pywsgi_init fail?)" % bad_id,
             )

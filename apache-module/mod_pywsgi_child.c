@@ -182,19 +182,17 @@ mod_pywsgi_child_init(apr_pool_t *p, server_rec *s)
         threads = 1;
     }
 
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.abi_version = PYWSGI_ABI_VERSION;
-    cfg.python_home = mod_pywsgi_globals.python_home;
-    cfg.python_path = python_path(p);
-    cfg.server = ap_get_server_banner();
-    cfg.io = &mod_pywsgi_io_table;
-    cfg.multithread = threads > 1;
-    cfg.multiprocess = 1;
-
     /* our callbacks block (ap_pass_brigade waits for a slow client), so
        the gateway releases the GIL around them, except around start() of
        a small whole body, which only copies it (mod_pywsgi_output.c) */
-    cfg.io_mode = PYWSGI_IO_SMALL_LAST;
+
+    pywsgi_config_init(&cfg, &mod_pywsgi_io_table, PYWSGI_IO_SMALL_LAST,
+                       ap_get_server_banner());
+
+    cfg.python_home = mod_pywsgi_globals.python_home;
+    cfg.python_path = python_path(p);
+    cfg.multithread = threads > 1;
+    cfg.multiprocess = 1;
 
     mounts = (pywsgi_mount **) mod_pywsgi_globals.mounts->elts;
 

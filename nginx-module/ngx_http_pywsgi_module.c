@@ -619,22 +619,19 @@ ngx_http_pywsgi_config(ngx_http_pywsgi_main_conf_t *pmcf,
     ngx_http_pywsgi_app_t *app, ngx_uint_t multiprocess, u_char *python_path,
     pywsgi_config *cfg)
 {
-    ngx_memzero(cfg, sizeof(pywsgi_config));
+    /* both modes only copy (threads) or queue non-blocking output (inline):
+       the gateway may call back holding the GIL */
+
+    pywsgi_config_init(cfg, &ngx_http_pywsgi_io, PYWSGI_IO_NONBLOCKING,
+                       NGINX_VER);
 
     /* the strings of directives are NUL-terminated */
 
-    cfg->abi_version = PYWSGI_ABI_VERSION;
     cfg->python_home = (const char *) pmcf->python_home.data;
     cfg->python_path = (const char *) python_path;
     cfg->app = (const char *) app->spec.data;
-    cfg->server = NGINX_VER;
-    cfg->io = &ngx_http_pywsgi_io;
     cfg->multithread = (app->mode == NGX_HTTP_PYWSGI_THREADS);
     cfg->multiprocess = multiprocess ? 1 : 0;
-
-    /* both modes only copy (threads) or queue non-blocking output (inline):
-       the gateway may call back holding the GIL */
-    cfg->io_mode = PYWSGI_IO_NONBLOCKING;
 }
 
 

@@ -4,51 +4,8 @@
  *
  *   LoadModule pywsgi_module .../pywsgi_embed/modules/mod_pywsgi.so
  *
- * Directives:
- *
- *   PyWSGIApp /prefix /path/app.py[:callable]
- *   PyWSGIApp /prefix package.module:callable
- *       Serve an app at a URL prefix, which becomes SCRIPT_NAME ("/" is
- *       the root: SCRIPT_NAME ""), like WSGIScriptAlias.  Several per
- *       server; in the main server and in <VirtualHost> (a virtual host
- *       also serves the main server's apps; the longest prefix wins).  A
- *       relative file is relative to the directory of the config file the
- *       directive is in (nginx: of nginx.conf).  "apache2 -t" fails when
- *       an app file does not exist; the import itself happens in each
- *       child (see mod_pywsgi_child.c).  An app is not a file under
- *       DocumentRoot: <Directory> sections do not apply to it, <Location>
- *       sections do (Require, SetEnv, PyWSGIPassAuthorization, ...).
- *
- *   PyWSGIPythonHome /path/to/venv-or-prefix      (main server only)
- *       The Python the apps run in: a venv (its pyvenv.cfg is honoured)
- *       or an installation prefix.  Default: the Python pywsgi-embed was
- *       built with.
- *
- *   PyWSGIPythonPath dir [dir ...]                (main server only)
- *       Directories put first on sys.path, in order; may repeat.
- *
- *   PyWSGIEnv KEY VALUE                           (server, virtual host)
- *       An extra environ entry for the apps of that server.  Variables
- *       set with SetEnv, SetEnvIf or RewriteRule [E=] (r->subprocess_env)
- *       reach the environ too, as with mod_wsgi; the CGI variables and
- *       the request headers win over both.
- *
- *   PyWSGIPassAuthorization On|Off                (server, vhost, Location)
- *       Expose the Authorization and Proxy-Authorization request headers
- *       as HTTP_AUTHORIZATION / HTTP_PROXY_AUTHORIZATION.  Off by
- *       default, like mod_wsgi and CGI: with Apache doing the
- *       authentication, the app sees REMOTE_USER, not the password.
- *
- *   PyWSGIGateway /path/to/_gateway.cpython-311-x86_64-linux-gnu.so
- *       The gateway library to load (main server only).  Default: the one
- *       installed with this module, one directory up.
- *
- *   PyWSGIRunAsRoot On|Off                        (main server only)
- *       When Apache starts as root, keep the children as root instead of
- *       switching to User (Apache refuses "User root").  For development
- *       servers whose Python or app lives in a root-only directory (a
- *       pyenv under /root): what "user root;" is to nginx.  Off by
- *       default; never use it on a server that faces a network.
+ * The directives are documented in README.md ("Apache"), how the module
+ * works in docs/ARCHITECTURE.md.
  *
  * Chunked request bodies are accepted (de-chunked by Apache's HTTP input
  * filter; wsgi.input reads to the end, CONTENT_LENGTH is absent).

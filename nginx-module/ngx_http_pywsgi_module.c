@@ -2,39 +2,8 @@
 /*
  * ngx_http_pywsgi_module: directives, configuration, worker start and exit.
  *
- * Directives:
- *
- *   pywsgi_app SPEC;               location: serve this WSGI app here; SPEC
- *                                  is file.py[:callable], module:callable or
- *                                  module:factory(), a relative file.py is
- *                                  under the config prefix (the directory
- *                                  of nginx.conf); the location prefix is
- *                                  SCRIPT_NAME ("" for "/", regex and named
- *                                  locations); not inherited
- *   pywsgi_mode threads|inline;    http, server, location (threads): threads
- *                                  runs the app on a thread pool and never on
- *                                  the event loop; inline runs it on the loop,
- *                                  fastest for short CPU-only apps, but a slow
- *                                  call stalls every connection of the worker
- *   pywsgi_thread_pool NAME;       http, server, location (pywsgi): the pool
- *                                  of threads mode, declared at the top level
- *                                  with "thread_pool NAME threads=N;"
- *   pywsgi_param KEY VALUE [if_not_empty];
- *                                  http, server, location: an extra environ
- *                                  entry, VALUE with nginx variables (like
- *                                  uwsgi_param); it overrides a CGI variable
- *                                  of the same name
- *   pywsgi_python_home PATH;       http: a venv or a Python prefix (default:
- *                                  the Python the gateway was built with)
- *   pywsgi_python_path DIR;        http, repeatable: put DIR on sys.path
- *   pywsgi_gateway PATH;           http: the gateway library (default: the
- *                                  one installed with this module)
- *   pywsgi_check on|off;           http (on): load every app in a child
- *                                  process while reading the configuration,
- *                                  so that "nginx -t" and a reload report an
- *                                  app that cannot be imported, with its
- *                                  traceback, and the running workers keep
- *                                  serving
+ * The directives are documented in README.md ("nginx"), how the module
+ * works in docs/ARCHITECTURE.md.
  *
  * Python starts in each worker process after the fork (init_process), never
  * in the master.  There is no preload-in-the-master: nginx forks workers

@@ -78,19 +78,8 @@ def test_stop_after_traffic_is_quick(apache, mpm, how):
 
 def test_graceful_stop_finishes_in_flight_requests(apache, gate):
     srv = apache(threads=8)
-    url = srv.url("/sleep?s=0&" + gate.query)
-    with concurrent.futures.ThreadPoolExecutor(5) as pool:
-        held = [pool.submit(fetch, url) for _ in range(4)]
-        assert gate.wait_entered(4)
-        stopping = pool.submit(srv.stop, 15)
-        # the parent has taken the graceful stop when it says so
-        assert wait_until(
-            lambda: "shutting down gracefully" in srv.error_log()
-        ), srv.error_log()
-        assert not any(f.done() for f in held)
-        gate.release()
-        assert [f.result() for f in held] == [(200, b"slept")] * 4
-        took = stopping.result()
+    results, took = harness.stop_while_held(srv, gate, "/sleep?s=0", 4)
+    assert results == [(200, b"slept")] * 4
     assert took < 5, "graceful stop took %.1f s" % took
 
 

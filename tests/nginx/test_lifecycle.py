@@ -1,7 +1,6 @@
 """nginx lifecycle with apps in its workers: reload, graceful quit, a killed
 worker, apps that cannot be imported."""
 
-import concurrent.futures
 import os
 import signal
 import subprocess
@@ -73,19 +72,8 @@ def test_reload_with_a_broken_app_keeps_serving(nginx, app_copy):
 
 def test_quit_finishes_in_flight_requests(nginx, gate):
     srv = nginx(threads=8)
-    url = srv.url("/sleep?s=0&" + gate.query)
-    with concurrent.futures.ThreadPoolExecutor(5) as pool:
-        held = [pool.submit(fetch, url) for _ in range(4)]
-        assert gate.wait_entered(4)
-        stopping = pool.submit(srv.stop, 15)
-        # the worker has taken the quit when it says so; only then go on
-        assert wait_until(
-            lambda: "gracefully shutting down" in srv.error_log()
-        ), srv.error_log()
-        assert not any(f.done() for f in held)
-        gate.release()
-        assert [f.result()[0] for f in held] == [200] * 4
-        took = stopping.result()
+    results, took = harness.stop_while_held(srv, gate, "/sleep?s=0", 4)
+    assert [status for status, _ in results] == [200] * 4
     assert took < 5, "graceful stop took %.1f s" % took
 
 

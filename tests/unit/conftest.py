@@ -30,26 +30,30 @@ def server():
     assert not rec.callback_errors, rec.callback_errors
 
 
-@pytest.fixture(scope="session")
-def envc(tmp_path_factory):
-    """csrc/pywsgi_env.c as a cffi module: (ffi, lib)."""
+def compile_csrc(name, outdir):
+    """csrc/<name>.c as a cffi module (ffi, lib), declared from the marked
+    section "CFFI <NAME-after-pywsgi_>" of csrc/<name>.h, never a copy."""
     import cffi
 
+    section = "CFFI " + name[len("pywsgi_") :].upper()
     builder = cffi.FFI()
-    # the declarations as csrc/pywsgi_env.h has them, never a copy
-    builder.cdef(
-        header_section("CFFI ENV", path=os.path.join(CSRC, "pywsgi_env.h"))
-    )
+    builder.cdef(header_section(section, path=os.path.join(CSRC, name + ".h")))
+    module_name = "_%s_test" % name
     builder.set_source(
-        "_pywsgi_env_test",
-        '#include "pywsgi_env.h"',
-        sources=[os.path.join(CSRC, "pywsgi_env.c")],
+        module_name,
+        '#include "%s.h"' % name,
+        sources=[os.path.join(CSRC, name + ".c")],
         include_dirs=[CSRC],
         extra_compile_args=["-Wall", "-Wextra", "-Werror"],
     )
-    outdir = str(tmp_path_factory.mktemp("envc"))
-    path = builder.compile(tmpdir=outdir, verbose=False)
-    spec = importlib.util.spec_from_file_location("_pywsgi_env_test", path)
+    path = builder.compile(tmpdir=str(outdir), verbose=False)
+    spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.ffi, module.lib
+
+
+@pytest.fixture(scope="session")
+def envc(tmp_path_factory):
+    """csrc/pywsgi_env.c as a cffi module: (ffi, lib)."""
+    return compile_csrc("pywsgi_env", tmp_path_factory.mktemp("envc"))

@@ -4,14 +4,10 @@ and csrc/pywsgi_spec.c's pywsgi_spec_parse (both server modules, at config
 time), compiled with cffi.  A case is (spec, (target, name, call, is_file))
 or (spec, the words of the refusal)."""
 
-import importlib.util
-import os
-
 import pytest
 
 from pywsgi_embed import loader
-from pywsgi_embed._build import header_section
-from tests.unit.conftest import CSRC
+from tests.unit.conftest import compile_csrc
 
 SPEC_CASES = [
     ("app.py", ("app.py", "application", False, True)),
@@ -53,24 +49,7 @@ def parse_python(spec):
 @pytest.fixture(scope="session")
 def specc(tmp_path_factory):
     """csrc/pywsgi_spec.c as a cffi module: (ffi, lib)."""
-    import cffi
-
-    header = os.path.join(CSRC, "pywsgi_spec.h")
-    builder = cffi.FFI()
-    builder.cdef(header_section("CFFI SPEC", path=header))
-    builder.set_source(
-        "_pywsgi_spec_test",
-        '#include "pywsgi_spec.h"',
-        sources=[os.path.join(CSRC, "pywsgi_spec.c")],
-        include_dirs=[CSRC],
-        extra_compile_args=["-Wall", "-Wextra", "-Werror"],
-    )
-    outdir = str(tmp_path_factory.mktemp("specc"))
-    path = builder.compile(tmpdir=outdir, verbose=False)
-    spec = importlib.util.spec_from_file_location("_pywsgi_spec_test", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.ffi, module.lib
+    return compile_csrc("pywsgi_spec", tmp_path_factory.mktemp("specc"))
 
 
 def parse_c(specc, spec):

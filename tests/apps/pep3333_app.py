@@ -357,7 +357,8 @@ def route_sleep(environ, start_response):
 
 
 class Tracked:
-    """An iterable that records each close() call in a file."""
+    """An iterable that records each close() call in a file, and when the
+    server has let go of it ("gone"): no close() can follow that."""
 
     def __init__(self, path, chunks, fail_at=None, delay=0.0):
         self.path = path
@@ -376,6 +377,9 @@ class Tracked:
 
     def close(self):
         self.mark("close")
+
+    def __del__(self):
+        self.mark("gone")
 
     def mark(self, what):
         with open(self.path, "a") as f:

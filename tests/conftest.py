@@ -212,9 +212,3 @@ def app_copy(request, tmp_path):
 def gate(tmp_path):
     """A Gate (tests/apps/gate.py) that holds requests in the app."""
     return Gate(tmp_path / "gate")
-
-
-@pytest.fixture
-def entry_counter(tmp_path):
-    """A Gate that only counts the requests that entered the app."""
-    return Gate(tmp_path / "entered", hold=False)

@@ -38,17 +38,16 @@ def pass_gate(params):
 
 
 class Gate:
-    """The test side, over a fresh directory: hold=False only counts the
-    requests that entered the app and lets them go on at once."""
+    """The test side, over a fresh directory."""
 
-    def __init__(self, directory, hold=True):
+    def __init__(self, directory):
         os.makedirs(directory, exist_ok=True)
         os.chmod(directory, 0o777)  # the server's workers write there
         self.dir = str(directory)
-        self.hold = hold
-        self.query = "entered=" + quote(self.dir)
-        if hold:
-            self.query += "&hold=" + quote(os.path.join(self.dir, RELEASE))
+        self.query = "entered=%s&hold=%s" % (
+            quote(self.dir),
+            quote(os.path.join(self.dir, RELEASE)),
+        )
 
     def entered(self):
         """How many requests have entered the app so far."""

@@ -225,6 +225,7 @@ class Recorder:
         software=b"test/1.0",
         multithread=1,
         multiprocess=1,
+        chdir=None,
     ):
         """A pywsgi_config * (and what it points to, kept alive)."""
         cfg = ffi.new("pywsgi_config *")
@@ -244,6 +245,7 @@ class Recorder:
         cfg.io = self.io
         cfg.multithread = multithread
         cfg.multiprocess = multiprocess
+        cfg.chdir = text(chdir) if chdir is not None else ffi.NULL
         self._keep.append(keep)
         return cfg
 

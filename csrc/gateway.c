@@ -33,6 +33,10 @@
 #error "build with -DPYWSGI_PYTHON_EXECUTABLE=\"/path/to/python\""
 #endif
 
+#ifndef PYWSGI_CFFI_BACKEND
+#error "build with -DPYWSGI_CFFI_BACKEND=\"/path/to/_cffi_backend.so\""
+#endif
+
 
 enum {
     GW_COLD = 0,     /* Python not started in this process */
@@ -226,7 +230,12 @@ add_own_site(char *err, size_t errlen)
     PyObject  *path, *dir;
     int        i, rc;
 
-    snprintf(site, sizeof(site), "%s", pywsgi_gateway_path());
+    /* the modules load <pkg>/modules/../_gateway.so: resolve the ".."
+       (and symlinks) before stripping components */
+
+    if (realpath(pywsgi_gateway_path(), site) == NULL) {
+        return 0;
+    }
 
     for (i = 0; i < 2; i++) {          /* <site>/pywsgi_embed/_gateway.so */
         slash = strrchr(site, '/');
@@ -251,20 +260,56 @@ add_own_site(char *err, size_t errlen)
 }
 
 
+/*
+ * cffi's C half, _cffi_backend, is an extension module of the very Python
+ * the gateway was built with.  It is found through sys.path (the venv's
+ * own, or the package's site-packages, see add_own_site); a checkout built
+ * in place has no cffi beside the package, so then the file the build
+ * used (PYWSGI_CFFI_BACKEND) is loaded by its path, without putting the
+ * build's whole site-packages on the app's sys.path.
+ */
 static int
 check_cffi(char *err, size_t errlen)
 {
-    PyObject  *m;
+    PyObject  *m, *globals, *rc;
 
     m = PyImport_ImportModule("_cffi_backend");
 
-    if (m == NULL) {
-        exception_text("the configured Python cannot import cffi (install "
-                       "cffi in it)", err, errlen);
+    if (m != NULL) {
+        Py_DECREF(m);
+        return 0;
+    }
+
+    PyErr_Clear();
+
+    globals = PyDict_New();
+    rc = NULL;
+
+    if (globals != NULL
+        && PyDict_SetItemString(globals, "__builtins__",
+                                PyEval_GetBuiltins()) == 0)
+    {
+        rc = PyRun_String(
+            "import importlib.util, sys\n"
+            "spec = importlib.util.spec_from_file_location(\n"
+            "    '_cffi_backend', " "'" PYWSGI_CFFI_BACKEND "')\n"
+            "m = importlib.util.module_from_spec(spec)\n"
+            "spec.loader.exec_module(m)\n"
+            "sys.modules['_cffi_backend'] = m\n",
+            Py_file_input, globals, globals);
+    }
+
+    Py_XDECREF(globals);
+
+    if (rc == NULL) {
+        exception_text("the configured Python cannot import cffi, nor "
+                       "load the one pywsgi-embed was built with ("
+                       PYWSGI_CFFI_BACKEND "): install cffi in it", err,
+                       errlen);
         return -1;
     }
 
-    Py_DECREF(m);
+    Py_DECREF(rc);
     return 0;
 }
 

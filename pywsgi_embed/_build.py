@@ -88,6 +88,14 @@ def python_executable():
     return sys.executable
 
 
+def cffi_backend():
+    """The _cffi_backend extension this build uses: gateway.c loads it by
+    its path when the configured Python has no cffi of its own."""
+    import _cffi_backend
+
+    return os.path.realpath(_cffi_backend.__file__)
+
+
 def libpython():
     """(library dir, library name) of this Python's shared libpython.  The
     gateway links it itself: cffi adds it only in its own compile(), not in
@@ -119,6 +127,7 @@ def make_builder():
         libraries=[libpython()[1]],
         define_macros=[
             ("PYWSGI_PYTHON_EXECUTABLE", '"%s"' % python_executable()),
+            ("PYWSGI_CFFI_BACKEND", '"%s"' % cffi_backend()),
             ("PYWSGI_GATEWAY_FILE", '"_gateway%s"' % ext_suffix),
         ],
         # cffi links libpython for embedding; the rpath lets a server that

@@ -43,7 +43,8 @@ mkdir "$builddir/src"
 cp "$here"/mod_pywsgi*.c "$here"/mod_pywsgi.h "$builddir/src/"
 cp "$csrc"/pywsgi.h "$csrc"/pywsgi_env.h "$csrc"/pywsgi_env.c \
    "$csrc"/pywsgi_headers.h "$csrc"/pywsgi_loader.h \
-   "$csrc"/pywsgi_loader.c "$builddir/src/"
+   "$csrc"/pywsgi_loader.c "$csrc"/pywsgi_check.h "$csrc"/pywsgi_check.c \
+   "$builddir/src/"
 
 cd "$builddir/src"
 
@@ -51,7 +52,7 @@ cd "$builddir/src"
 "$apxs" -c -o mod_pywsgi.la \
     -I . -DPYWSGI_GATEWAY_FILE="\\\"$gateway_file\\\"" \
     -Wc,-Wall -Wc,-Wno-unused-parameter -Wc,-std=gnu99 \
-    mod_pywsgi.c $(ls mod_pywsgi_*.c) pywsgi_env.c pywsgi_loader.c \
+    mod_pywsgi.c $(ls mod_pywsgi_*.c) pywsgi_env.c pywsgi_loader.c pywsgi_check.c \
     -ldl > "$builddir/build.log" 2>&1 || {
     cat "$builddir/build.log" >&2
     echo "pywsgi-embed: building the Apache module failed (log:" \

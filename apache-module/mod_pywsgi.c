@@ -12,9 +12,11 @@
  *       the root: SCRIPT_NAME ""), like WSGIScriptAlias.  Several per
  *       server; in the main server and in <VirtualHost> (a virtual host
  *       also serves the main server's apps; the longest prefix wins).  A
- *       relative file is relative to ServerRoot.  "apache2 -t" fails when
- *       an app file does not exist; the import itself happens in each
- *       child (see mod_pywsgi_child.c).  An app is not a file under
+ *       relative file is relative to ServerRoot.  "apache2 -t" and start-up
+ *       fail when an app cannot be imported or Python cannot start: a
+ *       child imports every app once at config time, as the children's
+ *       user (mod_pywsgi_check.c); each child then imports them again
+ *       (mod_pywsgi_child.c).  An app is not a file under
  *       DocumentRoot: <Directory> sections do not apply to it, <Location>
  *       sections do (Require, SetEnv, PyWSGIPassAuthorization, ...).
  *
@@ -390,6 +392,8 @@ register_hooks(apr_pool_t *p)
     static const char * const after_alias[] = { "mod_alias.c", NULL };
 
     ap_hook_pre_config(pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(mod_pywsgi_check_config, NULL, NULL,
+                         APR_HOOK_MIDDLE);
     ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(mod_pywsgi_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(mod_pywsgi_translate, after_alias, NULL,

@@ -28,6 +28,7 @@
 
 #include "pywsgi.h"
 #include "gateway.h"
+#include "python_identity.h"
 
 #ifndef PYWSGI_PYTHON_EXECUTABLE
 #error "build with -DPYWSGI_PYTHON_EXECUTABLE=\"/path/to/python\""
@@ -50,7 +51,7 @@ static int add_fastio(char *err, size_t errlen);
 static volatile int     gw_state = GW_COLD;
 static const pywsgi_io *gw_io;
 static pid_t            gw_pid;
-static char             gw_boot_error[1024];
+static char             gw_boot_error[2048];
 static pthread_mutex_t  gw_init_lock = PTHREAD_MUTEX_INITIALIZER;
 
 
@@ -86,55 +87,6 @@ is_file(const char *path)
 
 
 /*
- * A venv's pyvenv.cfg names the Python it was made with ("version = 3.11.7"
- * from venv, "version_info = 3.11.7.final.0" from virtualenv).  Booting
- * libpython 3.11 on a 3.12 venv ends in "No module named 'encodings'", so
- * say what is wrong before trying.
- */
-static int
-check_venv_version(const char *cfg_path, char *err, size_t errlen)
-{
-    FILE  *f;
-    char   line[256], want[32];
-    int    major, minor, ok;
-
-    f = fopen(cfg_path, "r");
-    if (f == NULL) {
-        snprintf(err, errlen, "cannot read %s: %s", cfg_path,
-                 strerror(errno));
-        return -1;
-    }
-
-    ok = 1;
-
-    while (fgets(line, sizeof(line), f) != NULL) {
-        if ((sscanf(line, "version = %d.%d", &major, &minor) == 2
-             || sscanf(line, "version_info = %d.%d", &major, &minor) == 2)
-            && (major != PY_MAJOR_VERSION || minor != PY_MINOR_VERSION))
-        {
-            ok = 0;
-            break;
-        }
-    }
-
-    fclose(f);
-
-    if (!ok) {
-        snprintf(want, sizeof(want), "%d.%d", PY_MAJOR_VERSION,
-                 PY_MINOR_VERSION);
-        snprintf(err, errlen, "the venv of %s is Python %d.%d, but this "
-                 "gateway was built for Python %s: install pywsgi-embed "
-                 "with that venv's python (it builds a matching module), or "
-                 "point the Python home at a %s venv", cfg_path, major,
-                 minor, want, want);
-        return -1;
-    }
-
-    return 0;
-}
-
-
-/*
  * Point PyConfig at the configured Python: a venv through its python
  * executable, so that getpath reads pyvenv.cfg as for a real run; an
  * installation prefix through PyConfig.home.
@@ -154,7 +106,7 @@ set_home(PyConfig *pc, const char *home, char *err, size_t errlen)
     snprintf(path, sizeof(path), "%s/pyvenv.cfg", home);
 
     if (is_file(path)) {
-        if (check_venv_version(path, err, errlen) != 0) {
+        if (pywsgi_identity_venv(home, path, err, errlen) != 0) {
             return -1;
         }
 
@@ -175,6 +127,10 @@ set_home(PyConfig *pc, const char *home, char *err, size_t errlen)
         snprintf(err, errlen, "the Python home %s is neither a venv (no "
                  "pyvenv.cfg) nor a Python %d.%d installation (no %s)", home,
                  PY_MAJOR_VERSION, PY_MINOR_VERSION, path);
+        return -1;
+    }
+
+    if (pywsgi_identity_prefix(home, err, errlen) != 0) {
         return -1;
     }
 
@@ -321,6 +277,10 @@ boot(const pywsgi_config *cfg, char *err, size_t errlen)
     PyStatus   st;
     int        rc;
 
+    if (pywsgi_identity_libpython(err, errlen) != 0) {
+        return -1;
+    }
+
     PyConfig_InitPythonConfig(&pc);
 
     pc.install_signal_handlers = 0;   /* signals belong to the server */
@@ -337,8 +297,8 @@ boot(const pywsgi_config *cfg, char *err, size_t errlen)
     PyConfig_Clear(&pc);
 
     if (PyStatus_Exception(st)) {
-        snprintf(err, errlen, "Python failed to start%s%s: %s",
-                 st.func ? " in " : "", st.func ? st.func : "",
+        snprintf(err, errlen, "%s%s%s", st.func ? st.func : "",
+                 st.func ? ": " : "",
                  st.err_msg ? st.err_msg : "(no message)");
         return -1;
     }
@@ -355,6 +315,27 @@ boot(const pywsgi_config *cfg, char *err, size_t errlen)
     PyEval_SaveThread();
 
     return rc;
+}
+
+
+/* boot(), its message marked as Python's own failure, not the app's */
+static int
+boot_python(const pywsgi_config *cfg, char *err, size_t errlen)
+{
+    size_t  n;
+
+    n = sizeof(PYWSGI_PYTHON_FAILED) - 1;
+
+    if (errlen <= n + 1) {
+        return boot(cfg, err, errlen);
+    }
+
+    if (boot(cfg, err + n, errlen - n) == 0) {
+        return 0;
+    }
+
+    memcpy(err, PYWSGI_PYTHON_FAILED, n);
+    return -1;
 }
 
 
@@ -387,7 +368,7 @@ pywsgi_init(const pywsgi_config *cfg, char *err, size_t errlen)
     if (gw_state == GW_COLD) {
         gw_pid = getpid();
 
-        if (boot(cfg, gw_boot_error, sizeof(gw_boot_error)) != 0) {
+        if (boot_python(cfg, gw_boot_error, sizeof(gw_boot_error)) != 0) {
             gw_state = GW_BROKEN;
 
         } else {

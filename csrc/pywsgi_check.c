@@ -65,7 +65,10 @@ child_run(const pywsgi_check *chk, int fd)
 
     for (i = 0; i < chk->napps; i++) {
         if (gw.init(&chk->apps[i], err, sizeof(err)) < 0) {
-            child_fail(fd, i, err);
+            /* Python itself, not this app: say so without the app */
+            child_fail(fd, strncmp(err, PYWSGI_PYTHON_FAILED,
+                                   sizeof(PYWSGI_PYTHON_FAILED) - 1) == 0
+                           ? -1 : i, err);
         }
     }
 

@@ -153,7 +153,9 @@ class ApacheServer(base.Server):
             if os.geteuid() == 0:
                 lines.append("PyWSGIRunAsRoot On")
         lines += [
-            "ServerName %s" % o.host,
+            # with the port: a request without Host (HTTP/1.0) gets its
+            # SERVER_PORT from here, 80 when it is missing
+            "ServerName %s:%d" % (o.host, o.port),
             "Listen %s:%d" % (o.host, o.port),
             "DocumentRoot %s" % quote(docroot),
             "TypesConfig /etc/mime.types",

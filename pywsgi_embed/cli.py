@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 
-from pywsgi_embed import __version__, loader, servers
+from pywsgi_embed import __version__, layout, loader, servers
 from pywsgi_embed.servers import Mount, Options, ServerError
 
 STOP_TIMEOUT = 30.0
@@ -147,7 +147,21 @@ def python_path_of(args):
     target = args.app.rpartition(":")[0] or args.app
     if not loader.is_file_spec(target) and os.getcwd() not in paths:
         paths.insert(0, os.getcwd())
-    return paths
+    return paths + project_path(target, paths)
+
+
+def project_path(target, paths):
+    """[the project folder] when the app needs it on sys.path and it is
+    not there yet (layout.py: a Django project's wsgi.py), said on
+    stderr."""
+    folder, why = layout.project_folder(target, os.getcwd())
+    if folder is None:
+        return []
+    print(
+        "pywsgi-embed: %s on sys.path (%s)" % (folder, why),
+        file=sys.stderr,
+    )
+    return [] if folder in paths else [folder]
 
 
 def options_of(args, **extra):

@@ -4,7 +4,7 @@
  * the nginx module): an app that cannot be imported, or a Python home or
  * venv that cannot start, fails "apache2 -t" and start-up with the
  * directive's file and line and the reason, instead of a server that
- * answers 500 to everything.
+ * answers 500 to everything.  mod_wsgi loaded beside it is refused too.
  *
  * Apache reads its configuration twice at start: the first reading only
  * probes, so the check runs on the real one (and on every restart), and
@@ -45,6 +45,27 @@ children_user(pywsgi_check *chk)
 }
 
 
+/*
+ * mod_wsgi (Debian's libapache2-mod-wsgi-py3) embeds its own Python in the
+ * same processes: one libpython, two owners of its GIL state, and
+ * children that abort at every stop ("PyEval_AcquireThread: the function
+ * must be called with the GIL held").  Its module name is its source file.
+ */
+static const char *
+mod_wsgi_loaded(void)
+{
+    module  *m;
+
+    for (m = ap_top_module; m != NULL; m = m->next) {
+        if (m != &pywsgi_module && strstr(m->name, "mod_wsgi") != NULL) {
+            return m->name;
+        }
+    }
+
+    return NULL;
+}
+
+
 int
 mod_pywsgi_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     apr_pool_t *ptemp, server_rec *s)
@@ -57,6 +78,15 @@ mod_pywsgi_check_config(apr_pool_t *pconf, apr_pool_t *plog,
 
     if (mod_pywsgi_globals.mounts->nelts == 0 || !real_reading()) {
         return OK;
+    }
+
+    if (mod_wsgi_loaded() != NULL) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
+                     "pywsgi: mod_wsgi (%s) is loaded in this Apache too: "
+                     "both embed Python in the same processes, and its "
+                     "children would abort at every stop; disable one "
+                     "(Debian: a2dismod wsgi)", mod_wsgi_loaded());
+        return HTTP_INTERNAL_SERVER_ERROR;
     }
 
     memset(&chk, 0, sizeof(pywsgi_check));

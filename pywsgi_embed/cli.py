@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 
-from pywsgi_embed import __version__, layout, loader, servers
+from pywsgi_embed import __version__, install, layout, loader, servers
 from pywsgi_embed.servers import Mount, Options, ServerError
 
 STOP_TIMEOUT = 30.0
@@ -117,6 +117,8 @@ def build_parser():
         "module-path", help="print the path of the built module"
     )
     path.add_argument("server", choices=servers.NAMES)
+
+    install.add_commands(sub)
 
     sub.add_parser(
         "doctor",
@@ -353,6 +355,8 @@ COMMANDS = {
     "config": cmd_config,
     "module-path": cmd_module_path,
     "doctor": cmd_doctor,
+    "install": install.cmd_install,
+    "uninstall": install.cmd_uninstall,
 }
 
 

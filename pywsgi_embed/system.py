@@ -181,8 +181,66 @@ def check_module_loads(server):
     ]
 
 
+PROBE_APP = """\
+def application(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+"""
+
+
+def as_workers_user(server, text, user, group):
+    """A config rendered by servers/ with its workers as user:group
+    instead of root (what `serve` uses when it runs as root)."""
+    if server == "nginx":
+        return text.replace("user root;", "user %s %s;" % (user, group))
+    return text.replace(
+        "PyWSGIRunAsRoot On", "User %s\nGroup %s" % (user, group)
+    )
+
+
+def check_workers_view(server, python_home=None, etc=None):
+    """What the server's workers will see: the server's own config test
+    of a probe app, whose config-time check (csrc/pywsgi_check.c) starts
+    Python as the workers' user, exactly as a worker does."""
+    import shutil
+    import tempfile
+
+    user, group = workers_user(server, etc)
+    folder = tempfile.mkdtemp(prefix="pywsgi-probe-", dir="/tmp")
+    try:
+        os.chmod(folder, 0o755)
+        app = os.path.join(folder, "probe_app.py")
+        with open(app, "w") as f:
+            f.write(PROBE_APP)
+        os.chmod(app, 0o644)
+        options = servers.Options(
+            mounts=[servers.Mount("/", app)], python_home=python_home
+        )
+        runner = servers.get(server)(options, os.path.join(folder, "w"))
+        path = runner.write_config()
+        with open(path) as f:
+            text = as_workers_user(server, f.read(), user, group)
+        with open(path, "w") as f:
+            f.write(text)
+        problem = runner.check_config(path)
+    except servers.ServerError as exc:
+        problem = str(exc)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    if problem is None:
+        return []
+    return [
+        "the %s workers (user %s) cannot start Python: %s"
+        % (server, user, problem)
+    ]
+
+
 def check_all(server, python_home=None, etc=None):
     problems = check_module_loads(server)
     if server == "apache":
         problems += check_no_mod_wsgi(etc)
-    return problems + check_readable(server, python_home, etc)
+    if problems:
+        return problems
+    return check_readable(server, python_home, etc) or check_workers_view(
+        server, python_home, etc
+    )

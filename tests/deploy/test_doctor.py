@@ -3,10 +3,10 @@ says what their workers' user will see, and finds mod_wsgi beside ours."""
 
 import os
 import subprocess
-import sysconfig
 
 import pytest
 
+from pywsgi_embed import system
 from tests.deploy.system import ROOT
 
 DOCTOR = [os.path.join(ROOT, ".venv", "bin", "pywsgi-embed"), "doctor"]
@@ -16,15 +16,6 @@ pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not os.path.isdir("/etc/apache2"),
     reason="needs root and Debian's nginx and apache2 packages",
 )
-
-
-def build_libpython():
-    return os.path.realpath(
-        os.path.join(
-            sysconfig.get_config_var("LIBDIR"),
-            sysconfig.get_config_var("INSTSONAME"),
-        )
-    )
 
 
 @pytest.fixture
@@ -39,16 +30,13 @@ def mod_wsgi_enabled():
 
 
 def test_doctor_says_what_the_workers_see(mod_wsgi_enabled):
-    lib = build_libpython()
-    readable = subprocess.run(
-        ["setpriv", "--reuid=www-data", "--regid=www-data", "--init-groups"]
-        + ["test", "-r", lib]
-    )
+    lib = system.libpython()
+    unreadable = system.unreadable("www-data", "www-data", [lib])
     proc = subprocess.run(DOCTOR, capture_output=True, text=True, timeout=120)
     out = proc.stdout
     assert proc.returncode == 1
     assert "Debian's mod_wsgi is enabled in this Apache" in out
-    if readable.returncode != 0:
+    if unreadable:
         assert "the nginx workers' user www-data cannot read %s" % lib in out
         # the workers' own words: the config-time check run as www-data
         assert "the nginx workers (user www-data) cannot start Python" in out

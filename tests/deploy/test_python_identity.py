@@ -6,10 +6,10 @@ server refuses to start, naming both: the config-time check
 import os
 import subprocess
 import sys
-import sysconfig
 
 import pytest
 
+from pywsgi_embed import system
 from tests import harness
 
 SERVERS = ["nginx", "apache"]
@@ -95,15 +95,9 @@ def test_a_home_that_is_not_a_python_is_refused(tmp_path, app, server):
 
 def as_www_data(server):
     """The config with the workers as www-data, not root."""
-
-    def edit(text):
-        if server == "nginx":
-            return text.replace("user root;", "user www-data www-data;")
-        return text.replace(
-            "PyWSGIRunAsRoot On", "User www-data\nGroup www-data"
-        )
-
-    return edit
+    return lambda text: system.as_workers_user(
+        server, text, "www-data", "www-data"
+    )
 
 
 def readable_by_www_data(tmp_path):
@@ -115,36 +109,14 @@ def readable_by_www_data(tmp_path):
     return path
 
 
-def build_libpython():
-    libdir = sysconfig.get_config_var("LIBDIR")
-    return os.path.realpath(
-        os.path.join(libdir, sysconfig.get_config_var("INSTSONAME"))
-    )
-
-
-def www_data_can_read(path):
-    probe = subprocess.run(
-        [
-            "setpriv",
-            "--reuid=www-data",
-            "--regid=www-data",
-            "--clear-groups",
-            "test",
-            "-r",
-            path,
-        ]
-    )
-    return probe.returncode == 0
-
-
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to set a user")
 @pytest.mark.parametrize("server", SERVERS)
 def test_a_libpython_the_workers_cannot_read_is_refused(tmp_path, server):
     """As root, -t checks as the workers' user: www-data cannot read the
     build's libpython (under /root, mode 700), so the loader would take
     another of the same soname, or none."""
-    lib = build_libpython()
-    if www_data_can_read(lib):
+    lib = system.libpython()
+    if not system.unreadable("www-data", "www-data", [lib]):
         pytest.skip("www-data can read %s here" % lib)
     app = readable_by_www_data(tmp_path)
     for said in refusal(server, tmp_path / "w", app, edit=as_www_data(server)):

@@ -13,6 +13,7 @@ import tempfile
 
 import pytest
 
+from pywsgi_embed import system
 from tests import harness
 from tests.deploy import system as sysutil
 
@@ -243,17 +244,8 @@ def test_apache_install_serves_django_and_uninstall_restores(
 
 def test_install_refuses_a_python_the_workers_cannot_read():
     """This checkout's own venv runs on a pyenv under /root (mode 700)."""
-    lib = os.path.realpath(
-        os.path.join(
-            __import__("sysconfig").get_config_var("LIBDIR"),
-            __import__("sysconfig").get_config_var("INSTSONAME"),
-        )
-    )
-    probe = subprocess.run(
-        ["setpriv", "--reuid=www-data", "--regid=www-data", "--init-groups"]
-        + ["test", "-r", lib]
-    )
-    if probe.returncode == 0:
+    lib = system.libpython()
+    if not system.unreadable("www-data", "www-data", [lib]):
         pytest.skip("www-data can read %s here" % lib)
     before = sysutil.snapshot("/etc/nginx")
     proc = subprocess.run(

@@ -130,3 +130,21 @@ def run_cli(*args):
         text=True,
         timeout=120,
     )
+
+
+def serve_in(cwd, *args):
+    """`pywsgi-embed serve ARGS` run from cwd, on a free port."""
+    import sys
+
+    port = harness.free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pywsgi_embed", "serve"]
+        + list(args)
+        + ["--port", str(port)],
+        cwd=str(cwd),
+        env=dict(os.environ, PYTHONPATH=ROOT),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    return proc, port

@@ -2,14 +2,14 @@
 `serve mysite/wsgi.py` and `serve mysite.wsgi` from the project folder
 put the folder that holds the package on sys.path, and say so."""
 
-import os
 import subprocess
 import sys
 
 import pytest
 
 from tests import harness
-from tests.test_cli import ROOT, Serving, get
+from tests.deploy.system import serve_in
+from tests.test_cli import Serving, get
 
 WORKS = b"The install worked successfully"
 
@@ -25,21 +25,6 @@ def project(tmp_path):
     )
     assert (folder / "mysite" / "wsgi.py").is_file()
     return folder
-
-
-def serve_in(cwd, *args):
-    port = harness.free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pywsgi_embed", "serve"]
-        + list(args)
-        + ["--port", str(port)],
-        cwd=str(cwd),
-        env=dict(os.environ, PYTHONPATH=ROOT),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    return proc, port
 
 
 @pytest.mark.parametrize("server", ["nginx", "apache"])

@@ -2,13 +2,11 @@
 command the README gives, on both servers, with an upload."""
 
 import os
-import subprocess
-import sys
 
 import pytest
 
 from tests import harness
-from tests.deploy.system import multipart
+from tests.deploy.system import multipart, serve_in
 from tests.test_cli import ROOT, Serving
 
 EXAMPLES = {
@@ -21,16 +19,7 @@ EXAMPLES = {
 @pytest.mark.parametrize("example", sorted(EXAMPLES))
 def test_an_example_serves_with_one_command(example, server):
     spec, upload = EXAMPLES[example]
-    port = harness.free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pywsgi_embed", "serve", spec]
-        + ["--server", server, "--port", str(port)],
-        cwd=ROOT,
-        env=dict(os.environ, PYTHONPATH=ROOT),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc, port = serve_in(ROOT, spec, "--server", server)
     with Serving(proc, port):
         assert harness.wait_for_port(port, proc, timeout=60)
         url = "http://127.0.0.1:%d" % port

@@ -80,6 +80,22 @@ class Started:
         self.proc.wait()
 
 
+def start_on(template, site, installed, argv):
+    """The server on a test main config: template filled with the site
+    folder, a free port and the site snippet `install` printed."""
+    port = harness.free_port()
+    conf = os.path.join(site, "test-main.conf")
+    with open(conf, "w") as f:
+        f.write(
+            template.format(site=site, port=port, snippet=site_part(installed))
+        )
+    return Started(
+        [arg.replace("{conf}", conf) for arg in argv],
+        port,
+        os.path.join(site, "error.log"),
+    )
+
+
 NGINX_MAIN = """\
 include /etc/nginx/modules-enabled/*.conf;
 user www-data;
@@ -119,21 +135,14 @@ def test_nginx_install_serves_django_and_uninstall_restores(venv, site):
         assert done.returncode == 0, done.stdout + done.stderr
         assert "%s on sys.path" % project in done.stderr
         assert subprocess.run(["nginx", "-t"]).returncode == 0
-        port = harness.free_port()
         body = os.path.join(site, "body")
         os.mkdir(body)
         shutil.chown(body, "www-data", "www-data")
-        conf = os.path.join(site, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(
-                NGINX_MAIN.format(
-                    site=site, port=port, snippet=site_part(done.stdout)
-                )
-            )
-        running = Started(
-            ["nginx", "-p", site, "-c", conf, "-e", site + "/error.log"],
-            port,
-            os.path.join(site, "error.log"),
+        running = start_on(
+            NGINX_MAIN,
+            site,
+            done.stdout,
+            ["nginx", "-p", site, "-c", "{conf}", "-e", site + "/error.log"],
         )
         serve_django(running, project)
     finally:
@@ -214,19 +223,12 @@ def test_apache_install_serves_django_and_uninstall_restores(
     try:
         assert done.returncode == 0, done.stdout + done.stderr
         assert os.path.islink("/etc/apache2/mods-enabled/pywsgi.load")
-        port = harness.free_port()
         os.mkdir(os.path.join(site, "run"))
-        conf = os.path.join(site, "apache2.conf")
-        with open(conf, "w") as f:
-            f.write(
-                APACHE_MAIN.format(
-                    site=site, port=port, snippet=site_part(done.stdout)
-                )
-            )
-        running = Started(
-            ["apache2", "-f", conf, "-DFOREGROUND"],
-            port,
-            os.path.join(site, "error.log"),
+        running = start_on(
+            APACHE_MAIN,
+            site,
+            done.stdout,
+            ["apache2", "-f", "{conf}", "-DFOREGROUND"],
         )
         harness.wait_until(
             lambda: "resuming normal" in open(running.log).read(), 30

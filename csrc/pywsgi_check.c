@@ -55,9 +55,23 @@ child_run(const pywsgi_check *chk, int fd)
 {
     static char     err[8192];
     int             i;
+    const char     *why;
     pywsgi_gateway  gw;
 
+    if (chk->prepare != NULL) {
+        why = chk->prepare(chk->prepare_data);
+        if (why != NULL) {
+            child_fail(fd, -1, why);
+        }
+    }
+
     switch_user(chk, fd);
+
+    if (chk->workdir != NULL && chdir(chk->workdir) == -1) {
+        snprintf(err, sizeof(err), "cannot enter the workers' directory %s "
+                 "in the check process: %s", chk->workdir, strerror(errno));
+        child_fail(fd, -1, err);
+    }
 
     if (pywsgi_gateway_open(&gw, chk->gateway, err, sizeof(err)) != 0) {
         child_fail(fd, -1, err);

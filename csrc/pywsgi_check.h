@@ -33,6 +33,15 @@ typedef struct {
     const char           *user;
     uid_t                 uid;
     gid_t                 gid;
+
+    /* the server's own preparation of a worker, run first in the child
+       (NULL: none), e.g. nginx's environment: NULL, or why it failed */
+    const char         *(*prepare)(void *data);
+    void                 *prepare_data;
+
+    /* the workers' working directory, entered after the user switch as
+       the workers do (NULL: the server's) */
+    const char           *workdir;
 } pywsgi_check;
 
 

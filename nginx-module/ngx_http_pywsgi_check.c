@@ -7,6 +7,11 @@
  * that failed at start would leave the master holding the port with no
  * worker.  The check itself (a child, as the workers' user) is shared with
  * the Apache module: csrc/pywsgi_check.c.
+ *
+ * The child takes the workers' environment first (nginx keeps only TZ and
+ * what "env" directives name or set, which must come before http { }) and
+ * their working_directory: an app that needs a variable imports here only
+ * if it will import in the workers.
  */
 
 
@@ -19,6 +24,7 @@
 
 static ngx_int_t ngx_http_pywsgi_check_user(ngx_conf_t *cf,
     pywsgi_check *chk);
+static const char *ngx_http_pywsgi_check_env(void *data);
 
 
 ngx_int_t
@@ -30,6 +36,7 @@ ngx_http_pywsgi_check_apps(ngx_conf_t *cf, ngx_http_pywsgi_main_conf_t *pmcf)
     ngx_uint_t              i;
     pywsgi_check            chk;
     pywsgi_config          *cfgs;
+    ngx_core_conf_t        *ccf;
     ngx_http_pywsgi_app_t  *app;
 
     if (ngx_http_pywsgi_gateway_path(pmcf, path, sizeof(path)) != NGX_OK) {
@@ -60,6 +67,19 @@ ngx_http_pywsgi_check_apps(ngx_conf_t *cf, ngx_http_pywsgi_main_conf_t *pmcf)
 
     if (ngx_http_pywsgi_check_user(cf, &chk) != NGX_OK) {
         return NGX_ERROR;
+    }
+
+    /* what ngx_worker_process_init() does to a worker's environment and
+       working directory */
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cf->cycle->conf_ctx,
+                                           ngx_core_module);
+
+    chk.prepare = ngx_http_pywsgi_check_env;
+    chk.prepare_data = cf->cycle;
+
+    if (ccf->working_directory.len) {
+        chk.workdir = (const char *) ccf->working_directory.data;
     }
 
     if (pywsgi_check_apps(&chk, &failed, err, NGX_HTTP_PYWSGI_ERRLEN) == 0) {
@@ -122,4 +142,17 @@ ngx_http_pywsgi_check_user(ngx_conf_t *cf, pywsgi_check *chk)
     chk->gid = grp->gr_gid;
 
     return NGX_OK;
+}
+
+
+static const char *
+ngx_http_pywsgi_check_env(void *data)
+{
+    ngx_cycle_t  *cycle = data;
+
+    if (ngx_set_environment(cycle, NULL) == NULL) {
+        return "cannot set the workers' environment in the check process";
+    }
+
+    return NULL;
 }

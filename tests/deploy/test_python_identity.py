@@ -4,6 +4,7 @@ server refuses to start, naming both: the config-time check
 (csrc/python_identity.c), on nginx and Apache alike."""
 
 import os
+import socket
 import subprocess
 import sys
 
@@ -44,6 +45,9 @@ def refusal(server, workdir, app, edit=None, **options):
         srv.argv(path), capture_output=True, text=True, timeout=60
     )
     assert started.returncode != 0, "%s started" % server
+    # the server exited: no master holds the port with no worker behind it
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", srv.options.port)) != 0
     return said, started.stdout + started.stderr
 
 

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 
-from pywsgi_embed import __version__, loader, servers
+from pywsgi_embed import __version__, install, layout, loader, servers
 from pywsgi_embed.servers import Mount, Options, ServerError
 
 STOP_TIMEOUT = 30.0
@@ -132,6 +132,8 @@ def build_parser():
     )
     path.add_argument("server", choices=servers.NAMES)
 
+    install.add_commands(sub)
+
     sub.add_parser(
         "doctor",
         help="check Python, cffi, the gateway, the servers and modules",
@@ -160,7 +162,21 @@ def python_path_of(args):
     target = loader.parse_spec(args.app)[0]
     if not loader.is_file_spec(target) and os.getcwd() not in paths:
         paths.append(os.getcwd())
-    return paths
+    return paths + project_path(target, paths)
+
+
+def project_path(target, paths):
+    """[the project folder] when the app needs it on sys.path and it is
+    not there yet (layout.py: a Django project's wsgi.py), said on
+    stderr."""
+    folder, why = layout.project_folder(target, os.getcwd())
+    if folder is None:
+        return []
+    print(
+        "pywsgi-embed: %s on sys.path (%s)" % (folder, why),
+        file=sys.stderr,
+    )
+    return [] if folder in paths else [folder]
 
 
 def process_env_of(args):
@@ -374,6 +390,8 @@ COMMANDS = {
     "config": cmd_config,
     "module-path": cmd_module_path,
     "doctor": cmd_doctor,
+    "install": install.cmd_install,
+    "uninstall": install.cmd_uninstall,
 }
 
 

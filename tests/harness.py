@@ -130,7 +130,37 @@ def start(name, mounts, workdir, **options):
             "%s did not start on port %d:\n%s\n%s"
             % (name, running.port, running.output(), running.error_log())
         )
+    wait_until_configured(running)
     return running
+
+
+def wait_until_configured(running):
+    """Apache opens its ports on the first of its two config readings and
+    checks the apps (a child process) on the second: it is up, with only
+    its own children, once it logs AH00489 (a notice)."""
+    if running.server.name != "apache" or running.server.options.log_level in (
+        "warn",
+        "error",
+        "crit",
+        "alert",
+        "emerg",
+    ):
+        return
+    if (
+        not wait_until(
+            lambda: (
+                "resuming normal operations" in running.error_log()
+                or running.proc.poll() is not None
+            ),
+            timeout=30,
+        )
+        or running.proc.poll() is not None
+    ):
+        running.kill()
+        raise ServerFailed(
+            "apache did not start:\n%s\n%s"
+            % (running.output(), running.error_log())
+        )
 
 
 # -- helpers of the server-specific tests (tests/nginx, tests/apache) --------

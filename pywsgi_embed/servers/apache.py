@@ -165,7 +165,9 @@ class ApacheServer(base.Server):
             if os.geteuid() == 0:
                 lines.append("PyWSGIRunAsRoot On")
         lines += [
-            "ServerName %s" % o.host,
+            # with the port: a request without Host (HTTP/1.0) gets its
+            # SERVER_PORT from here, 80 when it is missing
+            "ServerName %s:%d" % (o.host, o.port),
             "Listen %s:%d" % (o.host, o.port),
             "DocumentRoot %s" % quote(docroot),
             "TypesConfig /etc/mime.types",
@@ -207,9 +209,13 @@ class ApacheServer(base.Server):
     def snippet(self):
         o = self.options
         lines = [
-            "# Apache: the module, in the server config (Debian: a file",
-            "# /etc/apache2/mods-available/pywsgi.load, then a2enmod pywsgi):",
+            "# Apache: the module (Debian: /etc/apache2/mods-available/",
+            "# pywsgi.load, then a2enmod pywsgi; `pywsgi-embed install",
+            "# apache` does both):",
             "LoadModule pywsgi_module %s" % self.module_path(),
+            "",
+            "# the Python, server wide (Debian: mods-available/pywsgi.conf,",
+            "# beside pywsgi.load, so that a2enmod enables both):",
         ]
         lines.append("PyWSGIPythonHome %s" % quote(o.home()))
         if o.python_path:
@@ -218,7 +224,16 @@ class ApacheServer(base.Server):
                 % " ".join(quote(p) for p in o.python_path)
             )
         lines += process_lines(o)
-        lines += ["", "# in the server config or a <VirtualHost>:"]
+        lines += ["", self.site_snippet()]
+        return "\n".join(lines)
+
+    def site_snippet(self):
+        """The part of a site's <VirtualHost> that serves the apps."""
+        o = self.options
+        lines = [
+            "# in your site's <VirtualHost> (Debian: /etc/apache2/",
+            "# sites-available/000-default.conf) or the server config:",
+        ]
         lines += [
             "PyWSGIEnv %s %s" % (quote(k), quote(v))
             for k, v in o.environ.items()
@@ -230,8 +245,11 @@ class ApacheServer(base.Server):
         lines += [
             "",
             "# The children's user (User, www-data on Debian) must be able",
-            "# to read the app and the Python home.  Any MPM works; with",
-            "# event or worker, ThreadsPerChild threads share one Python.",
+            "# to read the app, the Python home and pywsgi-embed.  Any MPM",
+            "# works; with event or worker, ThreadsPerChild threads share",
+            "# one Python.  Debian's mod_wsgi must not be enabled beside it",
+            "# (a2dismod wsgi).  Errors go to /var/log/apache2/error.log.",
+            "# Then: apache2ctl configtest && systemctl restart apache2",
         ]
         return "\n".join(lines) + "\n"
 

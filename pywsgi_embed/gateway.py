@@ -22,7 +22,7 @@ import os
 import sys
 import traceback
 
-from pywsgi_embed import __version__, loader, response
+from pywsgi_embed import __version__, loader, response, worker_exit
 from pywsgi_embed._gateway import ffi, lib
 from pywsgi_embed.errors import LogHandler, LogStream
 from pywsgi_embed.file_wrapper import FileWrapper
@@ -167,6 +167,9 @@ def load(cfg, err, errlen):
             check_io(cfg.io)
             set_io(cfg.io, cfg.io_nonblocking)
             redirect_stdio()
+            worker_exit.install(
+                lambda text: response.log(0, response.LOG_ERROR, text)
+            )
         paths = _text(cfg.python_path).split(":")
         app = loader.load(_text(cfg.app), paths)
         app_id = len(_apps)

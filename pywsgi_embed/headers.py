@@ -106,12 +106,23 @@ def _check_name(name):
     return lower
 
 
+# the largest length both servers hold (a signed 64-bit off_t): a larger
+# one would be read as an error, or as unknown (chunked), by the server
+MAX_CONTENT_LENGTH = 2**63 - 1
+
+
 def _content_length(value):
     if not value.isdigit() or not value.isascii():
         raise ValueError(
             "start_response(): Content-Length %r is not a number" % value
         )
-    return int(value)
+    length = int(value)
+    if length > MAX_CONTENT_LENGTH:
+        raise ValueError(
+            "start_response(): Content-Length %s is out of range (at most "
+            "%d)" % (value, MAX_CONTENT_LENGTH)
+        )
+    return length
 
 
 def encode_headers(headers, no_length=False):

@@ -160,6 +160,7 @@ class ApacheServer(base.Server):
             "EnableSendfile On",
             "AllowEncodedSlashes On",  # %2F decoded in PATH_INFO, as nginx does
             "KeepAliveTimeout 5",
+            "LimitRequestBody %d" % o.max_body,
         ]
         if o.access_log:
             lines.append(
@@ -203,7 +204,11 @@ class ApacheServer(base.Server):
                 "PyWSGIPythonPath %s"
                 % " ".join(quote(p) for p in o.python_path)
             )
-        lines += ["", "# in the server config or a <VirtualHost>:"]
+        lines += [
+            "",
+            "# in the server config or a <VirtualHost>:",
+            "LimitRequestBody %d" % o.max_body,
+        ]
         lines += [
             "PyWSGIEnv %s %s" % (quote(k), quote(v))
             for k, v in o.environ.items()

@@ -82,7 +82,7 @@ class NginxServer(base.Server):
                 else "off"
             ),
             "client_body_temp_path %s;" % temp,
-            "client_max_body_size 0;",
+            "client_max_body_size %d;" % o.max_body,
             "default_type application/octet-stream;",
             "sendfile on;",
             "pywsgi_python_home %s;" % _quote(o.home()),
@@ -130,6 +130,8 @@ class NginxServer(base.Server):
             "",
             "# in http { }:",
             "pywsgi_python_home %s;" % _quote(o.home()),
+            "client_max_body_size %d;  # 413 above, before the body is read"
+            % o.max_body,
         ]
         lines += ["pywsgi_python_path %s;" % _quote(p) for p in o.python_path]
         lines += ["", "# in your server { }:"]

@@ -49,7 +49,14 @@ def load(name, filename=None):
 
 def mpm_lines(mpm, workers, threads):
     """A fixed set of children: `workers` processes of `threads` threads
-    each (prefork: one thread), none started or stopped on load."""
+    each (prefork: one thread), none started or stopped on load.
+
+    ServerLimit counts scoreboard slots, and a child finishing its requests
+    after a graceful restart keeps its slot: with ServerLimit = workers a
+    running request (forever, if stuck) leaves no slot for the new
+    children.  event and worker get a slot per child twice over; their
+    MaxRequestWorkers still allows `workers` serving children.  prefork's
+    children are its MaxRequestWorkers, so it keeps a fixed set."""
     if mpm not in MPMS:
         raise base.ServerError(
             "unknown MPM %r (one of: %s)" % (mpm, ", ".join(MPMS))
@@ -58,7 +65,7 @@ def mpm_lines(mpm, workers, threads):
     lines = [
         "LoadModule mpm_%s_module %s" % (mpm, path),
         "StartServers %d" % workers,
-        "ServerLimit %d" % workers,
+        "ServerLimit %d" % (workers if mpm == "prefork" else 2 * workers),
         "MaxConnectionsPerChild 0",
     ]
     if mpm == "prefork":

@@ -27,6 +27,11 @@ from pywsgi_embed.servers import base, module_path
 MODULES_DIR = "/usr/lib/apache2/modules"
 MPMS = ("event", "worker", "prefork")
 GRACEFUL_SHUTDOWN_TIMEOUT = 5  # seconds a graceful stop waits for requests
+# headers within 10 s, up to 20 s while they come at 500 bytes/s at least;
+# a body at 500 bytes/s at least after its first 20 s
+REQUEST_READ_TIMEOUT = (
+    "RequestReadTimeout header=10-20,MinRate=500 body=20,MinRate=500"
+)
 
 
 def quote(value):
@@ -153,6 +158,7 @@ class ApacheServer(base.Server):
         lines += mpm_lines(o.mpm, o.workers, o.threads)
         lines += ["GracefulShutdownTimeout %d" % GRACEFUL_SHUTDOWN_TIMEOUT, ""]
         lines += load("authz_core_module") + load("mime_module")
+        lines += load("reqtimeout_module")
         if o.access_log:
             lines += load("log_config_module")
         if self.with_module:
@@ -168,6 +174,9 @@ class ApacheServer(base.Server):
             "AllowEncodedSlashes On",  # %2F decoded in PATH_INFO, as nginx does
             "KeepAliveTimeout 5",
             "LimitRequestBody %d" % o.max_body,
+            # slowloris: a thread reads a request's headers blocking, so
+            # a client too slow to send them is dropped (408)
+            REQUEST_READ_TIMEOUT,
         ]
         if o.access_log:
             lines.append(
@@ -229,6 +238,8 @@ class ApacheServer(base.Server):
             "# The children's user (User, www-data on Debian) must be able",
             "# to read the app and the Python home.  Any MPM works; with",
             "# event or worker, ThreadsPerChild threads share one Python.",
+            "# Keep mod_reqtimeout on (slow clients hold threads); under",
+            "# event/worker leave ServerLimit room for graceful restarts.",
         ]
         return "\n".join(lines) + "\n"
 

@@ -107,11 +107,14 @@ def run(handle, environ, call):
     ):
         body = result[0]
         head = resp.head
+        # (resp._bodyless(), inline: a method call is most of its cost)
         if (
             type(body) is bytes
             and body
             and head is not None
-            and not resp._bodyless()
+            and 200 <= resp.code != 204
+            and resp.code != 304
+            and environ.get("REQUEST_METHOD") != "HEAD"
         ):
             n = len(body)
             if (_start_small if n <= SMALL_BODY else _start)(

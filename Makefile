@@ -53,6 +53,7 @@ bench: build
 	$(PY) bench/gateway_overhead.py
 	$(PY) bench/nginx_bench.py
 	$(PY) bench/apache_bench.py
+	$(PY) bench/concurrency_bench.py
 	$(PY) bench/soak.py
 
 clean:

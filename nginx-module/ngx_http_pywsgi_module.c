@@ -181,14 +181,14 @@ ngx_module_t  ngx_http_pywsgi_module = {
 };
 
 
-/* the io callbacks that differ by mode; read and log are the same */
+/* the io callbacks of a step (ngx_http_pywsgi_step.c); read and log are
+   ngx_http_pywsgi_request.c's */
 
 static int
 ngx_http_pywsgi_start(void *handle, int status, const char *status_line,
     size_t status_len, const char *headers, size_t headers_len,
     size_t nheaders, const char *body, size_t body_len, int flags)
 {
-    ngx_http_pywsgi_ctx_t   *ctx = handle;
     ngx_http_pywsgi_head_t   head;
 
     head.status = status;
@@ -198,37 +198,21 @@ ngx_http_pywsgi_start(void *handle, int status, const char *status_line,
     head.headers_len = headers_len;
     head.nheaders = nheaders;
 
-    if (ctx->threaded) {
-        return ngx_http_pywsgi_thread_start(ctx, &head, body, body_len, flags);
-    }
-
-    return ngx_http_pywsgi_inline_start(ctx, &head, body, body_len, flags);
+    return ngx_http_pywsgi_step_head(handle, &head, body, body_len);
 }
 
 
 static int
 ngx_http_pywsgi_write(void *handle, const char *buf, size_t n)
 {
-    ngx_http_pywsgi_ctx_t  *ctx = handle;
-
-    if (ctx->threaded) {
-        return ngx_http_pywsgi_thread_write(ctx, buf, n);
-    }
-
-    return ngx_http_pywsgi_inline_write(ctx, buf, n);
+    return ngx_http_pywsgi_step_write(handle, buf, n);
 }
 
 
 static int
 ngx_http_pywsgi_sendfile(void *handle, int fd, int64_t offset, int64_t n)
 {
-    ngx_http_pywsgi_ctx_t  *ctx = handle;
-
-    if (ctx->threaded) {
-        return ngx_http_pywsgi_thread_sendfile(ctx, fd, offset, n);
-    }
-
-    return ngx_http_pywsgi_inline_sendfile(ctx, fd, offset, n);
+    return ngx_http_pywsgi_step_sendfile(handle, fd, offset, n);
 }
 
 

@@ -27,9 +27,11 @@
  *   - that is checked when a step is queued, by the newest PARKED runner
  *     while steps wait (the GIL of an app that waits frees within
  *     microseconds, so it looks again after NGX_HTTP_PYWSGI_POLL us, and
- *     twice as late each time it finds the GIL held, up to 1 ms: an app
- *     that computes is not polled often), and by a timer of the loop,
- *     which alone may post new runners, more at once the more are BUSY;
+ *     twice as late each time it finds no room, up to
+ *     NGX_HTTP_PYWSGI_POLL_MAX: an app that computes is not polled often;
+ *     a step queued when it does not poll wakes it to), and by a timer of
+ *     the loop, which alone may post new runners, more at once the more
+ *     are BUSY;
  *   - after a step a runner takes the next one, unless the GIL is held by
  *     another thread: then that one computes, and this one parks;
  *   - a runner parked for NGX_HTTP_PYWSGI_PARK ms leaves the pool.
@@ -59,7 +61,8 @@
 #define NGX_HTTP_PYWSGI_STALL  2000         /* us */
 #define NGX_HTTP_PYWSGI_SHARE  10000        /* us */
 #define NGX_HTTP_PYWSGI_PARK   100          /* ms */
-#define NGX_HTTP_PYWSGI_POLL   25           /* us, doubling to 1 ms */
+#define NGX_HTTP_PYWSGI_POLL   25           /* us, doubling ... */
+#define NGX_HTTP_PYWSGI_POLL_MAX  200       /* us: ... up to this */
 #define NGX_HTTP_PYWSGI_TICK   1            /* ms */
 
 
@@ -83,6 +86,8 @@ struct ngx_http_pywsgi_queue_s {
     ngx_uint_t                   ncoming;
     ngx_uint_t                   nbusy;
     ngx_uint_t                   poll;          /* us, of the newest parked */
+    ngx_http_pywsgi_runner_t    *poller;        /* parked, and waits for
+                                                   that long only */
     uint64_t                     shared;        /* us: a runner was added
                                                    beside a long step */
     ngx_event_t                  watch;         /* while steps wait */
@@ -243,6 +248,11 @@ ngx_http_pywsgi_dispatch(ngx_http_pywsgi_queue_t *q,
 
     if (ngx_http_pywsgi_room(q)) {
         (void) ngx_http_pywsgi_add(q, 1, &spawned);
+
+    } else if (q->parked && q->poller == NULL) {
+        /* not now: the newest parked runner is to look again soon */
+        q->poll = NGX_HTTP_PYWSGI_POLL;
+        (void) pthread_cond_signal(&q->parked->cond);
     }
 
     ngx_thread_mutex_unlock(&ngx_http_pywsgi_mutex, ngx_cycle->log);
@@ -383,6 +393,7 @@ ngx_http_pywsgi_park(ngx_http_pywsgi_queue_t *q, ngx_http_pywsgi_runner_t *rn,
     for ( ;; ) {
         if (q->parked == rn && q->nwaiting > q->ncoming) {
             ngx_http_pywsgi_deadline(&until, 0, q->poll);
+            q->poller = rn;
 
         } else {
             ngx_http_pywsgi_deadline(&until, NGX_HTTP_PYWSGI_PARK, 0);
@@ -390,6 +401,10 @@ ngx_http_pywsgi_park(ngx_http_pywsgi_queue_t *q, ngx_http_pywsgi_runner_t *rn,
 
         (void) pthread_cond_timedwait(&rn->cond,
                                       &ngx_http_pywsgi_mutex, &until);
+
+        if (q->poller == rn) {
+            q->poller = NULL;
+        }
 
         if (rn->state == NGX_HTTP_PYWSGI_COMING) {
             /* woken by ngx_http_pywsgi_add() */
@@ -406,7 +421,7 @@ ngx_http_pywsgi_park(ngx_http_pywsgi_queue_t *q, ngx_http_pywsgi_runner_t *rn,
                 return 1;
             }
 
-            if (q->poll < 1000) {
+            if (q->poll < NGX_HTTP_PYWSGI_POLL_MAX) {
                 q->poll *= 2;
             }
         }

@@ -35,6 +35,7 @@
 #include "pywsgi.h"
 #include "pywsgi_env.h"
 #include "pywsgi_loader.h"
+#include "pywsgi_process.h"
 
 
 #define NGX_HTTP_PYWSGI_INLINE   0
@@ -69,6 +70,9 @@ typedef struct {
     ngx_array_t                 *python_path;   /* of ngx_str_t */
     ngx_str_t                    gateway;
     ngx_flag_t                   check;
+    ngx_array_t                 *process_env;   /* of ngx_keyval_t */
+    ngx_str_t                    process_env_blob; /* "k\0v\0" pairs */
+    ngx_str_t                    chdir;
     ngx_array_t                  apps;          /* ngx_http_pywsgi_app_t */
     ngx_array_t                  queues;        /* of queue pointers, one
                                                    per thread pool */

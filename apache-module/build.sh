@@ -51,10 +51,17 @@ cp "$csrc"/pywsgi.h "$csrc"/pywsgi_env.h "$csrc"/pywsgi_env.c \
 
 cd "$builddir/src"
 
+# PYWSGI_EXTRA_CFLAGS: more compiler flags (make test-asan's sanitizers)
+extra=""
+for flag in ${PYWSGI_EXTRA_CFLAGS:-}; do
+    extra="$extra -Wc,$flag"
+done
+
 # mod_pywsgi.c first: apxs names the module after the first source
+# shellcheck disable=SC2086
 "$apxs" -c -o mod_pywsgi.la \
     -I . -DPYWSGI_GATEWAY_FILE="\\\"$gateway_file\\\"" \
-    -Wc,-Wall -Wc,-Wextra -Wc,-Wno-unused-parameter -Wc,-std=gnu99 \
+    -Wc,-Wall -Wc,-Wextra -Wc,-Wno-unused-parameter -Wc,-std=gnu99 $extra \
     ${PYWSGI_WERROR:+-Wc,-Werror} \
     mod_pywsgi.c mod_pywsgi_*.c pywsgi_env.c pywsgi_loader.c pywsgi_spec.c \
     pywsgi_check.c \

@@ -91,6 +91,27 @@ def add_app_arguments(parser):
         help="the working directory of the app's processes (default: the "
         "folder of a file app; for a module app, where serve runs)",
     )
+    parser.add_argument(
+        "--max-body",
+        type=size_of,
+        default=servers.base.DEFAULT_MAX_BODY,
+        metavar="SIZE",
+        help="the largest request body, e.g. 10m or 2g; larger ones get "
+        "413 before they are read; 0: no limit (default 1g)",
+    )
+
+
+def size_of(text):
+    """A size as nginx writes them: bytes, or a number with k, m or g."""
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    number, unit = text, 1
+    if text[-1:].lower() in units:
+        number, unit = text[:-1], units[text[-1].lower()]
+    if not number.isdigit() or not number.isascii():
+        raise argparse.ArgumentTypeError(
+            "%r is not a size (bytes, or a number with k, m or g)" % text
+        )
+    return int(number) * unit
 
 
 def build_parser():
@@ -210,6 +231,7 @@ def options_of(args, **extra):
         if args.python_home
         else None,
         python_path=python_path_of(args),
+        max_body=args.max_body,
         process_env=process_env_of(args),
         chdir=os.path.abspath(args.chdir) if args.chdir else None,
         **extra,

@@ -102,6 +102,15 @@ class Running:
             self.proc.wait()
 
 
+def server_env():
+    """The servers' environment: ours, with PYWSGI_SERVER_PRELOAD (the
+    sanitizer runtimes of make test-asan) as their LD_PRELOAD."""
+    preload = os.environ.get("PYWSGI_SERVER_PRELOAD")
+    if not preload:
+        return None
+    return dict(os.environ, LD_PRELOAD=preload)
+
+
 def start(name, mounts, workdir, **options):
     """Write a config for `name` (nginx or apache) serving mounts, start the
     server in the foreground and wait until it accepts connections.
@@ -121,6 +130,7 @@ def start(name, mounts, workdir, **options):
         stdout=out,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        env=server_env(),
     )
     out.close()
     running = Running(server, proc, config_path, workdir)

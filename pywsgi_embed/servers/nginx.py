@@ -114,7 +114,7 @@ class NginxServer(base.Server):
                 else "off"
             ),
             "client_body_temp_path %s;" % temp,
-            "client_max_body_size 0;",
+            "client_max_body_size %d;" % o.max_body,
             "default_type application/octet-stream;",
             "sendfile on;",
             "pywsgi_python_home %s;" % _quote(o.home()),
@@ -167,6 +167,8 @@ class NginxServer(base.Server):
             "# in http { } (Debian: /etc/nginx/conf.d/pywsgi.conf, also",
             "# written by `pywsgi-embed install nginx`):",
             "pywsgi_python_home %s;" % _quote(o.home()),
+            "client_max_body_size %d;  # 413 above, before the body is read"
+            % o.max_body,
         ]
         lines += ["pywsgi_python_path %s;" % _quote(p) for p in o.python_path]
         lines += process_lines(o)

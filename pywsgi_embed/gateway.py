@@ -1,6 +1,6 @@
 """The Python side of the gateway library: the hot path.
 
-csrc/gateway.c calls these through cffi (install() binds them to the
+csrc/gateway_entry.c calls these through cffi (install() binds them to the
 library's extern "Python" functions):
     load(cfg, err, errlen)  import one app, return its id + 1 (0: failed)
     serve(app, env, env_len, content_length, handle)

@@ -42,6 +42,10 @@ int pywsgi_gw_write(intptr_t handle, const char *buf, size_t n);
 int pywsgi_gw_sendfile(intptr_t handle, int fd, int64_t offset, int64_t n);
 void pywsgi_gw_log(intptr_t handle, int level, const char *msg, size_t n);
 
+/* register pywsgi_embed._environ in sys.modules (gateway_environ.c),
+   once; takes the GIL itself.  0, or -1 with the traceback on stderr */
+int pywsgi_gw_environ_init(void);
+
 /* ---- END CFFI GATEWAY ---- */
 
 #endif /* PYWSGI_GATEWAY_H */

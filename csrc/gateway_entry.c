@@ -119,8 +119,19 @@ done:
 int
 pywsgi_handle(pywsgi_request *r)
 {
+    int  rc;
+
     if (gw_state != GW_READY) {
         return PYWSGI_FAIL;
+    }
+
+    /* the environ built in C and the app called through the C API; what
+       that path does not take goes through cffi's entry, whose Python
+       side reports what is wrong with the request */
+
+    rc = pywsgi_gw_serve(r);
+    if (rc != PYWSGI_GW_FALLBACK) {
+        return rc;
     }
 
     return pywsgi_py_serve(r->app, r->env, r->env_len, r->content_length,

@@ -26,6 +26,7 @@ GATEWAY_SOURCES = (
     "gateway_boot.c",
     "gateway_io.c",
     "gateway_fastio.c",
+    "gateway_environ.c",
 )
 
 

@@ -7,6 +7,7 @@
  *   gateway_io.c      the io wrappers its Python side calls (gateway.h)
  *   gateway_fastio.c  pywsgi_embed._fastio, the same without a GIL release
  *   gateway_environ.c the environ built in C, pywsgi_handle()'s way in
+ *   gateway_gil.c     pywsgi_gil(), the GIL's held flag (Py_BUILD_CORE)
  */
 
 #ifndef PYWSGI_GATEWAY_INTERNAL_H

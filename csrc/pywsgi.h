@@ -28,7 +28,7 @@
 
 /* ---- BEGIN CFFI C ---- */
 
-#define PYWSGI_ABI_VERSION 3
+#define PYWSGI_ABI_VERSION 5
 
 /* results of pywsgi_handle(), pywsgi_start() and pywsgi_next() */
 #define PYWSGI_DONE  0    /* the response is complete */
@@ -111,6 +111,16 @@ typedef struct pywsgi_config {
                                        the throughput with 16 threads,
                                        measured); the GIL is released
                                        around the others */
+    const char       *process_env;  /* the worker's environment variables,
+                                       "NAME\0VALUE\0" pairs, set before
+                                       Python starts (so os.environ and
+                                       PYTHON* settings see them); NULL:
+                                       none; read by the first init only */
+    size_t            process_env_len;
+    const char       *chdir;        /* the worker's working directory,
+                                       entered before the first app is
+                                       imported; NULL: the folder of a
+                                       file app, else left as it is */
 } pywsgi_config;
 
 /* One request, filled by the module; the gateway keeps no pointer to it
@@ -158,6 +168,14 @@ int pywsgi_handle(pywsgi_request *r);
 int pywsgi_start(pywsgi_request *r);
 int pywsgi_next(pywsgi_request *r);
 void pywsgi_cancel(pywsgi_request *r);
+
+/* After pywsgi_init(): the address of the GIL's "held" flag (non-zero while
+   some thread holds the GIL), for a scheduler to read without the GIL, a
+   hint that may be stale by the time it is read; NULL when this Python has
+   no GIL (free-threaded).  Lets nginx's dispatcher tell steps that compute
+   (the GIL is busy: more threads would only queue on it) from steps that
+   wait (the GIL is free: another thread can run the next step now). */
+const volatile int *pywsgi_gil(void);
 
 /* Worker exit: run Python's atexit functions and flush the log.  Python is
    not finalized: a thread stuck in the app must not hang the server. */

@@ -44,6 +44,7 @@ _apps = {}  # App by id: a dict, so a bad id (-1 after a failed
 _read = None  # the server's read callback
 _inflight = {}  # step mode: Response -> its cffi handle, between steps
 _errors = None  # wsgi.errors of every request
+_in_working_directory = False  # the first load entered it, once a worker
 
 
 class App:
@@ -174,8 +175,10 @@ def load(cfg, err, errlen):
             check_io(cfg.io)
             set_io(cfg.io, cfg.io_nonblocking)
             redirect_stdio()
+        spec = loader.absolute_spec(_text(cfg.app))
+        enter_working_directory(spec, cfg)
         paths = _text(cfg.python_path).split(":")
-        app = loader.load(_text(cfg.app), paths)
+        app = loader.load(spec, paths)
         app_id = len(_apps)
         entry = _apps[app_id] = App(app, make_template(cfg))
         _environ.register(app_id, entry.template, entry, serve_environ)
@@ -188,6 +191,17 @@ def load(cfg, err, errlen):
         data = why.encode("utf-8", "backslashreplace")[: max(errlen - 1, 0)]
         ffi.memmove(err, data + b"\0", len(data) + 1)
         return 0
+
+
+def enter_working_directory(spec, cfg):
+    """The working directory is the worker's: the first app's load enters
+    it (pywsgi_config.chdir, or the folder of a file app), before the
+    import, and the later apps' loads leave it."""
+    global _in_working_directory
+    if not _in_working_directory:
+        chdir = _text(cfg.chdir, None)
+        loader.enter_working_directory(spec, chdir)
+        _in_working_directory = True
 
 
 def environ_of(app, env, env_len, length, handle):
@@ -265,7 +279,7 @@ def new_response(rec):
     app = _apps[rec.app]
     handle = _handle_of(rec)
     environ = environ_of(app, rec.env, rec.env_len, rec.content_length, handle)
-    return Response(handle, environ), app.call
+    return Response(handle, environ, app.call), app.call
 
 
 def step(rec):

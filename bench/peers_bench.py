@@ -329,19 +329,29 @@ def start_all(tmp, only, skipped):
     ]
     inline = harness.start(
         "nginx",
-        [
-            Mount("/hello/", HELLO),
-            Mount("/flask/", os.path.join(BENCH, "flask_hello.py")),
-            Mount("/django/", os.path.join(BENCH, "django_hello.py")),
-        ],
+        [Mount("/hello/", HELLO)],
         os.path.join(tmp, "nginx-inline"),
         mode="inline",
         workers=1,
         log_level="error",
-        python_home=VENV,
         extra_config="\n".join(locations),
     )
     running.append(inline)
+    # the frameworks in a worker of their own, booting the peers' venv:
+    # their heap would slow the hello world's worker (its GC walks it)
+    frameworks = harness.start(
+        "nginx",
+        [
+            Mount("/flask/", os.path.join(BENCH, "flask_hello.py")),
+            Mount("/django/", os.path.join(BENCH, "django_hello.py")),
+        ],
+        os.path.join(tmp, "nginx-frameworks"),
+        mode="inline",
+        workers=1,
+        log_level="error",
+        python_home=VENV,
+    )
+    running.append(frameworks)
     threads = harness.start(
         "nginx",
         {"/": HELLO},
@@ -371,8 +381,8 @@ def start_all(tmp, only, skipped):
         suffix = "" if app == "hello" else " " + app
         add("gunicorn" + suffix, lambda app=app: gunicorn(app, tmp))
         add("Granian" + suffix, lambda app=app: granian(app, tmp))
-    add("pywsgi-embed nginx inline Flask", ready(inline), "/flask/")
-    add("pywsgi-embed nginx inline Django", ready(inline), "/django/")
+    add("pywsgi-embed nginx inline Flask", ready(frameworks), "/flask/")
+    add("pywsgi-embed nginx inline Django", ready(frameworks), "/django/")
 
     def apache(name, **kw):
         return apache_bench.instance(tmp, name, **kw)

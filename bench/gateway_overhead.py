@@ -76,8 +76,8 @@ def interleaved_us(host, gateways, calls, rounds):
 
 def environ_of(blob):
     """The environ the gateway builds from blob, for the straight call."""
-    from pywsgi_embed.errors import LogStream
     from pywsgi_embed.file_wrapper import FileWrapper
+    from pywsgi_embed.log_stream import LogStream
     from pywsgi_embed.wsgi_input import EMPTY
 
     environ = {

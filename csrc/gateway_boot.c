@@ -17,16 +17,23 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "pywsgi.h"
 #include "gateway_internal.h"
+#include "python_identity.h"
 
 #ifndef PYWSGI_PYTHON_EXECUTABLE
 #error "build with -DPYWSGI_PYTHON_EXECUTABLE=\"/path/to/python\""
 #endif
+
+#ifndef PYWSGI_CFFI_BACKEND
+#error "build with -DPYWSGI_CFFI_BACKEND=\"/path/to/_cffi_backend.so\""
+#endif
+
 
 
 static int
@@ -35,55 +42,6 @@ is_file(const char *path)
     struct stat  st;
 
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-
-/*
- * A venv's pyvenv.cfg names the Python it was made with ("version = 3.11.7"
- * from venv, "version_info = 3.11.7.final.0" from virtualenv).  Booting
- * libpython 3.11 on a 3.12 venv ends in "No module named 'encodings'", so
- * say what is wrong before trying.
- */
-static int
-check_venv_version(const char *cfg_path, char *err, size_t errlen)
-{
-    FILE  *f;
-    char   line[256], want[32];
-    int    major, minor, ok;
-
-    f = fopen(cfg_path, "r");
-    if (f == NULL) {
-        snprintf(err, errlen, "cannot read %s: %s", cfg_path,
-                 strerror(errno));
-        return -1;
-    }
-
-    ok = 1;
-
-    while (fgets(line, sizeof(line), f) != NULL) {
-        if ((sscanf(line, "version = %d.%d", &major, &minor) == 2
-             || sscanf(line, "version_info = %d.%d", &major, &minor) == 2)
-            && (major != PY_MAJOR_VERSION || minor != PY_MINOR_VERSION))
-        {
-            ok = 0;
-            break;
-        }
-    }
-
-    fclose(f);
-
-    if (!ok) {
-        snprintf(want, sizeof(want), "%d.%d", PY_MAJOR_VERSION,
-                 PY_MINOR_VERSION);
-        snprintf(err, errlen, "the venv of %s is Python %d.%d, but this "
-                 "gateway was built for Python %s: install pywsgi-embed "
-                 "with that venv's python (it builds a matching module), or "
-                 "point the Python home at a %s venv", cfg_path, major,
-                 minor, want, want);
-        return -1;
-    }
-
-    return 0;
 }
 
 
@@ -107,7 +65,7 @@ set_home(PyConfig *pc, const char *home, char *err, size_t errlen)
     snprintf(path, sizeof(path), "%s/pyvenv.cfg", home);
 
     if (is_file(path)) {
-        if (check_venv_version(path, err, errlen) != 0) {
+        if (pywsgi_identity_venv(home, path, err, errlen) != 0) {
             return -1;
         }
 
@@ -131,6 +89,10 @@ set_home(PyConfig *pc, const char *home, char *err, size_t errlen)
         return -1;
     }
 
+    if (pywsgi_identity_prefix(home, err, errlen) != 0) {
+        return -1;
+    }
+
     st = PyConfig_SetBytesString(pc, &pc->home, home);
 
 done:
@@ -145,7 +107,6 @@ done:
 }
 
 
-/* "<type>: <message>" of the pending Python exception, which is cleared */
 /* "<type>: <message>" of the pending Python exception, which is cleared */
 void
 pywsgi_gw_exception_text(const char *what, char *err, size_t errlen)
@@ -184,7 +145,12 @@ add_own_site(char *err, size_t errlen)
     PyObject  *path, *dir;
     int        i, rc;
 
-    snprintf(site, sizeof(site), "%s", pywsgi_gateway_path());
+    /* the modules load <pkg>/modules/../_gateway.so: resolve the ".."
+       (and symlinks) before stripping components */
+
+    if (realpath(pywsgi_gateway_path(), site) == NULL) {
+        return 0;
+    }
 
     for (i = 0; i < 2; i++) {          /* <site>/pywsgi_embed/_gateway.so */
         slash = strrchr(site, '/');
@@ -209,20 +175,56 @@ add_own_site(char *err, size_t errlen)
 }
 
 
+/*
+ * cffi's C half, _cffi_backend, is an extension module of the very Python
+ * the gateway was built with.  It is found through sys.path (the venv's
+ * own, or the package's site-packages, see add_own_site); a checkout built
+ * in place has no cffi beside the package, so then the file the build
+ * used (PYWSGI_CFFI_BACKEND) is loaded by its path, without putting the
+ * build's whole site-packages on the app's sys.path.
+ */
 static int
 check_cffi(char *err, size_t errlen)
 {
-    PyObject  *m;
+    PyObject  *m, *globals, *rc;
 
     m = PyImport_ImportModule("_cffi_backend");
 
-    if (m == NULL) {
+    if (m != NULL) {
+        Py_DECREF(m);
+        return 0;
+    }
+
+    PyErr_Clear();
+
+    globals = PyDict_New();
+    rc = NULL;
+
+    if (globals != NULL
+        && PyDict_SetItemString(globals, "__builtins__",
+                                PyEval_GetBuiltins()) == 0)
+    {
+        rc = PyRun_String(
+            "import importlib.util, sys\n"
+            "spec = importlib.util.spec_from_file_location(\n"
+            "    '_cffi_backend', " "'" PYWSGI_CFFI_BACKEND "')\n"
+            "m = importlib.util.module_from_spec(spec)\n"
+            "spec.loader.exec_module(m)\n"
+            "sys.modules['_cffi_backend'] = m\n",
+            Py_file_input, globals, globals);
+    }
+
+    Py_XDECREF(globals);
+
+    if (rc == NULL) {
         pywsgi_gw_exception_text("the configured Python cannot import "
-                                 "cffi (install cffi in it)", err, errlen);
+                                 "cffi, nor load the one pywsgi-embed was "
+                                 "built with (" PYWSGI_CFFI_BACKEND "): "
+                                 "install cffi in it", err, errlen);
         return -1;
     }
 
-    Py_DECREF(m);
+    Py_DECREF(rc);
     return 0;
 }
 
@@ -272,12 +274,16 @@ set_process_env(const pywsgi_config *cfg, char *err, size_t errlen)
 }
 
 
-int
-pywsgi_gw_boot(const pywsgi_config *cfg, char *err, size_t errlen)
+static int
+boot(const pywsgi_config *cfg, char *err, size_t errlen)
 {
     PyConfig   pc;
     PyStatus   st;
     int        rc;
+
+    if (pywsgi_identity_libpython(err, errlen) != 0) {
+        return -1;
+    }
 
     if (set_process_env(cfg, err, errlen) != 0) {
         return -1;
@@ -299,8 +305,8 @@ pywsgi_gw_boot(const pywsgi_config *cfg, char *err, size_t errlen)
     PyConfig_Clear(&pc);
 
     if (PyStatus_Exception(st)) {
-        snprintf(err, errlen, "Python failed to start%s%s: %s",
-                 st.func ? " in " : "", st.func ? st.func : "",
+        snprintf(err, errlen, "%s%s%s", st.func ? st.func : "",
+                 st.func ? ": " : "",
                  st.err_msg ? st.err_msg : "(no message)");
         return -1;
     }
@@ -317,4 +323,25 @@ pywsgi_gw_boot(const pywsgi_config *cfg, char *err, size_t errlen)
     PyEval_SaveThread();
 
     return rc;
+}
+
+
+/* boot(), its message marked as Python's own failure, not the app's */
+int
+pywsgi_gw_boot(const pywsgi_config *cfg, char *err, size_t errlen)
+{
+    size_t  n;
+
+    n = sizeof(PYWSGI_PYTHON_FAILED) - 1;
+
+    if (errlen <= n + 1) {
+        return boot(cfg, err, errlen);
+    }
+
+    if (boot(cfg, err + n, errlen - n) == 0) {
+        return 0;
+    }
+
+    memcpy(err, PYWSGI_PYTHON_FAILED, n);
+    return -1;
 }

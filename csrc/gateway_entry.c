@@ -29,7 +29,7 @@ enum {
 
 static volatile int     gw_state = GW_COLD;
 static pid_t            gw_pid;
-static char             gw_boot_error[1024];
+static char             gw_boot_error[2048];
 static pthread_mutex_t  gw_init_lock = PTHREAD_MUTEX_INITIALIZER;
 
 

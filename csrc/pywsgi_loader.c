@@ -40,14 +40,18 @@ pywsgi_gateway_open(pywsgi_gateway *gw, const char *path, char *err,
 {
     unsigned int  (*abi_version)(void);
     unsigned int    abi;
+    const char     *why;
 
     memset(gw, 0, sizeof(pywsgi_gateway));
 
     gw->dl = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
 
     if (gw->dl == NULL) {
-        snprintf(err, errlen, "cannot load the gateway library: %s",
-                 dlerror());
+        why = dlerror();
+        snprintf(err, errlen, "cannot load the gateway library: %s%s", why,
+                 strstr(why, "libpython") == NULL ? ""
+                 : " (the Python pywsgi-embed was built with: can this "
+                   "process's user read it and every directory above it?)");
         return -1;
     }
 
@@ -108,4 +112,17 @@ pywsgi_gateway_default_path(const void *self, char *buf, size_t len)
                  info.dli_fname, PYWSGI_GATEWAY_FILE);
 
     return (n < 0 || (size_t) n >= len) ? -1 : 0;
+}
+
+
+void
+pywsgi_config_init(pywsgi_config *cfg, const pywsgi_io *io, int io_mode,
+    const char *server)
+{
+    memset(cfg, 0, sizeof(pywsgi_config));
+
+    cfg->abi_version = PYWSGI_ABI_VERSION;
+    cfg->io = io;
+    cfg->io_mode = io_mode;
+    cfg->server = server;
 }

@@ -27,6 +27,7 @@ GATEWAY_SOURCES = (
     "gateway_io.c",
     "gateway_fastio.c",
     "gateway_environ.c",
+    "python_identity.c",
     "gateway_gil.c",
 )
 
@@ -76,11 +77,13 @@ def _pywsgi_start():
     except BaseException:
         import traceback
         why = traceback.format_exc()
-        sys.stderr.write("pywsgi: the gateway's Python side failed to start:\n" + why)
+        sys.stderr.write(
+            "pywsgi: the gateway's Python side failed to start:\n" + why)
 
         @ffi.def_extern()
         def pywsgi_py_load(cfg, err, errlen):
-            msg = ("the gateway's Python side failed to start:\n" + why).encode()
+            msg = ("the gateway's Python side failed to start:\n"
+                   + why).encode()
             msg = msg[:max(errlen - 1, 0)]
             ffi.memmove(err, msg + b"\0", len(msg) + 1)
             return 0
@@ -97,6 +100,35 @@ def python_executable():
     return sys.executable
 
 
+def cffi_backend():
+    """The _cffi_backend extension this build uses: gateway_boot.c loads it
+    by its path when the configured Python has no cffi of its own."""
+    import _cffi_backend
+
+    return os.path.realpath(_cffi_backend.__file__)
+
+
+def c_string(text):
+    return '"%s"' % text.replace("\\", "\\\\").replace('"', '\\"').replace(
+        "\n", "\\n"
+    )
+
+
+def identity_macros():
+    """What csrc/python_identity.c compares a worker's Python with: this
+    build's sys.version, libpython file and base prefix, resolved."""
+    libdir, _ = libpython()
+    soname = sysconfig.get_config_var("INSTSONAME") or ""
+    return [
+        ("PYWSGI_PYTHON_VERSION", c_string(sys.version)),
+        (
+            "PYWSGI_LIBPYTHON",
+            c_string(os.path.realpath(os.path.join(libdir, soname))),
+        ),
+        ("PYWSGI_BASE_PREFIX", c_string(os.path.realpath(sys.base_prefix))),
+    ]
+
+
 def libpython():
     """(library dir, library name) of this Python's shared libpython.  The
     gateway links it itself: cffi adds it only in its own compile(), not in
@@ -108,6 +140,16 @@ def libpython():
         getattr(sys, "abiflags", ""),
     )
     return sysconfig.get_config_var("LIBDIR"), name
+
+
+# The warnings of nginx's own build (-W -Wall, unused parameters allowed:
+# callbacks and CPython methods have fixed signatures), plus truncated
+# snprintf(): error messages are cut to the caller's buffer on purpose.
+# PYWSGI_WERROR=1 (make lint) makes them errors, as nginx's build does.
+WARNING_FLAGS = ["-Wall", "-Wextra", "-Wno-unused-parameter"]
+WARNING_FLAGS += ["-Wno-format-truncation"]
+if os.environ.get("PYWSGI_WERROR"):
+    WARNING_FLAGS += ["-Werror"]
 
 
 def make_builder():
@@ -128,12 +170,14 @@ def make_builder():
         libraries=[libpython()[1]],
         define_macros=[
             ("PYWSGI_PYTHON_EXECUTABLE", '"%s"' % python_executable()),
+            ("PYWSGI_CFFI_BACKEND", '"%s"' % cffi_backend()),
             ("PYWSGI_GATEWAY_FILE", '"_gateway%s"' % ext_suffix),
-        ],
+        ]
+        + identity_macros(),
         # cffi links libpython for embedding; the rpath lets a server that
         # knows nothing of this Python's prefix find it
         extra_link_args=["-Wl,-rpath," + sysconfig.get_config_var("LIBDIR")],
-        extra_compile_args=["-O2", "-Wall", "-Wno-format-truncation"],
+        extra_compile_args=["-O2"] + WARNING_FLAGS,
         # the full C API (PyConfig), and the exact EXT_SUFFIX name the
         # modules look for: not the abi3 stable-ABI build cffi defaults to
         py_limited_api=False,
@@ -142,6 +186,15 @@ def make_builder():
 
 
 ffibuilder = make_builder()
+
+
+def build_for_lint():
+    """Compile the library with warnings as errors into build/lint, leaving
+    the checkout's library alone (make lint)."""
+    name = "_gateway" + sysconfig.get_config_var("EXT_SUFFIX")
+    tmpdir = os.path.join(os.path.dirname(HERE), "build", "lint", "cffi")
+    target = os.path.join(tmpdir, name)
+    return ffibuilder.compile(tmpdir=tmpdir, target=target, verbose=False)
 
 
 def build_in_place():
@@ -158,4 +211,7 @@ def build_in_place():
 
 
 if __name__ == "__main__":
-    print(build_in_place())
+    if sys.argv[1:] == ["--lint"]:
+        print(build_for_lint())
+    else:
+        print(build_in_place())

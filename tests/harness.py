@@ -3,6 +3,7 @@ that `pywsgi-embed serve` uses, on 127.0.0.1 and a free port, with the error
 log in a file the tests can read.
 """
 
+import concurrent.futures
 import os
 import signal
 import socket
@@ -89,7 +90,7 @@ class Running:
             self.kill()
             raise ServerFailed(
                 "%s did not stop within %.0f s" % (self.server.name, timeout)
-            )
+            ) from None
         return time.monotonic() - start
 
     def kill(self):
@@ -99,6 +100,15 @@ class Running:
             except ProcessLookupError:
                 pass
             self.proc.wait()
+
+
+def server_env():
+    """The servers' environment: ours, with PYWSGI_SERVER_PRELOAD (the
+    sanitizer runtimes of make test-asan) as their LD_PRELOAD."""
+    preload = os.environ.get("PYWSGI_SERVER_PRELOAD")
+    if not preload:
+        return None
+    return dict(os.environ, LD_PRELOAD=preload)
 
 
 def start(name, mounts, workdir, **options):
@@ -120,6 +130,7 @@ def start(name, mounts, workdir, **options):
         stdout=out,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        env=server_env(),
     )
     out.close()
     running = Running(server, proc, config_path, workdir)
@@ -129,7 +140,37 @@ def start(name, mounts, workdir, **options):
             "%s did not start on port %d:\n%s\n%s"
             % (name, running.port, running.output(), running.error_log())
         )
+    wait_until_configured(running)
     return running
+
+
+def wait_until_configured(running):
+    """Apache opens its ports on the first of its two config readings and
+    checks the apps (a child process) on the second: it is up, with only
+    its own children, once it logs AH00489 (a notice)."""
+    if running.server.name != "apache" or running.server.options.log_level in (
+        "warn",
+        "error",
+        "crit",
+        "alert",
+        "emerg",
+    ):
+        return
+    if (
+        not wait_until(
+            lambda: (
+                "resuming normal operations" in running.error_log()
+                or running.proc.poll() is not None
+            ),
+            timeout=30,
+        )
+        or running.proc.poll() is not None
+    ):
+        running.kill()
+        raise ServerFailed(
+            "apache did not start:\n%s\n%s"
+            % (running.output(), running.error_log())
+        )
 
 
 # -- helpers of the server-specific tests (tests/nginx, tests/apache) --------
@@ -145,9 +186,10 @@ def wait_until(predicate, timeout=10.0):
 
 
 def child_pids(running):
-    """PIDs of the server's master (parent) process's children, now."""
+    """PIDs of the server's master (parent) process's children, now;
+    running is a Running or a subprocess.Popen."""
     pids = []
-    task_dir = "/proc/%d/task" % running.proc.pid
+    task_dir = "/proc/%d/task" % getattr(running, "proc", running).pid
     for task in os.listdir(task_dir):
         with open(os.path.join(task_dir, task, "children")) as f:
             pids += [int(p) for p in f.read().split()]
@@ -191,3 +233,29 @@ def request_loop(running, stop, results, path="/version"):
             results.append(fetch(running.url(path), timeout=10))
         except Exception as exc:
             results.append((None, repr(exc).encode()))
+
+
+# what each server logs once it has taken a graceful stop (notice level)
+GRACEFUL_STOP_LOGGED = {
+    "nginx": "gracefully shutting down",
+    "apache": "shutting down gracefully",
+}
+
+
+def stop_while_held(running, gate, path, count):
+    """Send `count` requests of path through gate (tests/apps/gate.py),
+    stop the server gracefully once all are in the app, and release them
+    only once the server has logged that it is stopping: their (status,
+    body) results, and the seconds the stop took."""
+    url = running.url(path + ("&" if "?" in path else "?") + gate.query)
+    with concurrent.futures.ThreadPoolExecutor(count + 1) as pool:
+        held = [pool.submit(fetch, url) for _ in range(count)]
+        assert gate.wait_entered(count)
+        stopping = pool.submit(running.stop, 15)
+        logged = GRACEFUL_STOP_LOGGED[running.server.name]
+        assert wait_until(lambda: logged in running.error_log()), (
+            running.error_log()
+        )
+        assert not any(f.done() for f in held)
+        gate.release()
+        return [f.result() for f in held], stopping.result()

@@ -12,7 +12,11 @@ import os
 import signal
 import subprocess
 import sys
-from typing import Dict, List, Optional
+from typing import Optional
+
+# Apache's own default LimitRequestBody: an upload above it is answered 413
+# before its body is read (nginx would write it all to a temp file first)
+DEFAULT_MAX_BODY = 1 << 30
 
 
 @dataclasses.dataclass
@@ -27,7 +31,7 @@ class Mount:
 
 @dataclasses.dataclass
 class Options:
-    mounts: List[Mount]
+    mounts: list[Mount]
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1  # nginx worker_processes / Apache children
@@ -35,20 +39,21 @@ class Options:
     mode: str = "threads"  # nginx default mode of mounts without one
     mpm: str = "event"  # Apache: event, worker or prefork
     python_home: Optional[str] = None  # venv or prefix; None: sys.prefix
-    python_path: List[str] = dataclasses.field(default_factory=list)
-    environ: Dict[str, str] = dataclasses.field(default_factory=dict)
+    python_path: list[str] = dataclasses.field(default_factory=list)
+    environ: dict[str, str] = dataclasses.field(default_factory=dict)
     # the workers' process environment: variables set to these values, and
     # (nginx, which clears the rest) names passed on from the environment
     # the server starts in; the working directory (None: the folder of a
     # file app)
-    process_env: Dict[str, str] = dataclasses.field(default_factory=dict)
-    pass_env: List[str] = dataclasses.field(default_factory=list)
+    process_env: dict[str, str] = dataclasses.field(default_factory=dict)
+    pass_env: list[str] = dataclasses.field(default_factory=list)
     chdir: Optional[str] = None
     error_log: Optional[str] = None  # None: stderr (the terminal)
     access_log: bool = False
     log_level: str = "info"
     extra_config: str = ""  # raw lines for the server block (tests add
     # a static location this way)
+    max_body: int = DEFAULT_MAX_BODY  # request body limit, bytes; 0: none
 
     def home(self):
         return self.python_home or sys.prefix

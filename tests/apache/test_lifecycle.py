@@ -3,6 +3,7 @@ apps that cannot be imported, the config test."""
 
 import concurrent.futures
 import signal
+import subprocess
 import threading
 import time
 
@@ -14,7 +15,7 @@ from tests.apache.conftest import APP, children_of, fetch, wait_until
 
 @pytest.mark.parametrize("mpm", ["event", "prefork"])
 def test_graceful_restart_under_load_loses_nothing_and_loads_new_code(
-    apache, app_copy, mpm
+    apache, app_copy, gate, mpm
 ):
     srv = apache({"/": str(app_copy)}, mpm=mpm, workers=2)
     assert fetch(srv.url("/version")) == (200, b"v1")
@@ -31,15 +32,18 @@ def test_graceful_restart_under_load_loses_nothing_and_loads_new_code(
         t.start()
     # a request in flight across the restart must finish too
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        slow = pool.submit(fetch, srv.url("/sleep?s=1.5"))
-        time.sleep(0.5)
+        held = pool.submit(fetch, srv.url("/sleep?s=0&" + gate.query))
+        assert gate.wait_entered(1)
+        assert wait_until(lambda: len(results) >= 10, timeout=15)
         harness.set_app_version(app_copy, "v2")
         srv.reload()
         assert wait_until(
             lambda: results and results[-1] == (200, b"v2"), timeout=15
         )
-        assert slow.result() == (200, b"slept")
-    time.sleep(0.5)
+        assert not held.done()
+        gate.release()
+        assert held.result() == (200, b"slept")
+    assert wait_until(lambda: results.count((200, b"v2")) >= 10, timeout=15)
     stop.set()
     for t in loops:
         t.join(30)
@@ -73,13 +77,10 @@ def test_stop_after_traffic_is_quick(apache, mpm, how):
     assert "still did not exit" not in srv.error_log()
 
 
-def test_graceful_stop_finishes_in_flight_requests(apache):
+def test_graceful_stop_finishes_in_flight_requests(apache, gate):
     srv = apache(threads=8)
-    with concurrent.futures.ThreadPoolExecutor(4) as pool:
-        slow = [pool.submit(fetch, srv.url("/sleep?s=1")) for _ in range(4)]
-        time.sleep(0.3)
-        took = srv.stop(timeout=15)
-        assert [f.result() for f in slow] == [(200, b"slept")] * 4
+    results, took = harness.stop_while_held(srv, gate, "/sleep?s=0", 4)
+    assert results == [(200, b"slept")] * 4
     assert took < 5, "graceful stop took %.1f s" % took
 
 
@@ -92,16 +93,22 @@ def write_app(tmp_path, text):
 def test_import_error_at_child_start_is_logged_and_answers_500(
     apache, tmp_path
 ):
+    # the config-time check imports it first (mod_pywsgi_check.c) and that
+    # import succeeds: only the children's imports fail
+    mark = tmp_path / "imported-once"
     bad = write_app(
         tmp_path,
-        "import json\n\n\ndef helper():\n"
-        "    raise ValueError('cannot start here')\n\n\nhelper()\n",
+        "import os\nMARK = %r\n\ndef helper():\n"
+        "    raise ValueError('cannot start here')\n\n\n"
+        "if os.path.exists(MARK): helper()\n"
+        "open(MARK, 'w').close()\n\n\ndef application(e, s):\n    pass\n"
+        % str(mark),
     )
     srv = apache({"/bad": str(bad), "/": APP}, workers=2)
-    log = srv.error_log()
     assert wait_until(
         lambda: srv.error_log().count("ValueError: cannot start here") == 2
     )
+    pids = children_of(srv, 2)
     log = srv.error_log()
     assert "[pywsgi:crit]" in log
     assert "PyWSGIApp /bad %s" % bad in log and "cannot be loaded" in log
@@ -112,9 +119,7 @@ def test_import_error_at_child_start_is_logged_and_answers_500(
         assert fetch(srv.url("/bad/x"))[0] == 500
     assert fetch(srv.url("/version")) == (200, b"v1")
     assert "did not load in this child" in srv.error_log()
-    # no respawn loop: the same children, still there
-    pids = children_of(srv)
-    time.sleep(1.0)
+    # no respawn loop: the children that logged it served all that
     assert children_of(srv) == pids
     assert srv.error_log().count("ValueError: cannot start here") == 2
 
@@ -138,8 +143,15 @@ def test_config_test_accepts_modules_and_existing_files(tmp_path):
     good = write_app(tmp_path, "def application(e, s):\n    pass\n")
     assert config_test(tmp_path, str(good) + ":application") is None
     assert (
-        config_test(tmp_path, "some.module:app") is None
-    )  # found in the child
+        config_test(tmp_path, "bad_app:application", python_path=[tmp_path])
+        is None
+    )
+
+
+def test_config_test_reports_a_missing_module(tmp_path):
+    problem = config_test(tmp_path, "some.module:app")
+    assert problem and "PyWSGIApp / some.module:app" in problem
+    assert "some.module: no such module on sys.path" in problem
 
 
 def test_config_test_reports_a_missing_python_home(tmp_path):
@@ -152,3 +164,33 @@ def test_config_test_reports_a_missing_python_home(tmp_path):
         and "PyWSGIPythonHome" in problem
         and "no such directory" in problem
     )
+
+
+def test_an_app_that_cannot_be_imported_fails_the_config_test_and_start(
+    tmp_path,
+):
+    bad = write_app(
+        tmp_path,
+        "def helper():\n    raise ValueError('cannot start here')\n\n"
+        "helper()\n",
+    )
+    problem = config_test(tmp_path, str(bad))
+    assert problem and "PyWSGIApp / %s" % bad in problem
+    assert "cannot be loaded" in problem
+    assert "ValueError: cannot start here" in problem
+    assert "line 4, in <module>" in problem
+    # Apache opens its ports on the first of its two readings, the check
+    # runs on the second: the server exits at once, without serving
+    options = harness.servers.Options(
+        mounts=[harness.Mount("/", str(bad))], port=harness.free_port()
+    )
+    server = harness.servers.get("apache")(options, str(tmp_path / "srv"))
+    proc = subprocess.run(
+        server.argv(server.write_config()),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0
+    assert "ValueError: cannot start here" in proc.stderr
+    assert "Configuration check failed" in proc.stderr

@@ -66,12 +66,13 @@ run: build
 	$(VENV)/bin/pywsgi-embed serve examples/hello.py --server nginx --port 8000
 
 bench: build
-	sh tools/install-deps.sh libapache2-mod-wsgi-py3
+	sh tools/install-deps.sh libapache2-mod-wsgi-py3 libev-dev
 	$(PY) bench/gateway_overhead.py
 	$(PY) bench/nginx_bench.py
 	$(PY) bench/apache_bench.py
 	$(PY) bench/concurrency_bench.py
 	$(PY) bench/soak.py
+	$(PY) bench/peers_bench.py
 
 clean:
 	rm -rf build pywsgi_embed/modules pywsgi_embed/_gateway*.so *.egg-info

@@ -145,7 +145,7 @@ const char *pywsgi_gateway_path(void);
 
 
 /*
- * The gateway library's entry points, implemented in C (csrc/gateway.c).
+ * The gateway library's entry points, implemented in C (csrc/gateway_entry.c).
  */
 
 /* PYWSGI_ABI_VERSION of the library: check it before anything else */
@@ -191,7 +191,7 @@ void pywsgi_fini(void);
 
 /* ---- BEGIN CFFI PYTHON ---- */
 /* Internal: implemented in Python (pywsgi_embed/gateway.py through
-   @ffi.def_extern), called only by csrc/gateway.c.  pywsgi_py_serve takes
+   @ffi.def_extern), called only by csrc/gateway_entry.c.  pywsgi_py_serve takes
    the record's fields as arguments: cheaper for cffi than a struct that
    Python then reads field by field. */
 

@@ -6,7 +6,7 @@
  * as a worker will, as the workers' user, and reports the first failure.
  *
  * What it catches is everything the gateway refuses at a worker's start
- * (csrc/gateway.c): an app that cannot be imported, a Python home that is
+ * (csrc/gateway_boot.c): an app that cannot be imported, a Python home that is
  * not a Python, a venv or libpython of another Python than the gateway was
  * built for, a libpython the workers' user cannot read.  The server's
  * master never starts Python itself (its workers would inherit an

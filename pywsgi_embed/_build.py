@@ -1,7 +1,7 @@
 """cffi builder of the gateway library, pywsgi_embed/_gateway<EXT_SUFFIX>.
 
 cffi's embedding mode: the library exports the C entry points of
-csrc/pywsgi.h (csrc/gateway.c) and implements its internal pywsgi_py_*
+csrc/pywsgi.h (csrc/gateway_*.c) and implements its internal pywsgi_py_*
 functions in Python (gateway.py, through @ffi.def_extern).  The
 declarations are read from csrc/pywsgi.h, never copied here.
 
@@ -20,6 +20,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CSRC = os.path.join(os.path.dirname(HERE), "csrc")
 HEADER = os.path.join(CSRC, "pywsgi.h")
 INTERNAL = os.path.join(CSRC, "gateway.h")
+# the C half of the library, one concept a file (csrc/gateway_internal.h)
+GATEWAY_SOURCES = (
+    "gateway_entry.c",
+    "gateway_boot.c",
+    "gateway_io.c",
+    "gateway_fastio.c",
+    "gateway_environ.c",
+    "python_identity.c",
+    "gateway_gil.c",
+)
 
 
 def header_section(name, text=None, path=HEADER):
@@ -39,7 +49,7 @@ def header_section(name, text=None, path=HEADER):
     return match.group(1)
 
 
-# Runs inside the server's worker, in the interpreter gateway.c booted, on
+# Runs inside the server's worker, in the interpreter gateway_boot.c booted, on
 # the first call into the library.  It imports the pywsgi_embed package
 # that sits beside this library (not whichever one sys.path finds first),
 # so the Python side always matches the C side it was built with.  If that
@@ -84,15 +94,15 @@ del _pywsgi_start
 
 
 def python_executable():
-    """The interpreter gateway.c boots when no Python home is configured:
+    """The interpreter gateway_boot.c boots when no Python home is configured:
     the one running this build (for a venv, its own bin/python, so that
     pyvenv.cfg is honoured)."""
     return sys.executable
 
 
 def cffi_backend():
-    """The _cffi_backend extension this build uses: gateway.c loads it by
-    its path when the configured Python has no cffi of its own."""
+    """The _cffi_backend extension this build uses: gateway_boot.c loads it
+    by its path when the configured Python has no cffi of its own."""
     import _cffi_backend
 
     return os.path.realpath(_cffi_backend.__file__)
@@ -154,11 +164,7 @@ def make_builder():
     ffibuilder.set_source(
         "pywsgi_embed._gateway",
         '#include "pywsgi.h"\n#include "gateway.h"\n',
-        sources=[
-            os.path.join(CSRC, "gateway.c"),
-            os.path.join(CSRC, "python_identity.c"),
-            os.path.join(CSRC, "gateway_gil.c"),
-        ],
+        sources=[os.path.join(CSRC, name) for name in GATEWAY_SOURCES],
         include_dirs=[CSRC],
         library_dirs=[libpython()[0]],
         libraries=[libpython()[1]],

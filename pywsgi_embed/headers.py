@@ -3,7 +3,7 @@ server: the "head" of a response.
 
 A head is the status line and the headers as one latin-1 blob,
 "200 OK\\0Name\\0Value\\0Name\\0Value\\0", which the gateway's C side
-(pywsgi_gw_start in csrc/gateway.c) splits into pywsgi_io.start's status,
+(pywsgi_gw_start in csrc/gateway_io.c) splits into pywsgi_io.start's status,
 status line and header arguments.  Everything is checked here, at once, so
 that the app sees its own mistake inside start_response (PEP 3333): a str
 status "NNN Reason" without control characters, a list of (str, str)

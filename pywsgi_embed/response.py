@@ -1,6 +1,6 @@
 """One WSGI response: start_response(), the app's iterable, and the calls
 that hand status, headers and body to the server (the pywsgi_io callbacks,
-through the gateway's C wrappers in csrc/gateway.c).
+through the gateway's C wrappers in csrc/gateway_io.c).
 
 The PEP 3333 duties of a server, as they concern the response, live here:
   - start_response validates at once (pywsgi_embed/headers.py) so the app

@@ -382,7 +382,7 @@ pywsgi_handle(pywsgi_request *r)
     }
 
     return pywsgi_py_serve(r->app, r->env, r->env_len, r->content_length,
-                           (intptr_t) r->handle);
+                           (intptr_t) r->handle, r->timeout_ms);
 }
 
 

@@ -28,7 +28,7 @@
 
 /* ---- BEGIN CFFI C ---- */
 
-#define PYWSGI_ABI_VERSION 3
+#define PYWSGI_ABI_VERSION 4
 
 /* results of pywsgi_handle(), pywsgi_start() and pywsgi_next() */
 #define PYWSGI_DONE  0    /* the response is complete */
@@ -122,6 +122,9 @@ typedef struct pywsgi_request {
     int64_t      content_length;  /* request body bytes, -1 if unknown */
     void        *handle;          /* the module's, given back to each io call */
     void        *state;           /* the gateway's; NULL before pywsgi_start */
+    uint32_t     timeout_ms;      /* of each step: the app's call up to its
+                                     first chunk, then each next chunk; 0:
+                                     none (see pywsgi_embed/watchdog.py) */
 } pywsgi_request;
 
 /* the gateway library's own file (from dladdr), for its Python side to
@@ -172,7 +175,7 @@ void pywsgi_fini(void);
 
 int pywsgi_py_load(const pywsgi_config *cfg, char *err, size_t errlen);
 int pywsgi_py_serve(int app, const char *env, size_t env_len,
-    int64_t content_length, intptr_t handle);
+    int64_t content_length, intptr_t handle, uint32_t timeout_ms);
 int pywsgi_py_step(pywsgi_request *r);
 void pywsgi_py_cancel(pywsgi_request *r);
 void pywsgi_py_fini(void);

@@ -22,7 +22,7 @@ import os
 import sys
 import traceback
 
-from pywsgi_embed import __version__, loader, response
+from pywsgi_embed import __version__, loader, response, watchdog
 from pywsgi_embed._gateway import ffi, lib
 from pywsgi_embed.errors import LogHandler, LogStream
 from pywsgi_embed.file_wrapper import FileWrapper
@@ -226,8 +226,9 @@ def _no_app(handle, app_id):
     return FAIL
 
 
-def serve(app_id, env, env_len, length, handle):
-    """Run one request to its end (pywsgi_handle)."""
+def serve(app_id, env, env_len, length, handle, timeout_ms=0):
+    """Run one request to its end (pywsgi_handle); timeout_ms: of each
+    step (watchdog.py), 0 for none."""
     app = _apps.get(app_id)
     if app is None:
         return _no_app(handle, app_id)
@@ -235,13 +236,20 @@ def serve(app_id, env, env_len, length, handle):
         environ = environ_of(app, env, env_len, length, handle)
     except BaseException:
         return _gateway_error(handle)
+    if timeout_ms:
+        return watchdog.run(handle, environ, app.call, timeout_ms / 1000.0)
     return run(handle, environ, app.call)
 
 
 def handle(rec):
     """serve() of a pywsgi_request *."""
     return serve(
-        rec.app, rec.env, rec.env_len, rec.content_length, _handle_of(rec)
+        rec.app,
+        rec.env,
+        rec.env_len,
+        rec.content_length,
+        _handle_of(rec),
+        rec.timeout_ms,
     )
 
 
@@ -262,7 +270,11 @@ def step(rec):
             resp, app = new_response(rec)
         except BaseException:
             return _gateway_error(_handle_of(rec))
-        code = resp.begin(app)
+        if rec.timeout_ms:
+            resp.flight = watchdog.enter(resp.environ, rec.timeout_ms / 1e3)
+            code = watchdog.timed(resp, resp.begin, app)
+        else:
+            code = resp.begin(app)
         if code == MORE:
             # the cffi handle keeps resp alive between steps, and _inflight
             # keeps the handle
@@ -270,7 +282,11 @@ def step(rec):
             return MORE
     else:
         resp = ffi.from_handle(rec.state)
-        code = resp.pull()
+        if resp.flight is not None:
+            watchdog.resume(resp.flight)
+            code = watchdog.timed(resp, resp.pull)
+        else:
+            code = resp.pull()
         if code == MORE:
             return MORE
         _release(rec, resp)

@@ -38,6 +38,14 @@
  *       default, like mod_wsgi and CGI: with Apache doing the
  *       authentication, the app sees REMOTE_USER, not the password.
  *
+ *   PyWSGITimeout SECONDS                         (server, vhost, Location)
+ *       A step of a request (the app's call up to its first body chunk,
+ *       or one more chunk) that takes longer: its Python stack goes to
+ *       the error log and RequestTimeout is raised in its thread; the
+ *       client gets a 504, or a cut connection once the response began
+ *       (pywsgi_embed/watchdog.py).  Decimals allowed; 0 (the default)
+ *       for none; at most 86400.
+ *
  *   PyWSGIGateway /path/to/_gateway.cpython-311-x86_64-linux-gnu.so
  *       The gateway library to load (main server only).  Default: the one
  *       installed with this module, one directory up.
@@ -56,6 +64,8 @@
 #include "http_core.h"
 #include "http_request.h"
 #include "apr_strings.h"
+
+#include <errno.h>
 
 #include "mod_pywsgi.h"
 
@@ -286,6 +296,28 @@ set_run_as_root(cmd_parms *cmd, void *dummy, int on)
 }
 
 
+static const char *
+set_timeout(cmd_parms *cmd, void *dirconf, const char *arg)
+{
+    char             *end;
+    double            seconds;
+    pywsgi_dir_conf  *conf = dirconf;
+
+    errno = 0;
+    seconds = strtod(arg, &end);
+
+    if (*arg == '\0' || *end != '\0' || errno != 0 || !(seconds >= 0)
+        || seconds > 86400)
+    {
+        return apr_psprintf(cmd->pool, "PyWSGITimeout: \"%s\" is not a "
+                            "number of seconds from 0 (none) to 86400", arg);
+    }
+
+    conf->timeout_ms = (long) (seconds * 1000 + 0.5);
+    return NULL;
+}
+
+
 static const command_rec pywsgi_cmds[] = {
     AP_INIT_TAKE2("PyWSGIApp", set_app, NULL, RSRC_CONF,
                   "a URL prefix and a WSGI app: /path/app.py[:callable] "
@@ -300,6 +332,9 @@ static const command_rec pywsgi_cmds[] = {
                  (void *) APR_OFFSETOF(pywsgi_dir_conf, pass_auth),
                  RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,
                  "On: the apps see the Authorization header (default Off)"),
+    AP_INIT_TAKE1("PyWSGITimeout", set_timeout, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "seconds a step of a request may take (0: none)"),
     AP_INIT_TAKE1("PyWSGIGateway", set_gateway, NULL, RSRC_CONF,
                   "the pywsgi-embed gateway library to load"),
     AP_INIT_FLAG("PyWSGIRunAsRoot", set_run_as_root, NULL, RSRC_CONF,
@@ -342,6 +377,7 @@ create_dir_conf(apr_pool_t *p, char *dir)
 
     conf = apr_pcalloc(p, sizeof(pywsgi_dir_conf));
     conf->pass_auth = PYWSGI_FLAG_UNSET;
+    conf->timeout_ms = PYWSGI_FLAG_UNSET;
 
     return conf;
 }
@@ -355,6 +391,8 @@ merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     conf = apr_pcalloc(p, sizeof(pywsgi_dir_conf));
     conf->pass_auth = add->pass_auth != PYWSGI_FLAG_UNSET ? add->pass_auth
                                                           : base->pass_auth;
+    conf->timeout_ms = add->timeout_ms != PYWSGI_FLAG_UNSET ? add->timeout_ms
+                                                            : base->timeout_ms;
     return conf;
 }
 

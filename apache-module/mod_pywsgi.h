@@ -56,6 +56,7 @@ typedef struct {
 /* per directory (<Location> or server wide) */
 typedef struct {
     int           pass_auth;    /* PyWSGIPassAuthorization */
+    long          timeout_ms;   /* PyWSGITimeout, PYWSGI_FLAG_UNSET */
 } pywsgi_dir_conf;
 
 

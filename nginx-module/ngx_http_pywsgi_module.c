@@ -27,6 +27,13 @@
  *   pywsgi_python_path DIR;        http, repeatable: put DIR on sys.path
  *   pywsgi_gateway PATH;           http: the gateway library (default: the
  *                                  one installed with this module)
+ *   pywsgi_timeout TIME;           http, server, location (0: none): a step
+ *                                  of a request (the app's call up to its
+ *                                  first chunk, or one more chunk) past
+ *                                  TIME gets its Python stack logged and
+ *                                  RequestTimeout raised in its thread: a
+ *                                  504, or a cut connection once the
+ *                                  response began (pywsgi_embed/watchdog.py)
  *   pywsgi_check on|off;           http (on): load every app in a child
  *                                  process while reading the configuration,
  *                                  so that "nginx -t" and a reload report an
@@ -61,6 +68,8 @@ static void *ngx_http_pywsgi_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_pywsgi_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_pywsgi_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
+static char *ngx_http_pywsgi_timeout_check(ngx_conf_t *cf, void *post,
+    void *data);
 static ngx_int_t ngx_http_pywsgi_register(ngx_conf_t *cf,
     ngx_http_pywsgi_loc_conf_t *plcf);
 static ngx_int_t ngx_http_pywsgi_postconfiguration(ngx_conf_t *cf);
@@ -86,6 +95,13 @@ static ngx_conf_enum_t  ngx_http_pywsgi_modes[] = {
     { ngx_string("threads"), NGX_HTTP_PYWSGI_THREADS },
     { ngx_null_string, 0 }
 };
+
+
+/* the gateway takes the timeout in 32 bits of milliseconds */
+#define NGX_HTTP_PYWSGI_MAX_TIMEOUT  86400000
+
+static ngx_conf_post_t  ngx_http_pywsgi_timeout_post =
+    { ngx_http_pywsgi_timeout_check };
 
 
 static ngx_command_t  ngx_http_pywsgi_commands[] = {
@@ -138,6 +154,13 @@ static ngx_command_t  ngx_http_pywsgi_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_pywsgi_main_conf_t, gateway),
       NULL },
+
+    { ngx_string("pywsgi_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_pywsgi_loc_conf_t, timeout),
+      &ngx_http_pywsgi_timeout_post },
 
     { ngx_string("pywsgi_check"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
@@ -383,6 +406,7 @@ ngx_http_pywsgi_create_loc_conf(ngx_conf_t *cf)
 
     plcf->app = -1;
     plcf->mode = NGX_CONF_UNSET_UINT;
+    plcf->timeout = NGX_CONF_UNSET_MSEC;
 
     return plcf;
 }
@@ -400,6 +424,7 @@ ngx_http_pywsgi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->mode, prev->mode,
                               NGX_HTTP_PYWSGI_THREADS);
     ngx_conf_merge_str_value(conf->pool_name, prev->pool_name, "pywsgi");
+    ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 0);
 
     if (conf->params == NULL) {
         conf->params = prev->params;
@@ -425,6 +450,19 @@ ngx_http_pywsgi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (ngx_http_pywsgi_register(cf, conf) != NGX_OK) {
         return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_pywsgi_timeout_check(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_msec_t  *timeout = data;
+
+    if (*timeout > NGX_HTTP_PYWSGI_MAX_TIMEOUT) {
+        return "must be at most 24h (0 for none)";
     }
 
     return NGX_CONF_OK;

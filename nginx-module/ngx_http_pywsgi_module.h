@@ -82,6 +82,7 @@ typedef struct {
     ngx_str_t                    pool_name;
     ngx_http_pywsgi_queue_t     *queue;         /* that of pool_name */
     ngx_array_t                 *params;        /* ngx_http_pywsgi_param_t */
+    ngx_msec_t                   timeout;       /* of a step, 0: none */
 } ngx_http_pywsgi_loc_conf_t;
 
 

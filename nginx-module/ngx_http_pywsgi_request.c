@@ -104,6 +104,7 @@ ngx_http_pywsgi_create_ctx(ngx_http_request_t *r)
     ctx->request = r;
     ctx->rec.app = app[plcf->app].id;
     ctx->rec.handle = ctx;
+    ctx->rec.timeout_ms = (uint32_t) plcf->timeout;
     ctx->body = r->request_body ? r->request_body->bufs : NULL;
     ctx->out_rc = NGX_OK;
 

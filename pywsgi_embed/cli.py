@@ -77,6 +77,28 @@ def add_app_arguments(parser):
         metavar="DIR",
         help="a venv or Python prefix (default: this Python, %s)" % sys.prefix,
     )
+    parser.add_argument(
+        "--timeout",
+        type=seconds,
+        default=0,
+        metavar="SECONDS",
+        help="a step of a request (the app up to its first chunk, or one "
+        "more chunk) that takes longer gets a 504 or a cut connection, its "
+        "stack logged (default 0: none)",
+    )
+
+
+def seconds(text):
+    """A timeout: a number of seconds from 0 (none) to a day."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 86400:
+        raise argparse.ArgumentTypeError(
+            "%r is not a number of seconds from 0 (none) to 86400" % text
+        )
+    return value
 
 
 def build_parser():
@@ -166,6 +188,7 @@ def options_of(args, **extra):
         if args.python_home
         else None,
         python_path=python_path_of(args),
+        timeout=args.timeout,
         **extra,
     )
 

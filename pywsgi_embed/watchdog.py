@@ -32,6 +32,7 @@ anything (the stacks dump).
 """
 
 import ctypes
+import os
 import sys
 import threading
 import time
@@ -247,11 +248,20 @@ def _stuck(flight, now):
     on_stuck(reason)
 
 
+_OURS = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
 def _stack_of(tid):
+    """The Python stack of a thread, from the app's first frame (the
+    gateway's own frames above it say nothing about the app)."""
     frame = sys._current_frames().get(tid)
     if frame is None:
         return "  (no Python frame)"
-    return "".join(traceback.format_stack(frame)).rstrip("\n")
+    stack = traceback.extract_stack(frame)
+    first = 0
+    while first < len(stack) - 1 and stack[first].filename.startswith(_OURS):
+        first += 1
+    return "".join(traceback.format_list(stack[first:])).rstrip("\n")
 
 
 def report():

@@ -184,6 +184,8 @@ class ApacheServer(base.Server):
             "PyWSGIEnv %s %s" % (quote(k), quote(v))
             for k, v in o.environ.items()
         ]
+        if o.timeout:
+            lines.append("PyWSGITimeout %g" % o.timeout)
         lines += [
             "PyWSGIApp %s %s" % (quote(m.prefix), quote(m.app))
             for m in o.mounts

@@ -40,6 +40,7 @@ class Options:
     error_log: Optional[str] = None  # None: stderr (the terminal)
     access_log: bool = False
     log_level: str = "info"
+    timeout: float = 0  # seconds a step may take, 0: none (watchdog.py)
     extra_config: str = ""  # raw lines for the server block (tests add
     # a static location this way)
 

@@ -93,6 +93,8 @@ class NginxServer(base.Server):
             "    pywsgi_param %s %s;" % (k, _quote(v))
             for k, v in o.environ.items()
         ]
+        if o.timeout:
+            lines.append("    pywsgi_timeout %dms;" % round(o.timeout * 1000))
         for mount in o.mounts:
             lines += ["    " + line for line in self._location(mount)]
         if o.extra_config:
@@ -137,6 +139,8 @@ class NginxServer(base.Server):
             "pywsgi_param %s %s;" % (k, _quote(v))
             for k, v in o.environ.items()
         ]
+        if o.timeout:
+            lines.append("    pywsgi_timeout %dms;" % round(o.timeout * 1000))
         for mount in o.mounts:
             lines += self._location(mount)
         lines += [

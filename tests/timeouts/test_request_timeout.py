@@ -1,0 +1,157 @@
+"""The request timeout over real HTTP (pywsgi_timeout / PyWSGITimeout /
+serve --timeout; the watchdog of pywsgi_embed/watchdog.py): on nginx in
+threads and inline mode, Apache with the event and the prefork MPM, one
+worker each."""
+
+import os
+import socket
+
+import pytest
+
+from tests import harness
+
+APP = os.path.join(harness.APPS, "timeout_app.py")
+TIMEOUT = 1.0
+
+TARGETS = [
+    ("nginx", {"mode": "threads"}),
+    ("nginx", {"mode": "inline"}),
+    ("apache", {"mpm": "event"}),
+    ("apache", {"mpm": "prefork"}),
+]
+IDS = ["nginx-threads", "nginx-inline", "apache-event", "apache-prefork"]
+
+
+@pytest.fixture(params=TARGETS, ids=IDS)
+def server(request, tmp_path):
+    name, options = request.param
+    running = harness.start(
+        name,
+        {"/": APP},
+        str(tmp_path / "srv"),
+        workers=1,
+        threads=4,
+        timeout=TIMEOUT,
+        **options,
+    )
+    running.name = "%s-%s" % (name, list(options.values())[0])
+    yield running
+    running.kill()
+
+
+def raw_get(running, path):
+    """Everything the server sends for GET path, until it closes."""
+    with socket.create_connection(
+        (running.host, running.port), timeout=30
+    ) as sock:
+        sock.sendall(
+            b"GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+            % path.encode()
+        )
+        try:
+            return harness.read_to_close(sock)
+        except ConnectionResetError:
+            return b"(reset)"
+
+
+def test_past_the_timeout_gives_504_and_the_stack(server):
+    status, pid = harness.fetch(server.url("/who"))
+    assert status == 200
+    status, body = harness.fetch(server.url("/poll?q=1"))
+    assert (status, body) == (504, b"504 Gateway Timeout")
+    log = server.error_log()
+    assert "request timed out: GET /poll?q=1 HTTP/1.1 from 127.0.0.1" in log
+    assert "in poll_until" in log and "in application" in log
+    # the same worker serves on
+    assert harness.fetch(server.url("/who")) == (200, pid)
+
+
+def test_a_stall_mid_body_cuts_the_connection(server):
+    data = raw_get(server, "/stall")
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), data
+    assert b"first" in body
+    assert b"never" not in body
+    assert not body.endswith(b"0\r\n\r\n"), "looks complete: %r" % data
+    log = server.error_log()
+    assert "request timed out: GET /stall" in log
+    assert "after its response began" in log
+
+
+def test_stuck_in_c_is_reported_and_answered_when_it_returns(server):
+    """The thread is in libc sleep(): RequestTimeout waits for it to come
+    back to Python; a grace period later the watchdog says it is stuck.
+    (In inline mode the whole event loop waits with it.)"""
+    status, body = harness.fetch(server.url("/stuck-in-c?s=4"))
+    log = server.error_log()
+    assert "request timed out: GET /stuck-in-c?s=4" in log
+    assert "did not unwind" in log and "stuck outside Python" in log
+    assert (status, body) == (504, b"504 Gateway Timeout")
+
+
+def config_problem(tmp_path, name, timeout=None, extra=""):
+    options = harness.servers.Options(
+        mounts=[harness.Mount("/", APP)],
+        port=harness.free_port(),
+        extra_config=extra,
+    )
+    server = harness.servers.get(name)(options, str(tmp_path / "w"))
+    return server.check_config(server.write_config())
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "1x", "25h"])
+def test_nginx_refuses_a_bad_timeout(tmp_path, value):
+    problem = config_problem(
+        tmp_path, "nginx", extra="location /t/ { pywsgi_timeout %s; }" % value
+    )
+    assert problem and "pywsgi_timeout" in problem, problem
+    assert "nginx.conf:" in problem  # the file and line
+    if value == "25h":
+        assert "must be at most 24h" in problem
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "1x", "86401", "nan"])
+def test_apache_refuses_a_bad_timeout(tmp_path, value):
+    problem = config_problem(
+        tmp_path, "apache", extra='PyWSGITimeout "%s"' % value
+    )
+    assert problem and "Syntax error on line" in problem, problem
+    assert "PyWSGITimeout" in problem and "is not a number of seconds" in (
+        problem
+    )
+
+
+def test_good_timeouts_are_accepted(tmp_path):
+    assert (
+        config_problem(
+            tmp_path, "nginx", extra="location /t/ { pywsgi_timeout 1500ms; }"
+        )
+        is None
+    )
+    assert (
+        config_problem(tmp_path, "apache", extra="PyWSGITimeout 2.5") is None
+    )
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "86401"])
+def test_serve_refuses_a_bad_timeout(value):
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pywsgi_embed",
+            "config",
+            "nginx",
+            APP,
+            "--timeout",
+            value,
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert "--timeout" in proc.stderr
+    assert "is not a number of seconds" in proc.stderr

@@ -18,6 +18,8 @@
 #include <Python.h>
 
 #include <dlfcn.h>
+#include <errno.h>
+#include <signal.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -416,6 +418,43 @@ pywsgi_cancel(pywsgi_request *r)
     if (gw_state == GW_READY && r->state != NULL) {
         pywsgi_py_cancel(r);
     }
+}
+
+
+/* the stacks dump: a C handler, because the server's threads never run
+   Python's own signal handlers (those run on the main thread, which is
+   the server's event loop or listener); it only wakes the watchdog */
+
+static volatile sig_atomic_t  gw_stacks_fd = -1;
+
+
+static void
+stacks_signal(int signo)
+{
+    int   saved = errno;
+    char  byte = 's';
+
+    if (gw_stacks_fd >= 0 && write(gw_stacks_fd, &byte, 1) < 0) {
+        /* the pipe is full: a dump is already due */
+    }
+
+    errno = saved;
+}
+
+
+int
+pywsgi_gw_stacks_signal(int signo, int fd)
+{
+    struct sigaction  sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = stacks_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+
+    gw_stacks_fd = fd;
+
+    return sigaction(signo, &sa, NULL);
 }
 
 

@@ -42,6 +42,11 @@ int pywsgi_gw_write(intptr_t handle, const char *buf, size_t n);
 int pywsgi_gw_sendfile(intptr_t handle, int fd, int64_t offset, int64_t n);
 void pywsgi_gw_log(intptr_t handle, int level, const char *msg, size_t n);
 
+/* the stacks dump (pywsgi_embed/watchdog.py): from now on, signal signo
+   writes one byte to fd (the write end of the watchdog's pipe, made
+   non-blocking), whichever thread it lands on; 0, or -1 with errno */
+int pywsgi_gw_stacks_signal(int signo, int fd);
+
 /* ---- END CFFI GATEWAY ---- */
 
 #endif /* PYWSGI_GATEWAY_H */

@@ -20,6 +20,8 @@ C (csrc/pywsgi_env.c).
 import atexit
 import os
 import sys
+import threading
+import time
 import traceback
 
 from pywsgi_embed import __version__, loader, response, watchdog
@@ -31,6 +33,9 @@ from pywsgi_embed.wsgi_input import EMPTY, Input
 
 FAIL = lib.PYWSGI_FAIL
 _unpack = ffi.unpack
+_get_ident = threading.get_ident
+_monotonic = time.monotonic
+_running = watchdog._running  # the requests whose app code runs
 
 _apps = {}  # App by id: a dict, so a bad id (-1 after a failed
 # load) is a KeyError, never another app
@@ -167,6 +172,7 @@ def load(cfg, err, errlen):
             check_io(cfg.io)
             set_io(cfg.io, cfg.io_nonblocking)
             redirect_stdio()
+            watchdog.start()
         paths = _text(cfg.python_path).split(":")
         app = loader.load(_text(cfg.app), paths)
         app_id = len(_apps)
@@ -238,7 +244,12 @@ def serve(app_id, env, env_len, length, handle, timeout_ms=0):
         return _gateway_error(handle)
     if timeout_ms:
         return watchdog.run(handle, environ, app.call, timeout_ms / 1000.0)
-    return run(handle, environ, app.call)
+    tid = _get_ident()
+    _running[tid] = (environ, _monotonic())  # for the stacks dump
+    try:
+        return run(handle, environ, app.call)
+    finally:
+        del _running[tid]
 
 
 def handle(rec):
@@ -274,7 +285,7 @@ def step(rec):
             resp.flight = watchdog.enter(resp.environ, rec.timeout_ms / 1e3)
             code = watchdog.timed(resp, resp.begin, app)
         else:
-            code = resp.begin(app)
+            code = _untimed(resp, resp.begin, app)
         if code == MORE:
             # the cffi handle keeps resp alive between steps, and _inflight
             # keeps the handle
@@ -286,12 +297,22 @@ def step(rec):
             watchdog.resume(resp.flight)
             code = watchdog.timed(resp, resp.pull)
         else:
-            code = resp.pull()
+            code = _untimed(resp, resp.pull)
         if code == MORE:
             return MORE
         _release(rec, resp)
     resp.close()
     return code
+
+
+def _untimed(resp, fn, *args):
+    """A step without a timeout, in the table for the stacks dump."""
+    tid = _get_ident()
+    _running[tid] = (resp.environ, _monotonic())
+    try:
+        return fn(*args)
+    finally:
+        del _running[tid]
 
 
 def _release(rec, resp):

@@ -27,18 +27,23 @@ loop thread: the same exception reaches pure-Python code there, but while
 the loop is blocked in C nothing of the worker moves, so the watchdog can
 only log the stack.
 
-report() gives the stack of every request in flight without stopping
-anything (the stacks dump).
+report() gives the stack of every request whose app code runs, with its
+request line and age, without stopping anything (the stacks dump): the
+watchdog logs it when the worker gets SIGURG (`kill -URG <worker pid>`),
+a signal both servers leave alone and whose default is to be ignored.
 """
 
 import ctypes
 import os
+import select
+import signal
 import sys
 import threading
 import time
 import traceback
 
 from pywsgi_embed import response
+from pywsgi_embed._gateway import ffi, lib
 from pywsgi_embed.response import MORE, RequestTimeout, Response
 
 RUNNING = "running"
@@ -48,11 +53,15 @@ STUCK = "stuck"
 _monotonic = time.monotonic
 _get_ident = threading.get_ident
 
-_running = {}  # thread id -> InFlight, while app code of a step runs
+_running = {}  # thread id -> InFlight while app code of a step runs; a
+# request without a timeout is entered as (environ, began) by the gateway
 _lock = threading.Lock()  # the watchdog's check-and-raise against the
 # thread's own leave(): an exception never outlives its step
-_thread = None  # the watchdog, started by the first request with a timeout
-_tick = 1.0  # seconds between rounds: a tenth of the shortest timeout
+_thread = None  # the watchdog, started by the first app's load
+_tick = None  # seconds between rounds (a tenth of the shortest timeout),
+# None until a request has a timeout: the watchdog only waits for a signal
+_wake_r = _wake_w = -1  # its pipe: the stacks signal, a new tick
+STACKS_SIGNAL = signal.SIGURG  # ignored by default, used by neither server
 _set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
 _set_async_exc.argtypes = (ctypes.c_ulong, ctypes.py_object)
 _set_async_exc.restype = ctypes.c_int
@@ -108,8 +117,8 @@ def enter(environ, timeout):
     0 for none)."""
     tid = _get_ident()
     flight = _running[tid] = InFlight(tid, environ, timeout)
-    if timeout and (_thread is None or timeout < _tick * 10):
-        _start(timeout)
+    if timeout and (_tick is None or timeout < _tick * 10):
+        _set_tick(timeout)
     return flight
 
 
@@ -169,22 +178,48 @@ def run(handle, environ, call, timeout):
     return code
 
 
-def _start(timeout):
-    global _thread, _tick
-    _tick = min(max(timeout / 10.0, 0.01), 1.0)
+def start():
+    """Start this worker's watchdog (gateway.load, once per process): it
+    waits for the stacks signal and, once a request has a timeout, looks
+    at the steps every tick."""
+    global _thread, _wake_r, _wake_w
     with _lock:
-        if _thread is None:
-            _thread = threading.Thread(
-                target=_watch, name="pywsgi-watchdog", daemon=True
+        if _thread is not None:
+            return
+        _wake_r, _wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        if lib.pywsgi_gw_stacks_signal(STACKS_SIGNAL, _wake_w) != 0:
+            response.log(
+                0,
+                response.LOG_WARN,
+                "pywsgi: no stacks dump on signal %d: %s"
+                % (STACKS_SIGNAL, os.strerror(ffi.errno)),
             )
-            _thread.start()
+        _thread = threading.Thread(
+            target=_watch, name="pywsgi-watchdog", daemon=True
+        )
+        _thread.start()
+
+
+def _set_tick(timeout):
+    """Rounds a tenth of the shortest timeout apart, 10 ms to 1 s."""
+    global _tick
+    _tick = min(max(timeout / 10.0, 0.01), 1.0)
+    if _thread is None:
+        start()
+    try:
+        os.write(_wake_w, b"t")  # the watchdog takes the new tick now
+    except BlockingIOError:
+        pass
 
 
 def _watch():
     while True:
-        time.sleep(_tick)
         try:
-            _round(_monotonic())
+            if select.select([_wake_r], [], [], _tick)[0]:
+                if b"s" in os.read(_wake_r, 512):
+                    response.log(0, response.LOG_ERROR, report())
+            if _tick is not None:
+                _round(_monotonic())
         except Exception:
             response.log(
                 0,
@@ -195,7 +230,7 @@ def _watch():
 
 def _round(now):
     for flight in list(_running.values()):
-        if not flight.timeout:
+        if type(flight) is not InFlight or not flight.timeout:
             continue
         if flight.state is RUNNING and now - flight.step > flight.timeout:
             _interrupt(flight, now)
@@ -264,11 +299,27 @@ def _stack_of(tid):
     return "".join(traceback.format_list(stack[first:])).rstrip("\n")
 
 
+def _as_flight(item):
+    """An InFlight of a table entry: untimed requests are entered as
+    (environ, began) by the gateway, which is cheaper."""
+    tid, flight = item
+    if type(flight) is InFlight:
+        return flight
+    environ, began = flight
+    flight = InFlight(tid, environ, 0)
+    flight.began = flight.step = began
+    return flight
+
+
+def _began(flight):
+    return flight.began
+
+
 def report():
     """Every request whose app code runs now: its request line, age, state
     and Python stack (the stacks dump)."""
     now = _monotonic()
-    flights = sorted(_running.values(), key=lambda f: f.began)
+    flights = sorted(map(_as_flight, _running.items()), key=_began)
     parts = ["pywsgi: %d request(s) running in this worker" % len(flights)]
     for flight in flights:
         parts.append(

@@ -115,16 +115,21 @@ def test_each_chunk_has_its_own_time(server):
     assert bytes(seen.body) == b"0123456789"
 
 
-def test_no_timeout_is_not_watched(server):
+def test_no_timeout_is_listed_not_watched(server):
+    """Without a timeout a request is in the table (for the stacks dump)
+    as a plain (environ, began), which the watchdog never interrupts."""
     seen_running = []
 
     def app(environ, start_response):
-        seen_running.append(threading.get_ident() in watchdog._running)
+        seen_running.append(watchdog._running.get(threading.get_ident()))
         start_response("200 OK", [])
         return [b"ok"]
 
     code, seen = server.run(server.add_app(app))
-    assert code == DONE and seen_running == [False]
+    assert code == DONE
+    assert type(seen_running[0]) is tuple
+    assert seen_running[0][0]["PATH_INFO"] == "/"
+    assert not watchdog._running
 
 
 def test_a_late_exception_never_reaches_the_next_request(server):
@@ -195,3 +200,40 @@ def test_report_lists_requests_running(server):
     assert "1 request(s) running" in report[0]
     assert "GET /held HTTP/1.1" in report[0]
     assert "release.wait(10)" in report[0]
+
+
+def test_stacks_signal_logs_the_report(server):
+    """SIGURG to the process: the watchdog logs every running request."""
+    import os
+    import signal
+
+    started = threading.Event()
+    release = threading.Event()
+
+    def app(environ, start_response):
+        started.set()
+        release.wait(10)
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    app_id = server.add_app(app)
+    worker = threading.Thread(
+        target=server.run,
+        args=(app_id,),
+        kwargs=dict(env=[("REQUEST_URI", "/signalled")], timeout_ms=60000),
+    )
+    worker.start()
+    try:
+        assert started.wait(10)
+        os.kill(os.getpid(), signal.SIGURG)
+        for _ in range(1000):
+            if "GET /signalled" in worker_log(server):
+                break
+            time.sleep(0.01)
+    finally:
+        release.set()
+        worker.join(10)
+    log = worker_log(server)
+    assert "1 request(s) running in this worker" in log
+    assert "GET /signalled HTTP/1.1 from 127.0.0.1" in log
+    assert "release.wait(10)" in log

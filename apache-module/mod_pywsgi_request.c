@@ -374,6 +374,10 @@ mod_pywsgi_handler(request_rec *r)
     rec.handle = ctx;
     rec.state = NULL;
 
+    if (mod_pywsgi_retiring()) {
+        r->connection->keepalive = AP_CONN_CLOSE;   /* reconnect elsewhere */
+    }
+
     mod_pywsgi_request_begins();
     rc = mod_pywsgi_gw.handle(&rec);
     mod_pywsgi_request_ends();

@@ -42,6 +42,9 @@ int pywsgi_gw_write(intptr_t handle, const char *buf, size_t n);
 int pywsgi_gw_sendfile(intptr_t handle, int fd, int64_t offset, int64_t n);
 void pywsgi_gw_log(intptr_t handle, int level, const char *msg, size_t n);
 
+/* pywsgi_retire() (pywsgi.h), for pywsgi_embed.retire() */
+void pywsgi_gw_retire(const char *reason);
+
 /* ---- END CFFI GATEWAY ---- */
 
 #endif /* PYWSGI_GATEWAY_H */

@@ -31,6 +31,7 @@ CHECK_TIMEOUT = 120  # seconds an import may take
 OK = "pywsgi-embed: the apps import"
 
 _CHECK_CODE = r"""
+import os
 import sys
 pkg_parent, path, specs = sys.argv[1], sys.argv[2], sys.argv[3:]
 sys.path.insert(0, pkg_parent)
@@ -44,6 +45,13 @@ except BaseException:
     import traceback
     traceback.print_exc(file=sys.stdout)
 else:
+    for module in list(sys.modules.values()):
+        name = getattr(module, "__file__", None) or ""
+        ours = os.path.join(pkg_parent, "pywsgi_embed", "")
+        if name.endswith(".py") and "-packages" not in name and not any(
+            name.startswith(p) for p in (sys.prefix, sys.base_prefix, ours)
+        ):
+            print("file:", name)
     print(%r)
 """ % (OK,)
 
@@ -59,6 +67,12 @@ def python_executable():
 def check_apps(specs, python_path=(), executable=None):
     """None if every app spec imports in a fresh interpreter, else what
     went wrong (the traceback)."""
+    return check_and_list(specs, python_path, executable)[0]
+
+
+def check_and_list(specs, python_path=(), executable=None):
+    """(None, the app's own Python files) if every app spec imports in a
+    fresh interpreter, else (what went wrong, [])."""
     pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     argv = [
         executable or python_executable(),
@@ -79,11 +93,13 @@ def check_apps(specs, python_path=(), executable=None):
             errors="replace",
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return "cannot check the apps: %s" % exc
+        return "cannot check the apps: %s" % exc, []
     out = proc.stdout.rstrip("\n")
     if out.endswith(OK):
-        return None
-    return out or "the check printed nothing (status %s)" % proc.returncode
+        lines = out.splitlines()
+        return None, [x[6:] for x in lines if x.startswith("file: ")]
+    why = out or "the check printed nothing (status %s)" % proc.returncode
+    return why, []
 
 
 def _mtime(path):
@@ -109,21 +125,6 @@ class Watcher:
                 self.seen[path] = now
                 moved.append(path)
         return moved
-
-
-def app_files(root_dirs):
-    """The Python files of modules imported now from under root_dirs: what
-    `serve --reload` watches after importing the app."""
-    roots = [os.path.abspath(d) + os.sep for d in root_dirs]
-    files = []
-    for module in list(sys.modules.values()):
-        path = getattr(module, "__file__", None)
-        if not path or not path.endswith(".py"):
-            continue
-        path = os.path.abspath(path)
-        if any(path.startswith(r) for r in roots) and "-packages" not in path:
-            files.append(path)
-    return files
 
 
 def start_thread(target, name):

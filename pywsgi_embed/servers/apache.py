@@ -220,6 +220,7 @@ class ApacheServer(base.Server):
                 "PyWSGIPythonPath %s"
                 % " ".join(quote(p) for p in o.python_path)
             )
+        lines += self._recycle_lines()
         lines += ["", "# in the server config or a <VirtualHost>:"]
         lines += [
             "PyWSGIEnv %s %s" % (quote(k), quote(v))

@@ -149,6 +149,7 @@ class NginxServer(base.Server):
             "pywsgi_python_home %s;" % _quote(o.home()),
         ]
         lines += ["pywsgi_python_path %s;" % _quote(p) for p in o.python_path]
+        lines += self._recycle_lines()
         lines += ["", "# in your server { }:"]
         lines += [
             "pywsgi_param %s %s;" % (k, _quote(v))

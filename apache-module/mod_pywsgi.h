@@ -9,6 +9,8 @@
  *   mod_pywsgi_request.c  which requests are ours, the handler, the
  *                         environ record, the request body
  *   mod_pywsgi_output.c   status, headers and body into Apache's filters
+ *   mod_pywsgi_retire.c   a child retires gracefully: recycling, the
+ *                         reload file, any thread's request
  *
  * The module never includes Python.h: each child dlopen()s the gateway
  * library (RTLD_GLOBAL) and the handler thread calls it directly.  cffi
@@ -67,6 +69,12 @@ typedef struct {
     const char          *gateway;       /* NULL: next to the module */
     int                  run_as_root;
     apr_array_header_t  *mounts;        /* every pywsgi_mount *, by index */
+    apr_uint64_t         max_requests;  /* recycling, 0: no limit */
+    apr_uint64_t         max_requests_jitter;
+    apr_uint64_t         max_lifetime;  /* seconds */
+    apr_uint64_t         max_rss;       /* bytes */
+    int                  retire_timeout; /* seconds, 0: wait for ever */
+    const char          *reload_file;
 } mod_pywsgi_globals_t;
 
 
@@ -92,6 +100,7 @@ void mod_pywsgi_request_begins(void);
 void mod_pywsgi_request_ends(void);
 void mod_pywsgi_log(void *handle, int level, const char *msg, size_t n);
 int mod_pywsgi_keep_root(apr_pool_t *p, server_rec *s);
+server_rec *mod_pywsgi_server(void);
 
 /* mod_pywsgi_request.c */
 int mod_pywsgi_translate(request_rec *r);
@@ -107,5 +116,11 @@ int mod_pywsgi_start(void *handle, int status, const char *status_line,
 int mod_pywsgi_write(void *handle, const char *buf, size_t n);
 int mod_pywsgi_sendfile(void *handle, int fd, int64_t offset, int64_t n);
 int mod_pywsgi_finish(pywsgi_ctx *ctx, int rc);
+
+/* mod_pywsgi_retire.c */
+int mod_pywsgi_retire_setup(apr_pool_t *pconf, server_rec *s);
+int mod_pywsgi_retire_monitor(apr_pool_t *p, server_rec *s);
+void mod_pywsgi_retire(void *handle, const char *reason, size_t n);
+int mod_pywsgi_retiring(void);
 
 #endif /* MOD_PYWSGI_H */

@@ -386,6 +386,10 @@ mod_pywsgi_handler(request_rec *r)
     rec.state = NULL;
     rec.timeout_ms = request_timeout(r);
 
+    if (mod_pywsgi_retiring()) {
+        r->connection->keepalive = AP_CONN_CLOSE;   /* reconnect elsewhere */
+    }
+
     mod_pywsgi_request_begins();
     rc = mod_pywsgi_gw.handle(&rec);
     mod_pywsgi_request_ends();

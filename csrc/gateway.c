@@ -30,6 +30,7 @@
 
 #include "pywsgi.h"
 #include "gateway.h"
+#include "pywsgi_recycle.h"
 
 #ifndef PYWSGI_PYTHON_EXECUTABLE
 #error "build with -DPYWSGI_PYTHON_EXECUTABLE=\"/path/to/python\""
@@ -364,6 +365,10 @@ pywsgi_init(const pywsgi_config *cfg, char *err, size_t errlen)
 
     id = pywsgi_py_load(cfg, err, errlen) - 1;
 
+    if (id >= 0) {
+        pywsgi_recycle_configure(cfg);
+    }
+
     if (id < 0 && errlen && err[0] == '\0') {
         snprintf(err, errlen, "the gateway's Python side failed to start: "
                  "the traceback went to stderr (the server's error log)");
@@ -383,8 +388,27 @@ pywsgi_handle(pywsgi_request *r)
         return PYWSGI_FAIL;
     }
 
-    return pywsgi_py_serve(r->app, r->env, r->env_len, r->content_length,
-                           (intptr_t) r->handle, r->timeout_ms);
+    int  rc;
+
+    rc = pywsgi_py_serve(r->app, r->env, r->env_len, r->content_length,
+                         (intptr_t) r->handle, r->timeout_ms);
+
+    pywsgi_recycle_request_done();
+
+    return rc;
+}
+
+
+/* a step that ended its response is a finished request */
+
+static int
+step_result(int rc)
+{
+    if (rc != PYWSGI_MORE) {
+        pywsgi_recycle_request_done();
+    }
+
+    return rc;
 }
 
 
@@ -397,7 +421,7 @@ pywsgi_start(pywsgi_request *r)
 
     r->state = NULL;
 
-    return pywsgi_py_step(r);
+    return step_result(pywsgi_py_step(r));
 }
 
 
@@ -408,7 +432,7 @@ pywsgi_next(pywsgi_request *r)
         return PYWSGI_FAIL;
     }
 
-    return pywsgi_py_step(r);
+    return step_result(pywsgi_py_step(r));
 }
 
 
@@ -417,6 +441,7 @@ pywsgi_cancel(pywsgi_request *r)
 {
     if (gw_state == GW_READY && r->state != NULL) {
         pywsgi_py_cancel(r);
+        pywsgi_recycle_request_done();
     }
 }
 
@@ -459,6 +484,13 @@ pywsgi_gw_stacks_signal(int signo, int fd)
 
 
 /* the io callbacks, for the Python side (see gateway.h) */
+
+void
+pywsgi_gw_retire(const char *reason)
+{
+    pywsgi_retire(reason);
+}
+
 
 void
 pywsgi_gw_set_io(const pywsgi_io *io)

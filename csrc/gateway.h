@@ -47,6 +47,9 @@ void pywsgi_gw_log(intptr_t handle, int level, const char *msg, size_t n);
    non-blocking), whichever thread it lands on; 0, or -1 with errno */
 int pywsgi_gw_stacks_signal(int signo, int fd);
 
+/* pywsgi_retire() (pywsgi.h), for pywsgi_embed.retire() */
+void pywsgi_gw_retire(const char *reason);
+
 /* ---- END CFFI GATEWAY ---- */
 
 #endif /* PYWSGI_GATEWAY_H */

@@ -28,7 +28,7 @@
 
 /* ---- BEGIN CFFI C ---- */
 
-#define PYWSGI_ABI_VERSION 5
+#define PYWSGI_ABI_VERSION 6
 
 /* results of pywsgi_handle(), pywsgi_start() and pywsgi_next() */
 #define PYWSGI_DONE  0    /* the response is complete */
@@ -88,6 +88,15 @@ typedef struct pywsgi_io {
 
     /* one message (no trailing newline) for the server's error log */
     void (*log)(void *handle, int level, const char *msg, size_t n);
+
+    /* retire this worker gracefully, for `reason` (n bytes, for the log):
+       it stops accepting connections, finishes the requests in flight
+       within the server's bound, exits with a status its master respawns
+       and a fresh worker takes its place.  Callable from any thread, at
+       any time, more than once (the first call wins); it never blocks and
+       calls nothing in Python.  NULL: the module cannot retire workers.
+       handle is NULL or the request during which the worker decided. */
+    void (*retire)(void *handle, const char *reason, size_t n);
 } pywsgi_io;
 
 /* One worker-wide setting per field; pywsgi_init() reads it and keeps no
@@ -111,6 +120,21 @@ typedef struct pywsgi_config {
                                        the throughput with 16 threads,
                                        measured); the GIL is released
                                        around the others */
+
+    /* recycling (csrc/pywsgi_recycle.c), 0 for "no limit": the gateway
+       counts the finished requests of the worker and, between requests,
+       calls io->retire once one of these is passed */
+    uint64_t          max_requests;   /* requests, plus up to ... */
+    uint64_t          max_requests_jitter; /* ... this many more, drawn
+                                       once per worker so that workers
+                                       started together do not all retire
+                                       together */
+    uint64_t          max_lifetime;   /* seconds since the worker started */
+    uint64_t          max_rss;        /* bytes of resident memory */
+    const char       *reload_file;    /* NULL, or a file whose new mtime
+                                       retires the worker once its apps
+                                       import again (pywsgi_embed/
+                                       reload.py) */
 } pywsgi_config;
 
 /* One request, filled by the module; the gateway keeps no pointer to it
@@ -169,6 +193,12 @@ void pywsgi_cancel(pywsgi_request *r);
    (the GIL is busy: more threads would only queue on it) from steps that
    wait (the GIL is free: another thread can run the next step now). */
 const volatile int *pywsgi_gil(void);
+
+/* Retire this worker gracefully (pywsgi_io.retire of the module, with
+   the reason in the log): from any thread, never blocks, no GIL needed.
+   A timeout watchdog or the app (pywsgi_embed.retire()) calls it; the
+   recycling limits of pywsgi_config call it themselves. */
+void pywsgi_retire(const char *reason);
 
 /* Worker exit: run Python's atexit functions and flush the log.  Python is
    not finalized: a thread stuck in the app must not hang the server. */

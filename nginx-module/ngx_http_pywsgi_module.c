@@ -40,6 +40,21 @@
  *                                  app that cannot be imported, with its
  *                                  traceback, and the running workers keep
  *                                  serving
+ *   pywsgi_max_requests N [JITTER];
+ *                                  http: a worker retires gracefully after
+ *                                  N requests plus up to JITTER more (drawn
+ *                                  per worker); 0 (default): never
+ *   pywsgi_max_lifetime TIME;      http: ... once it has lived TIME
+ *   pywsgi_max_rss SIZE;           http: ... once its resident memory
+ *                                  passes SIZE (all checked after each
+ *                                  request, csrc/pywsgi_recycle.c)
+ *   pywsgi_retire_timeout TIME;    http (30s): how long a retiring worker
+ *                                  waits for its requests in flight before
+ *                                  it exits anyway
+ *   pywsgi_reload_file PATH;       http: when PATH's mtime changes, every
+ *                                  worker retires after its requests (the
+ *                                  new workers import the apps afresh), if
+ *                                  the apps still import
  *
  * Python starts in each worker process after the fork (init_process), never
  * in the master.  There is no preload-in-the-master: nginx forks workers
@@ -64,6 +79,8 @@ static char *ngx_http_pywsgi_app(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_pywsgi_param(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_pywsgi_max_requests(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static void *ngx_http_pywsgi_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_pywsgi_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_pywsgi_merge_loc_conf(ngx_conf_t *cf, void *parent,
@@ -84,7 +101,8 @@ pywsgi_io  ngx_http_pywsgi_io = {
     ngx_http_pywsgi_start,
     ngx_http_pywsgi_write,
     ngx_http_pywsgi_sendfile,
-    ngx_http_pywsgi_log
+    ngx_http_pywsgi_log,
+    ngx_http_pywsgi_retire
 };
 
 static ngx_uint_t  ngx_http_pywsgi_loaded;
@@ -167,6 +185,41 @@ static ngx_command_t  ngx_http_pywsgi_commands[] = {
       ngx_conf_set_flag_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_pywsgi_main_conf_t, check),
+      NULL },
+
+    { ngx_string("pywsgi_max_requests"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_pywsgi_max_requests,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("pywsgi_max_lifetime"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pywsgi_main_conf_t, max_lifetime),
+      NULL },
+
+    { ngx_string("pywsgi_max_rss"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pywsgi_main_conf_t, max_rss),
+      NULL },
+
+    { ngx_string("pywsgi_retire_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pywsgi_main_conf_t, retire_timeout),
+      NULL },
+
+    { ngx_string("pywsgi_reload_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pywsgi_main_conf_t, reload_file),
       NULL },
 
       ngx_null_command
@@ -346,6 +399,49 @@ ngx_http_pywsgi_param(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* pywsgi_max_requests N [JITTER] */
+
+static char *
+ngx_http_pywsgi_max_requests(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_pywsgi_main_conf_t *pmcf = conf;
+
+    ngx_int_t   n, jitter;
+    ngx_str_t  *value;
+
+    if (pmcf->max_requests != (uint64_t) NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    n = ngx_atoi(value[1].data, value[1].len);
+    if (n == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid number of requests \"%V\": a whole "
+                           "number, 0 for no limit", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    jitter = 0;
+
+    if (cf->args->nelts == 3) {
+        jitter = ngx_atoi(value[2].data, value[2].len);
+        if (jitter == NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid jitter \"%V\": a whole number of "
+                               "requests", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    pmcf->max_requests = n;
+    pmcf->max_requests_jitter = jitter;
+
+    return NGX_CONF_OK;
+}
+
+
 static void *
 ngx_http_pywsgi_create_main_conf(ngx_conf_t *cf)
 {
@@ -361,10 +457,16 @@ ngx_http_pywsgi_create_main_conf(ngx_conf_t *cf)
      *
      *     pmcf->python_home = { 0, NULL };
      *     pmcf->gateway = { 0, NULL };
+     *     pmcf->max_requests_jitter = 0;
+     *     pmcf->reload_file = { 0, NULL };
      */
 
     pmcf->python_path = NGX_CONF_UNSET_PTR;
     pmcf->check = NGX_CONF_UNSET;
+    pmcf->max_requests = (uint64_t) NGX_CONF_UNSET_UINT;
+    pmcf->max_lifetime = NGX_CONF_UNSET;
+    pmcf->max_rss = NGX_CONF_UNSET_SIZE;
+    pmcf->retire_timeout = NGX_CONF_UNSET_MSEC;
 
     if (ngx_array_init(&pmcf->apps, cf->pool, 2,
                        sizeof(ngx_http_pywsgi_app_t))
@@ -519,6 +621,13 @@ ngx_http_pywsgi_postconfiguration(ngx_conf_t *cf)
 
     ngx_conf_init_ptr_value(pmcf->python_path, NULL);
     ngx_conf_init_value(pmcf->check, 1);
+    ngx_conf_init_value(pmcf->max_lifetime, 0);
+    ngx_conf_init_size_value(pmcf->max_rss, 0);
+    ngx_conf_init_msec_value(pmcf->retire_timeout, 30000);
+
+    if (pmcf->max_requests == (uint64_t) NGX_CONF_UNSET_UINT) {
+        pmcf->max_requests = 0;
+    }
 
     if (pmcf->apps.nelts == 0 || !pmcf->check) {
         return NGX_OK;
@@ -612,6 +721,11 @@ ngx_http_pywsgi_config(ngx_http_pywsgi_main_conf_t *pmcf,
     cfg->io = &ngx_http_pywsgi_io;
     cfg->multithread = (app->mode == NGX_HTTP_PYWSGI_THREADS);
     cfg->multiprocess = multiprocess ? 1 : 0;
+    cfg->max_requests = pmcf->max_requests;
+    cfg->max_requests_jitter = pmcf->max_requests_jitter;
+    cfg->max_lifetime = pmcf->max_lifetime;
+    cfg->max_rss = pmcf->max_rss;
+    cfg->reload_file = (const char *) pmcf->reload_file.data;
 
     /* both modes only copy (threads) or queue non-blocking output (inline):
        the gateway may call back holding the GIL */
@@ -679,6 +793,10 @@ ngx_http_pywsgi_init_process(ngx_cycle_t *cycle)
 
     ngx_http_pywsgi_loaded = 1;
 
+    if (ngx_http_pywsgi_retire_init(cycle, pmcf->retire_timeout) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_pywsgi_dispatch_init(cycle, &pmcf->queues);
 }
 
@@ -689,6 +807,7 @@ ngx_http_pywsgi_exit_process(ngx_cycle_t *cycle)
     if (ngx_http_pywsgi_loaded) {
         ngx_http_pywsgi_loaded = 0;
         ngx_http_pywsgi_dispatch_exit();
+        ngx_http_pywsgi_retire_exit();
         ngx_http_pywsgi_gw.fini();
     }
 }

@@ -12,6 +12,8 @@
  *                              response back to the loop chunk by chunk
  *   ngx_http_pywsgi_dispatch.c threads mode: the steps of requests onto as
  *                              few pool threads as keep the app busy
+ *   ngx_http_pywsgi_retire.c   a worker retires gracefully: recycling,
+ *                              the reload file, any thread's request
  */
 
 
@@ -69,6 +71,12 @@ typedef struct {
     ngx_array_t                  apps;          /* ngx_http_pywsgi_app_t */
     ngx_array_t                  queues;        /* of queue pointers, one
                                                    per thread pool */
+    uint64_t                     max_requests;  /* recycling, 0: none */
+    uint64_t                     max_requests_jitter;
+    time_t                       max_lifetime;
+    size_t                       max_rss;
+    ngx_msec_t                   retire_timeout;
+    ngx_str_t                    reload_file;
 } ngx_http_pywsgi_main_conf_t;
 
 
@@ -209,6 +217,13 @@ ngx_int_t ngx_http_pywsgi_dispatch_init(ngx_cycle_t *cycle,
 void ngx_http_pywsgi_dispatch_exit(void);
 ngx_int_t ngx_http_pywsgi_dispatch(ngx_http_pywsgi_queue_t *q,
     ngx_http_pywsgi_ctx_t *ctx);
+
+/* ngx_http_pywsgi_retire.c */
+void ngx_http_pywsgi_retire(void *handle, const char *reason, size_t n);
+ngx_uint_t ngx_http_pywsgi_retiring(void);
+ngx_int_t ngx_http_pywsgi_retire_init(ngx_cycle_t *cycle,
+    ngx_msec_t timeout);
+void ngx_http_pywsgi_retire_exit(void);
 
 
 #endif /* _NGX_HTTP_PYWSGI_MODULE_H_INCLUDED_ */

@@ -30,6 +30,10 @@ ngx_http_pywsgi_handler(ngx_http_request_t *r)
 {
     ngx_int_t  rc;
 
+    if (ngx_http_pywsgi_retiring()) {
+        r->keepalive = 0;            /* the client reconnects elsewhere */
+    }
+
     rc = ngx_http_read_client_request_body(r, ngx_http_pywsgi_body_handler);
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {

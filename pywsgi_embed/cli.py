@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 
-from pywsgi_embed import __version__, loader, servers
+from pywsgi_embed import __version__, loader, reload, servers
 from pywsgi_embed.servers import Mount, Options, ServerError
 
 STOP_TIMEOUT = 30.0
@@ -101,6 +101,69 @@ def seconds(text):
     return value
 
 
+def size(text):
+    """Bytes of "512M", "2G", "100000" (K, M, G: powers of 1024)."""
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    unit = units.get(text[-1:].lower(), 1)
+    digits = text[:-1] if unit > 1 else text
+    if not digits.isdigit():
+        raise argparse.ArgumentTypeError(
+            "%r is not a size: a whole number of bytes, or with K, M, G" % text
+        )
+    return int(digits) * unit
+
+
+def count(text):
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(
+            "%r is not a whole number (0 for no limit)" % text
+        )
+    return int(text)
+
+
+def add_recycle_arguments(parser):
+    """Recycling: a worker retires gracefully (finishes its requests, a
+    fresh one takes its place) past any of these; 0: no limit."""
+    parser.add_argument(
+        "--max-requests",
+        type=count,
+        default=0,
+        metavar="N",
+        help="a worker retires after N requests",
+    )
+    parser.add_argument(
+        "--max-requests-jitter",
+        type=count,
+        default=0,
+        metavar="N",
+        help="... plus up to N more, drawn per worker",
+    )
+    parser.add_argument(
+        "--max-lifetime",
+        type=count,
+        default=0,
+        metavar="SECONDS",
+        help="a worker retires once it has lived SECONDS",
+    )
+    parser.add_argument(
+        "--max-rss",
+        type=size,
+        default=0,
+        metavar="SIZE",
+        help="a worker retires once its resident memory passes SIZE "
+        "(e.g. 512M)",
+    )
+
+
+def recycle_options(args):
+    return dict(
+        max_requests=args.max_requests,
+        max_requests_jitter=args.max_requests_jitter,
+        max_lifetime=args.max_lifetime,
+        max_rss=args.max_rss,
+    )
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="pywsgi-embed",
@@ -128,12 +191,27 @@ def build_parser():
         action="store_true",
         help="log requests (to the work directory)",
     )
+    add_recycle_arguments(serve)
+    serve.add_argument(
+        "--reload",
+        action="store_true",
+        help="reload gracefully when the app's Python files change "
+        "(if the new code imports)",
+    )
+    serve.add_argument(
+        "--reload-extra",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="with --reload: watch FILE too (repeatable)",
+    )
 
     config = sub.add_parser(
         "config", help="print what to add to a system server's config"
     )
     config.add_argument("server", choices=servers.NAMES)
     add_app_arguments(config)
+    add_recycle_arguments(config)
 
     path = sub.add_parser(
         "module-path", help="print the path of the built module"
@@ -247,7 +325,10 @@ def check_app(options):
 
 def cmd_serve(args):
     options = options_of(
-        args, log_level=args.log_level, access_log=args.access_log
+        args,
+        log_level=args.log_level,
+        access_log=args.access_log,
+        **recycle_options(args),
     )
     workdir = tempfile.mkdtemp(prefix="pywsgi-embed-")
     try:
@@ -274,7 +355,8 @@ def cmd_serve(args):
             file=sys.stderr,
             flush=True,
         )
-        return run_foreground(server, config)
+        watch = reload_watch(args, options) if args.reload else None
+        return run_foreground(server, config, watch)
     finally:
         subprocess.run(["rm", "-rf", workdir])
 
@@ -293,10 +375,59 @@ def describe(args):
     )
 
 
-def run_foreground(server, config):
+class ReloadWatch:
+    """serve --reload: the app's Python files and --reload-extra FILEs;
+    on a change, the server's own graceful reload if the app imports."""
+
+    def __init__(self, options, files):
+        self.options = options
+        self.watcher = reload.Watcher(files)
+
+    def poll(self, server, proc):
+        moved = self.watcher.changed()
+        if not moved:
+            return
+        why = reload.check_apps(
+            [m.app for m in self.options.mounts],
+            self.options.python_path,
+            python_of(self.options),
+        )
+        if why is not None:
+            print(
+                "pywsgi-embed: %s changed, but the app no longer imports; "
+                "the server keeps serving the old code:\n%s"
+                % (", ".join(moved), why),
+                file=sys.stderr,
+                flush=True,
+            )
+            return
+        print(
+            "pywsgi-embed: %s changed: reloading %s gracefully"
+            % (", ".join(moved), server.name),
+            file=sys.stderr,
+            flush=True,
+        )
+        proc.send_signal(server.reload_signal)
+
+
+def reload_watch(args, options):
+    why, files = reload.check_and_list(
+        [m.app for m in options.mounts],
+        options.python_path,
+        python_of(options),
+    )
+    if why is not None:
+        raise CliError("cannot load the app: " + why)
+    return ReloadWatch(
+        options, files + [os.path.abspath(f) for f in args.reload_extra]
+    )
+
+
+def run_foreground(server, config, watch=None):
     """Run the server until it exits; SIGINT/SIGTERM stop it gracefully.
     It runs in its own process group, so the terminal's Ctrl-C reaches only
-    us, and we ask for the graceful stop."""
+    us, and we ask for the graceful stop.  With a ReloadWatch, look at the
+    watched files every reload.POLL seconds meanwhile."""
     proc = subprocess.Popen(server.argv(config), start_new_session=True)
     stopping = []
 
@@ -316,9 +447,16 @@ def run_foreground(server, config):
     try:
         while True:
             try:
-                code = proc.wait(STOP_TIMEOUT if stopping else None)
+                code = proc.wait(
+                    STOP_TIMEOUT
+                    if stopping
+                    else (reload.POLL if watch else None)
+                )
                 break
             except subprocess.TimeoutExpired:
+                if not stopping:
+                    watch.poll(server, proc)
+                    continue
                 print(
                     "pywsgi-embed: %s did not stop in %.0f s, killing it"
                     % (server.name, STOP_TIMEOUT),
@@ -332,7 +470,7 @@ def run_foreground(server, config):
 
 
 def cmd_config(args):
-    options = options_of(args)
+    options = options_of(args, **recycle_options(args))
     with tempfile.TemporaryDirectory(prefix="pywsgi-embed-") as workdir:
         server = servers.get(args.server)(options, workdir)
         sys.stdout.write(server.snippet())

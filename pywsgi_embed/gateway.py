@@ -24,7 +24,7 @@ import threading
 import time
 import traceback
 
-from pywsgi_embed import __version__, loader, response, watchdog
+from pywsgi_embed import __version__, loader, reload, response, watchdog
 from pywsgi_embed._gateway import ffi, lib
 from pywsgi_embed.errors import LogHandler, LogStream
 from pywsgi_embed.file_wrapper import FileWrapper
@@ -42,6 +42,7 @@ _apps = {}  # App by id: a dict, so a bad id (-1 after a failed
 _read = None  # the server's read callback
 _inflight = {}  # step mode: Response -> its cffi handle, between steps
 _errors = None  # wsgi.errors of every request
+_reload_file = None  # the worker's ReloadFile watch, if it has one
 
 
 class App:
@@ -177,6 +178,8 @@ def load(cfg, err, errlen):
         app = loader.load(_text(cfg.app), paths)
         app_id = len(_apps)
         _apps[app_id] = App(app, make_template(cfg))
+        if cfg.reload_file != ffi.NULL:
+            watch_reload_file(_text(cfg.reload_file), _text(cfg.app), paths)
         return app_id + 1
     except BaseException as exc:
         if isinstance(exc, loader.LoadError):
@@ -186,6 +189,22 @@ def load(cfg, err, errlen):
         data = why.encode("utf-8", "backslashreplace")[: max(errlen - 1, 0)]
         ffi.memmove(err, data + b"\0", len(data) + 1)
         return 0
+
+
+def watch_reload_file(path, spec, paths):
+    """Retire the worker when path changes and its apps still import
+    (pywsgi_embed/reload.py); one watch per worker, for all its apps."""
+    global _reload_file
+    if _reload_file is None:
+        _reload_file = reload.ReloadFile(
+            path,
+            [],
+            paths,
+            lambda why: lib.pywsgi_gw_retire(why.encode("utf-8", "replace")),
+            lambda text: response.log(0, response.LOG_ERROR, text),
+        )
+        _reload_file.start()
+    _reload_file.specs.append(spec)
 
 
 def environ_of(app, env, env_len, length, handle):
@@ -328,6 +347,8 @@ def cancel(rec):
 
 def fini():
     """Worker exit: atexit functions, then flush what is buffered."""
+    if _reload_file is not None:
+        _reload_file.stop.set()
     try:
         atexit._run_exitfuncs()
     finally:

@@ -67,16 +67,19 @@ _set_async_exc.argtypes = (ctypes.c_ulong, ctypes.py_object)
 _set_async_exc.restype = ctypes.c_int
 
 
-def _retire_unwired(reason):
-    response.log(
-        0,
-        response.LOG_ERROR,
-        "pywsgi: this worker should retire (%s), but no retire mechanism "
-        "is installed: it keeps serving with the stuck thread" % reason,
+def _retire(reason):
+    """Retire this worker gracefully (the recycle mechanism: csrc/
+    pywsgi_recycle.c): it stops taking connections, lets the requests in
+    flight on other threads finish, exits, and the server starts a fresh
+    one; the stuck thread is bounded by the retire timeout."""
+    lib.pywsgi_gw_retire(
+        ("a request timed out and " + reason).encode(
+            "utf-8", "backslashreplace"
+        )
     )
 
 
-on_stuck = _retire_unwired  # called once per stuck thread, with the reason
+on_stuck = _retire  # called once per stuck thread, with the reason
 
 
 class InFlight:

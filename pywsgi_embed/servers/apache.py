@@ -180,6 +180,7 @@ class ApacheServer(base.Server):
                 "PyWSGIPythonPath %s"
                 % " ".join(quote(p) for p in o.python_path)
             )
+        lines += self._recycle_lines()
         lines += [
             "PyWSGIEnv %s %s" % (quote(k), quote(v))
             for k, v in o.environ.items()
@@ -190,6 +191,22 @@ class ApacheServer(base.Server):
             "PyWSGIApp %s %s" % (quote(m.prefix), quote(m.app))
             for m in o.mounts
         ]
+        return lines
+
+    def _recycle_lines(self):
+        o = self.options
+        lines = []
+        if o.max_requests:
+            lines.append(
+                "PyWSGIMaxRequests %d %d"
+                % (o.max_requests, o.max_requests_jitter)
+            )
+        if o.max_lifetime:
+            lines.append("PyWSGIMaxLifetime %d" % o.max_lifetime)
+        if o.max_rss:
+            lines.append("PyWSGIMaxRSS %d" % o.max_rss)
+        if o.reload_file:
+            lines.append("PyWSGIReloadFile %s" % quote(o.reload_file))
         return lines
 
     def snippet(self):
@@ -205,6 +222,7 @@ class ApacheServer(base.Server):
                 "PyWSGIPythonPath %s"
                 % " ".join(quote(p) for p in o.python_path)
             )
+        lines += self._recycle_lines()
         lines += ["", "# in the server config or a <VirtualHost>:"]
         lines += [
             "PyWSGIEnv %s %s" % (quote(k), quote(v))

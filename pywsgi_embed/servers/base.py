@@ -43,6 +43,14 @@ class Options:
     timeout: float = 0  # seconds a step may take, 0: none (watchdog.py)
     extra_config: str = ""  # raw lines for the server block (tests add
     # a static location this way)
+    # recycling (0: no limit): a worker retires gracefully after
+    # max_requests plus up to max_requests_jitter requests, max_lifetime
+    # seconds, or once its resident memory passes max_rss bytes
+    max_requests: int = 0
+    max_requests_jitter: int = 0
+    max_lifetime: int = 0
+    max_rss: int = 0
+    reload_file: Optional[str] = None  # its new mtime retires the workers
 
     def home(self):
         return self.python_home or sys.prefix

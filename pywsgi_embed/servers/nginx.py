@@ -88,6 +88,7 @@ class NginxServer(base.Server):
             "pywsgi_python_home %s;" % _quote(o.home()),
         ]
         lines += ["pywsgi_python_path %s;" % _quote(p) for p in o.python_path]
+        lines += self._recycle_lines()
         lines += ["", "server {", "    listen %s:%d;" % (o.host, o.port)]
         lines += [
             "    pywsgi_param %s %s;" % (k, _quote(v))
@@ -100,6 +101,22 @@ class NginxServer(base.Server):
         if o.extra_config:
             lines += ["    " + line for line in o.extra_config.splitlines()]
         lines.append("}")
+        return lines
+
+    def _recycle_lines(self):
+        o = self.options
+        lines = []
+        if o.max_requests:
+            lines.append(
+                "pywsgi_max_requests %d %d;"
+                % (o.max_requests, o.max_requests_jitter)
+            )
+        if o.max_lifetime:
+            lines.append("pywsgi_max_lifetime %ds;" % o.max_lifetime)
+        if o.max_rss:
+            lines.append("pywsgi_max_rss %d;" % o.max_rss)
+        if o.reload_file:
+            lines.append("pywsgi_reload_file %s;" % _quote(o.reload_file))
         return lines
 
     def _location(self, mount):
@@ -134,6 +151,7 @@ class NginxServer(base.Server):
             "pywsgi_python_home %s;" % _quote(o.home()),
         ]
         lines += ["pywsgi_python_path %s;" % _quote(p) for p in o.python_path]
+        lines += self._recycle_lines()
         lines += ["", "# in your server { }:"]
         lines += [
             "pywsgi_param %s %s;" % (k, _quote(v))

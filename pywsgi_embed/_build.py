@@ -116,6 +116,7 @@ def make_builder():
         sources=[
             os.path.join(CSRC, "gateway.c"),
             os.path.join(CSRC, "pywsgi_recycle.c"),
+            os.path.join(CSRC, "gateway_gil.c"),
         ],
         include_dirs=[CSRC],
         library_dirs=[libpython()[0]],

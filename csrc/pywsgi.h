@@ -186,6 +186,12 @@ int pywsgi_start(pywsgi_request *r);
 int pywsgi_next(pywsgi_request *r);
 void pywsgi_cancel(pywsgi_request *r);
 
+/* Retire this worker gracefully (pywsgi_io.retire of the module, with
+   the reason in the log): from any thread, never blocks, no GIL needed.
+   A timeout watchdog or the app (pywsgi_embed.retire()) calls it; the
+   recycling limits of pywsgi_config call it themselves. */
+void pywsgi_retire(const char *reason);
+
 /* After pywsgi_init(): the address of the GIL's "held" flag (non-zero while
    some thread holds the GIL), for a scheduler to read without the GIL, a
    hint that may be stale by the time it is read; NULL when this Python has
@@ -193,12 +199,6 @@ void pywsgi_cancel(pywsgi_request *r);
    (the GIL is busy: more threads would only queue on it) from steps that
    wait (the GIL is free: another thread can run the next step now). */
 const volatile int *pywsgi_gil(void);
-
-/* Retire this worker gracefully (pywsgi_io.retire of the module, with
-   the reason in the log): from any thread, never blocks, no GIL needed.
-   A timeout watchdog or the app (pywsgi_embed.retire()) calls it; the
-   recycling limits of pywsgi_config call it themselves. */
-void pywsgi_retire(const char *reason);
 
 /* Worker exit: run Python's atexit functions and flush the log.  Python is
    not finalized: a thread stuck in the app must not hang the server. */

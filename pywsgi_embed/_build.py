@@ -115,8 +115,8 @@ def make_builder():
         '#include "pywsgi.h"\n#include "gateway.h"\n',
         sources=[
             os.path.join(CSRC, "gateway.c"),
-            os.path.join(CSRC, "gateway_gil.c"),
             os.path.join(CSRC, "pywsgi_recycle.c"),
+            os.path.join(CSRC, "gateway_gil.c"),
         ],
         include_dirs=[CSRC],
         library_dirs=[libpython()[0]],

@@ -9,6 +9,8 @@ Routes:
   /stuck-in-c   one C call that holds the thread (libc sleep() through
                 ctypes, GIL released) for ?s= seconds, then 200
   /hold         writes ?mark= (a file), then polls until ?release= exists
+
+Under /free/ (a location without a timeout) the same routes.
 """
 
 import ctypes
@@ -36,6 +38,8 @@ def stall(start_response):
 
 def application(environ, start_response):
     path = environ["PATH_INFO"]
+    if path.startswith("/free/"):  # Apache: the app is mounted at / only
+        path = path[len("/free") :]
     q = {k: v[-1] for k, v in parse_qs(environ["QUERY_STRING"]).items()}
     if path == "/stall":
         return stall(start_response)

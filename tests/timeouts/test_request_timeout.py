@@ -5,6 +5,7 @@ worker each."""
 
 import os
 import socket
+import threading
 
 import pytest
 
@@ -78,15 +79,87 @@ def test_a_stall_mid_body_cuts_the_connection(server):
     assert "after its response began" in log
 
 
-def test_stuck_in_c_is_reported_and_answered_when_it_returns(server):
-    """The thread is in libc sleep(): RequestTimeout waits for it to come
-    back to Python; a grace period later the watchdog says it is stuck.
-    (In inline mode the whole event loop waits with it.)"""
-    status, body = harness.fetch(server.url("/stuck-in-c?s=4"))
-    log = server.error_log()
-    assert "request timed out: GET /stuck-in-c?s=4" in log
-    assert "did not unwind" in log and "stuck outside Python" in log
-    assert (status, body) == (504, b"504 Gateway Timeout")
+def free_location(name):
+    """/free/: the app again, without a timeout."""
+    if name == "nginx":
+        return "location /free/ { pywsgi_app %s; pywsgi_timeout 0; }" % APP
+    return "<Location /free>\n    PyWSGITimeout 0\n</Location>"
+
+
+HELD = 3
+
+
+@pytest.mark.parametrize(
+    "name, options",
+    [
+        ("nginx", {"mode": "threads", "workers": 1}),
+        ("apache", {"mpm": "event", "workers": 1}),
+        ("apache", {"mpm": "prefork", "workers": HELD + 1}),
+    ],
+    ids=["nginx-threads", "apache-event", "apache-prefork"],
+)
+def test_stuck_in_c_retires_the_worker_and_loses_nothing(
+    tmp_path, name, options
+):
+    """A thread in libc sleep() never sees its RequestTimeout: a grace
+    period later the watchdog calls it stuck and the worker retires, while
+    the requests in flight beside it (held on other threads, or on other
+    children for prefork) finish: every one a 200.  A fresh worker serves
+    next.  (Inline mode is left out: its one thread is the stuck one.)"""
+    running = harness.start(
+        name,
+        {"/": APP},
+        str(tmp_path / "srv"),
+        threads=HELD + 2,
+        timeout=TIMEOUT,
+        extra_config=free_location(name),
+        **options,
+    )
+    try:
+        marks = tmp_path / "marks"
+        marks.mkdir()
+        os.chmod(marks, 0o777)
+        release = marks / "release"
+        results = []
+
+        def get(path):
+            try:
+                results.append(harness.fetch(running.url(path), timeout=60))
+            except Exception as exc:
+                results.append((None, repr(exc).encode()))
+
+        held = [
+            threading.Thread(
+                target=get,
+                args=(
+                    "/free/hold?mark=%s&release=%s"
+                    % (marks / ("h%d" % i), release),
+                ),
+            )
+            for i in range(HELD)
+        ]
+        for thread in held:
+            thread.start()
+        assert harness.wait_until(
+            lambda: all((marks / ("h%d" % i)).exists() for i in range(HELD))
+        )
+        stuck = threading.Thread(target=get, args=("/stuck-in-c?s=6",))
+        stuck.start()
+        assert harness.wait_until(
+            lambda: "retires" in running.error_log(), timeout=30
+        ), running.error_log()
+        release.write_text("go")
+        for thread in held + [stuck]:
+            thread.join(60)
+        log = running.error_log()
+        assert "request timed out: GET /stuck-in-c?s=6" in log
+        assert "did not unwind" in log and "stuck outside Python" in log
+        assert sorted(results).count((200, b"released")) == HELD, results
+        assert len(results) == HELD + 1
+        # a fresh worker (or child) takes the place of the retired one
+        assert harness.fetch(running.url("/who"))[0] == 200
+    finally:
+        running.kill()
 
 
 def config_problem(tmp_path, name, timeout=None, extra=""):

@@ -279,7 +279,9 @@ ngx_http_pywsgi_runner(void *data, ngx_log_t *log)
 
         ngx_thread_mutex_unlock(&ngx_http_pywsgi_mutex, log);
 
-        ngx_http_pywsgi_step(ctx);
+        if (!ngx_http_pywsgi_shed(ctx)) {
+            ngx_http_pywsgi_step(ctx);
+        }
 
         ngx_thread_mutex_lock(&ngx_http_pywsgi_mutex, log);
 

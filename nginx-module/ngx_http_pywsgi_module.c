@@ -34,6 +34,10 @@
  *                                  RequestTimeout raised in its thread: a
  *                                  504, or a cut connection once the
  *                                  response began (pywsgi_embed/watchdog.py)
+ *   pywsgi_queue_timeout TIME;     http, server, location (0: none): threads
+ *                                  mode, a request that waited longer for a
+ *                                  pool thread gets a 503 without entering
+ *                                  the app (ngx_http_pywsgi_shed.c)
  *   pywsgi_check on|off;           http (on): load every app in a child
  *                                  process while reading the configuration,
  *                                  so that "nginx -t" and a reload report an
@@ -178,6 +182,13 @@ static ngx_command_t  ngx_http_pywsgi_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_pywsgi_loc_conf_t, timeout),
+      &ngx_http_pywsgi_timeout_post },
+
+    { ngx_string("pywsgi_queue_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_pywsgi_loc_conf_t, queue_timeout),
       &ngx_http_pywsgi_timeout_post },
 
     { ngx_string("pywsgi_check"),
@@ -509,6 +520,7 @@ ngx_http_pywsgi_create_loc_conf(ngx_conf_t *cf)
     plcf->app = -1;
     plcf->mode = NGX_CONF_UNSET_UINT;
     plcf->timeout = NGX_CONF_UNSET_MSEC;
+    plcf->queue_timeout = NGX_CONF_UNSET_MSEC;
 
     return plcf;
 }
@@ -527,6 +539,7 @@ ngx_http_pywsgi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               NGX_HTTP_PYWSGI_THREADS);
     ngx_conf_merge_str_value(conf->pool_name, prev->pool_name, "pywsgi");
     ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 0);
+    ngx_conf_merge_msec_value(conf->queue_timeout, prev->queue_timeout, 0);
 
     if (conf->params == NULL) {
         conf->params = prev->params;

@@ -12,6 +12,8 @@
  *                              response back to the loop chunk by chunk
  *   ngx_http_pywsgi_dispatch.c threads mode: the steps of requests onto as
  *                              few pool threads as keep the app busy
+ *   ngx_http_pywsgi_shed.c     threads mode: 503 for a request that waited
+ *                              past pywsgi_queue_timeout
  *   ngx_http_pywsgi_retire.c   a worker retires gracefully: recycling,
  *                              the reload file, any thread's request
  */
@@ -91,6 +93,7 @@ typedef struct {
     ngx_http_pywsgi_queue_t     *queue;         /* that of pool_name */
     ngx_array_t                 *params;        /* ngx_http_pywsgi_param_t */
     ngx_msec_t                   timeout;       /* of a step, 0: none */
+    ngx_msec_t                   queue_timeout; /* threads mode, 0: none */
 } ngx_http_pywsgi_loc_conf_t;
 
 
@@ -148,6 +151,9 @@ struct ngx_http_pywsgi_ctx_s {
     ngx_http_pywsgi_seg_t       *sent;          /* given to nginx */
     ngx_chain_t                 *free;
     ngx_chain_t                 *busy;
+
+    ngx_msec_t                   queue_timeout; /* of the first step */
+    ngx_msec_t                   queued;        /* ngx_http_pywsgi_clock() */
 };
 
 
@@ -208,6 +214,10 @@ int ngx_http_pywsgi_thread_sendfile(ngx_http_pywsgi_ctx_t *ctx, int fd,
     int64_t offset, int64_t n);
 void ngx_http_pywsgi_step(ngx_http_pywsgi_ctx_t *ctx);
 void ngx_http_pywsgi_step_done(ngx_http_pywsgi_ctx_t *ctx);
+
+/* ngx_http_pywsgi_shed.c */
+ngx_msec_t ngx_http_pywsgi_clock(void);
+ngx_uint_t ngx_http_pywsgi_shed(ngx_http_pywsgi_ctx_t *ctx);
 
 /* ngx_http_pywsgi_dispatch.c */
 ngx_http_pywsgi_queue_t *ngx_http_pywsgi_queue_add(ngx_conf_t *cf,

@@ -109,6 +109,8 @@ ngx_http_pywsgi_create_ctx(ngx_http_request_t *r)
     ctx->rec.app = app[plcf->app].id;
     ctx->rec.handle = ctx;
     ctx->rec.timeout_ms = (uint32_t) plcf->timeout;
+    ctx->queue_timeout = plcf->queue_timeout;
+    ctx->queued = plcf->queue_timeout ? ngx_http_pywsgi_clock() : 0;
     ctx->body = r->request_body ? r->request_body->bufs : NULL;
     ctx->out_rc = NGX_OK;
 

@@ -86,6 +86,14 @@ def add_app_arguments(parser):
         "more chunk) that takes longer gets a 504 or a cut connection, its "
         "stack logged (default 0: none)",
     )
+    parser.add_argument(
+        "--queue-timeout",
+        type=seconds,
+        default=0,
+        metavar="SECONDS",
+        help="nginx threads mode: a request that waited longer for a "
+        "thread gets a 503 without entering the app (default 0: none)",
+    )
 
 
 def seconds(text):
@@ -267,6 +275,7 @@ def options_of(args, **extra):
         else None,
         python_path=python_path_of(args),
         timeout=args.timeout,
+        queue_timeout=args.queue_timeout,
         **extra,
     )
 

@@ -41,6 +41,7 @@ class Options:
     access_log: bool = False
     log_level: str = "info"
     timeout: float = 0  # seconds a step may take, 0: none (watchdog.py)
+    queue_timeout: float = 0  # nginx threads mode: seconds in the queue
     extra_config: str = ""  # raw lines for the server block (tests add
     # a static location this way)
     # recycling (0: no limit): a worker retires gracefully after

@@ -94,8 +94,7 @@ class NginxServer(base.Server):
             "    pywsgi_param %s %s;" % (k, _quote(v))
             for k, v in o.environ.items()
         ]
-        if o.timeout:
-            lines.append("    pywsgi_timeout %dms;" % round(o.timeout * 1000))
+        lines += ["    " + line for line in self._timeout_lines()]
         for mount in o.mounts:
             lines += ["    " + line for line in self._location(mount)]
         if o.extra_config:
@@ -117,6 +116,17 @@ class NginxServer(base.Server):
             lines.append("pywsgi_max_rss %d;" % o.max_rss)
         if o.reload_file:
             lines.append("pywsgi_reload_file %s;" % _quote(o.reload_file))
+        return lines
+
+    def _timeout_lines(self):
+        o = self.options
+        lines = []
+        if o.timeout:
+            lines.append("pywsgi_timeout %dms;" % round(o.timeout * 1000))
+        if o.queue_timeout:
+            lines.append(
+                "pywsgi_queue_timeout %dms;" % round(o.queue_timeout * 1000)
+            )
         return lines
 
     def _location(self, mount):
@@ -157,8 +167,7 @@ class NginxServer(base.Server):
             "pywsgi_param %s %s;" % (k, _quote(v))
             for k, v in o.environ.items()
         ]
-        if o.timeout:
-            lines.append("    pywsgi_timeout %dms;" % round(o.timeout * 1000))
+        lines += self._timeout_lines()
         for mount in o.mounts:
             lines += self._location(mount)
         lines += [

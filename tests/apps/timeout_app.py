@@ -9,6 +9,7 @@ Routes:
   /stuck-in-c   one C call that holds the thread (libc sleep() through
                 ctypes, GIL released) for ?s= seconds, then 200
   /hold         writes ?mark= (a file), then polls until ?release= exists
+  /count        writes a file ?id= in ?dir= (the app was called), 200
 
 Under /free/ (a location without a timeout) the same routes.
 """
@@ -54,6 +55,10 @@ def application(environ, start_response):
             f.write("%d\n" % os.getpid())
         poll_until(lambda: os.path.exists(q["release"]))
         body = b"released"
+    elif path == "/count":
+        with open(os.path.join(q["dir"], q["id"]), "w") as f:
+            f.write("called\n")
+        body = b"counted"
     else:
         body = b"%d" % os.getpid()
     start_response("200 OK", [("Content-Type", "text/plain")])

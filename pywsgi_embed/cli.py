@@ -26,6 +26,8 @@ class CliError(Exception):
     """A problem to report in one message, exit status 1."""
 
 
+STATUS_APP = "pywsgi_embed.status:application"
+
 # -- arguments -----------------------------------------------------------------
 
 
@@ -87,6 +89,13 @@ def add_app_arguments(parser):
         "stack logged (default 0: none)",
     )
     parser.add_argument(
+        "--status",
+        type=url_path,
+        metavar="/PATH",
+        help="serve the status handler there: JSON, or Prometheus with "
+        "?format=prometheus, the stacks dump with ?stacks",
+    )
+    parser.add_argument(
         "--queue-timeout",
         type=seconds,
         default=0,
@@ -94,6 +103,14 @@ def add_app_arguments(parser):
         help="nginx threads mode: a request that waited longer for a "
         "thread gets a 503 without entering the app (default 0: none)",
     )
+
+
+def url_path(text):
+    if not text.startswith("/") or text.rstrip("/") == "":
+        raise argparse.ArgumentTypeError(
+            "%r is not a URL path such as /status" % text
+        )
+    return text.rstrip("/")
 
 
 def seconds(text):
@@ -263,7 +280,8 @@ def options_of(args, **extra):
         mounts=[
             Mount(prefix, absolute_app(args.app))
             for prefix in args.mount or ["/"]
-        ],
+        ]
+        + ([Mount(args.status, STATUS_APP)] if args.status else []),
         host=args.host,
         port=args.port,
         workers=args.workers,

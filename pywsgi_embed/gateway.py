@@ -24,7 +24,14 @@ import threading
 import time
 import traceback
 
-from pywsgi_embed import __version__, loader, reload, response, watchdog
+from pywsgi_embed import (
+    __version__,
+    loader,
+    metrics,
+    reload,
+    response,
+    watchdog,
+)
 from pywsgi_embed._gateway import ffi, lib
 from pywsgi_embed.errors import LogHandler, LogStream
 from pywsgi_embed.file_wrapper import FileWrapper
@@ -178,6 +185,7 @@ def load(cfg, err, errlen):
         app = loader.load(_text(cfg.app), paths)
         app_id = len(_apps)
         _apps[app_id] = App(app, make_template(cfg))
+        metrics.names[app_id] = _text(cfg.app)
         if cfg.reload_file != ffi.NULL:
             watch_reload_file(_text(cfg.reload_file), _text(cfg.app), paths)
         return app_id + 1
@@ -261,8 +269,10 @@ def serve(app_id, env, env_len, length, handle, timeout_ms=0):
         environ = environ_of(app, env, env_len, length, handle)
     except BaseException:
         return _gateway_error(handle)
-    if timeout_ms:
-        return watchdog.run(handle, environ, app.call, timeout_ms / 1000.0)
+    if timeout_ms or metrics.state:
+        return watchdog.run(
+            handle, environ, app.call, timeout_ms / 1000.0, app_id
+        )
     tid = _get_ident()
     _running[tid] = (environ, _monotonic())  # for the stacks dump
     try:
@@ -300,8 +310,10 @@ def step(rec):
             resp, app = new_response(rec)
         except BaseException:
             return _gateway_error(_handle_of(rec))
-        if rec.timeout_ms:
-            resp.flight = watchdog.enter(resp.environ, rec.timeout_ms / 1e3)
+        if rec.timeout_ms or metrics.state:
+            resp.flight = watchdog.enter(
+                resp.environ, rec.timeout_ms / 1e3, rec.app
+            )
             code = watchdog.timed(resp, resp.begin, app)
         else:
             code = _untimed(resp, resp.begin, app)
@@ -321,6 +333,8 @@ def step(rec):
             return MORE
         _release(rec, resp)
     resp.close()
+    if resp.flight is not None:
+        watchdog.ended(resp, code)
     return code
 
 
@@ -343,6 +357,8 @@ def cancel(rec):
     resp = ffi.from_handle(rec.state)
     _release(rec, resp)
     resp.close()
+    if resp.flight is not None:
+        watchdog.ended(resp, ABORT)
 
 
 def fini():

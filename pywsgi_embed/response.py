@@ -389,6 +389,7 @@ class Response:
         if self.started:
             return ABORT
         self.started = True
+        self.code = 500
         head = _SERVER_ERROR_HEAD
         _start(
             self.handle,
@@ -414,6 +415,7 @@ class Response:
             return ABORT
         log(self.handle, LOG_ERROR, "pywsgi: the request timed out: 504")
         self.started = True
+        self.code = 504
         head = _TIMEOUT_HEAD
         _start(
             self.handle,

@@ -42,9 +42,9 @@ import threading
 import time
 import traceback
 
-from pywsgi_embed import response
+from pywsgi_embed import metrics, response
 from pywsgi_embed._gateway import ffi, lib
-from pywsgi_embed.response import MORE, RequestTimeout, Response
+from pywsgi_embed.response import ABORT, MORE, RequestTimeout, Response
 
 RUNNING = "running"
 INTERRUPTED = "interrupted"
@@ -93,9 +93,11 @@ class InFlight:
         "timeout",
         "state",
         "fired",
+        "app",
     )
 
-    def __init__(self, tid, environ, timeout):
+    def __init__(self, tid, environ, timeout, app=0):
+        self.app = app  # the gateway's id, for the metrics
         self.tid = tid
         self.environ = environ
         self.began = self.step = _monotonic()
@@ -115,11 +117,13 @@ class InFlight:
         )
 
 
-def enter(environ, timeout):
-    """The calling thread runs a step of this request (timeout in seconds,
-    0 for none)."""
+def enter(environ, timeout, app=0):
+    """The calling thread runs the first step of this request (timeout in
+    seconds, 0 for none; app: the gateway's id of its app)."""
     tid = _get_ident()
-    flight = _running[tid] = InFlight(tid, environ, timeout)
+    flight = _running[tid] = InFlight(tid, environ, timeout, app)
+    if metrics.state:
+        metered(flight)
     if timeout and (_tick is None or timeout < _tick * 10):
         _set_tick(timeout)
     return flight
@@ -162,11 +166,28 @@ def timed(resp, fn, *args):
         return resp.timed_out()
 
 
-def run(handle, environ, call, timeout):
+def metered(flight):
+    """The request of flight begins: count it (metrics.py)."""
+    if metrics.state == metrics.WANTED:
+        metrics.enable()
+    metrics.begin(flight.app, flight.tid)
+
+
+def ended(resp, code):
+    """resp ended with code (DONE or ABORT): count it."""
+    flight = resp.flight
+    if flight is not None and metrics.state == metrics.ON:
+        status = getattr(resp, "code", 0) if resp.started else 0
+        metrics.end(
+            flight.app, status, _monotonic() - flight.began, code == ABORT
+        )
+
+
+def run(handle, environ, call, timeout, app=0):
     """response.run() watched: one request to its end, each chunk a step
     (pywsgi_handle: Apache, the tests' host)."""
     resp = Response(handle, environ)
-    flight = resp.flight = enter(environ, timeout)
+    flight = resp.flight = enter(environ, timeout, app)
     try:
         try:
             code = resp.begin(call)
@@ -178,6 +199,7 @@ def run(handle, environ, call, timeout):
     except RequestTimeout:
         code = resp.timed_out()
     resp.close()
+    ended(resp, code)
     return code
 
 
@@ -255,6 +277,7 @@ def _interrupt(flight, now):
         flight.state = INTERRUPTED
         flight.fired = now
         _set_async_exc(flight.tid, ctypes.py_object(RequestTimeout))
+    metrics.timed_out(flight.app)
     response.log(
         0,
         response.LOG_ERROR,
@@ -286,7 +309,11 @@ def _stuck(flight, now):
     on_stuck(reason)
 
 
-_OURS = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_GATEWAY = {  # the files of the frames above an app's first one
+    os.path.join(_HERE, name)
+    for name in ("gateway.py", "watchdog.py", "response.py")
+}
 
 
 def _stack_of(tid):
@@ -297,7 +324,7 @@ def _stack_of(tid):
         return "  (no Python frame)"
     stack = traceback.extract_stack(frame)
     first = 0
-    while first < len(stack) - 1 and stack[first].filename.startswith(_OURS):
+    while first < len(stack) - 1 and stack[first].filename in _GATEWAY:
         first += 1
     return "".join(traceback.format_list(stack[first:])).rstrip("\n")
 

@@ -10,6 +10,7 @@ Routes:
                 ctypes, GIL released) for ?s= seconds, then 200
   /hold         writes ?mark= (a file), then polls until ?release= exists
   /count        writes a file ?id= in ?dir= (the app was called), 200
+  /missing      404
 
 Under /free/ (a location without a timeout) the same routes.
 """
@@ -55,6 +56,9 @@ def application(environ, start_response):
             f.write("%d\n" % os.getpid())
         poll_until(lambda: os.path.exists(q["release"]))
         body = b"released"
+    elif path == "/missing":
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"no such thing"]
     elif path == "/count":
         with open(os.path.join(q["dir"], q["id"]), "w") as f:
             f.write("called\n")

@@ -1,0 +1,125 @@
+"""The status handler (pywsgi_embed.status, serve --status): the figures
+of every worker summed through shared memory add up to the requests sent,
+in JSON and in the Prometheus text format (read with prometheus_client's
+own parser); ?stacks shows the requests running.  nginx threads mode with
+two workers, Apache event with two children and prefork with three."""
+
+import concurrent.futures
+import json
+import os
+import urllib.request
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from pywsgi_embed import metrics
+from tests import harness
+
+APP = os.path.join(harness.APPS, "timeout_app.py")
+STATUS = "pywsgi_embed.status:application"
+OK, MISSING, TIMED_OUT = 30, 4, 2
+
+TARGETS = [
+    ("nginx", {"mode": "threads", "workers": 2}),
+    ("apache", {"mpm": "event", "workers": 2}),
+    ("apache", {"mpm": "prefork", "workers": 3}),
+]
+IDS = ["nginx-threads", "apache-event", "apache-prefork"]
+
+
+@pytest.fixture(params=TARGETS, ids=IDS)
+def server(request, tmp_path):
+    name, options = request.param
+    running = harness.start(
+        name,
+        {"/": APP, "/status": STATUS},
+        str(tmp_path / "srv"),
+        threads=4,
+        timeout=1.0,
+        **options,
+    )
+    yield running
+    running.kill()
+    try:
+        os.unlink(metrics.path_of(running.proc.pid))
+    except FileNotFoundError:
+        pass
+
+
+def send_traffic(server):
+    paths = ["/who"] * OK + ["/missing"] * MISSING + ["/poll"] * TIMED_OUT
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        results = list(
+            pool.map(lambda p: harness.fetch(server.url(p))[0], paths)
+        )
+    assert sorted(results) == sorted(
+        [200] * OK + [404] * MISSING + [504] * TIMED_OUT
+    )
+
+
+def samples(text):
+    """{(name, frozenset(labels)): value} of a Prometheus exposition."""
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, frozenset(s.labels.items()))] = s.value
+    return out
+
+
+def app_sample(found, name, **labels):
+    return found[(name, frozenset(dict(app=APP, **labels).items()))]
+
+
+def test_metrics_add_up_to_the_requests_sent(server):
+    send_traffic(server)
+    status, body = harness.fetch(server.url("/status?format=prometheus"))
+    assert status == 200
+    found = samples(body.decode())
+    assert app_sample(found, "pywsgi_requests_total", code="2xx") == OK
+    assert app_sample(found, "pywsgi_requests_total", code="4xx") == MISSING
+    assert app_sample(found, "pywsgi_requests_total", code="5xx") == TIMED_OUT
+    assert app_sample(found, "pywsgi_requests_total", code="1xx") == 0
+    assert app_sample(found, "pywsgi_timeouts_total") == TIMED_OUT
+    assert app_sample(found, "pywsgi_in_flight") == 0
+    total = OK + MISSING + TIMED_OUT
+    assert app_sample(found, "pywsgi_request_duration_seconds_count") == total
+    assert (
+        app_sample(found, "pywsgi_request_duration_seconds_bucket", le="+Inf")
+        == total
+    )
+    # the two timed-out requests took at least their timeout
+    assert (
+        app_sample(found, "pywsgi_request_duration_seconds_bucket", le="0.5")
+        <= total - TIMED_OUT
+    )
+    assert found[("pywsgi_workers", frozenset())] >= 1
+    assert found[("pywsgi_recycles_total", frozenset())] == 0
+
+    # the same figures as JSON, and through the Accept header
+    status, body = harness.fetch(server.url("/status"))
+    snap = json.loads(body)
+    (ours,) = [a for a in snap["apps"] if a["app"] == APP]
+    assert ours["requests"] == {
+        "1xx": 0,
+        "2xx": OK,
+        "3xx": 0,
+        "4xx": MISSING,
+        "5xx": TIMED_OUT,
+    }
+    req = urllib.request.Request(
+        server.url("/status"),
+        headers={"Accept": "text/plain;version=0.0.4;q=0.9,*/*;q=0.1"},
+    )
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        assert resp.headers["Content-Type"].startswith("text/plain")
+        assert "version=0.0.4" in resp.headers["Content-Type"]
+        samples(resp.read().decode())  # parses
+
+
+def test_stacks_of_the_status_handler(server):
+    status, body = harness.fetch(server.url("/status?stacks"))
+    assert status == 200
+    text = body.decode()
+    assert "request(s) running in this worker" in text
+    assert "GET /status?stacks" in text  # itself, with its stack
+    assert "in application" in text

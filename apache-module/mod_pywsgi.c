@@ -38,6 +38,11 @@
  *       default, like mod_wsgi and CGI: with Apache doing the
  *       authentication, the app sees REMOTE_USER, not the password.
  *
+ *   PyWSGIStatus /prefix                          (server, virtual host)
+ *       The status handler at that prefix: PyWSGIApp /prefix
+ *       pywsgi_embed.status:application (request figures of all children
+ *       as JSON or Prometheus text, ?stacks).  Guard it with <Location>.
+ *
  *   PyWSGITimeout SECONDS                         (server, vhost, Location)
  *       A step of a request (the app's call up to its first body chunk,
  *       or one more chunk) that takes longer: its Python stack goes to
@@ -202,6 +207,13 @@ set_app(cmd_parms *cmd, void *dummy, const char *prefix, const char *spec)
     APR_ARRAY_PUSH(conf->mounts, pywsgi_mount *) = m;
 
     return NULL;
+}
+
+
+static const char *
+set_status(cmd_parms *cmd, void *dummy, const char *prefix)
+{
+    return set_app(cmd, dummy, prefix, PYWSGI_STATUS_APP);
 }
 
 
@@ -455,6 +467,8 @@ static const command_rec pywsgi_cmds[] = {
                  (void *) APR_OFFSETOF(pywsgi_dir_conf, pass_auth),
                  RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,
                  "On: the apps see the Authorization header (default Off)"),
+    AP_INIT_TAKE1("PyWSGIStatus", set_status, NULL, RSRC_CONF,
+                  "a URL prefix for the status handler"),
     AP_INIT_TAKE1("PyWSGITimeout", set_timeout, NULL,
                   RSRC_CONF | ACCESS_CONF,
                   "seconds a step of a request may take (0: none)"),

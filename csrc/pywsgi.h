@@ -205,6 +205,11 @@ const volatile int *pywsgi_gil(void);
 void pywsgi_fini(void);
 
 
+/* the status handler, a WSGI app of the package (pywsgi_embed/status.py):
+   what pywsgi_status / PyWSGIStatus mount */
+#define PYWSGI_STATUS_APP "pywsgi_embed.status:application"
+
+
 /* ---- BEGIN CFFI PYTHON ---- */
 /* Internal: implemented in Python (pywsgi_embed/gateway.py through
    @ffi.def_extern), called only by csrc/gateway.c.  pywsgi_py_serve takes

@@ -9,6 +9,10 @@
  *                                  module:factory(); the location prefix is
  *                                  SCRIPT_NAME ("" for "/", regex and named
  *                                  locations); not inherited
+ *   pywsgi_status;                 location: the status handler here, the same
+ *                                  as pywsgi_app pywsgi_embed.status:application
+ *                                  (request figures of all workers as JSON or
+ *                                  Prometheus text, ?stacks)
  *   pywsgi_mode threads|inline;    http, server, location (threads): threads
  *                                  runs the app on a thread pool and never on
  *                                  the event loop; inline runs it on the loop,
@@ -83,6 +87,8 @@ static char *ngx_http_pywsgi_app(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_pywsgi_param(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_pywsgi_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_pywsgi_max_requests(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static void *ngx_http_pywsgi_create_main_conf(ngx_conf_t *cf);
@@ -131,6 +137,13 @@ static ngx_command_t  ngx_http_pywsgi_commands[] = {
     { ngx_string("pywsgi_app"),
       NGX_HTTP_LOC_CONF|NGX_HTTP_LIF_CONF|NGX_CONF_TAKE1,
       ngx_http_pywsgi_app,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("pywsgi_status"),
+      NGX_HTTP_LOC_CONF|NGX_HTTP_LIF_CONF|NGX_CONF_NOARGS,
+      ngx_http_pywsgi_status,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -356,6 +369,22 @@ ngx_http_pywsgi_app(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_pywsgi_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t  *value;
+
+    value = ngx_array_push(cf->args);
+    if (value == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_str_set(value, PYWSGI_STATUS_APP);
+
+    return ngx_http_pywsgi_app(cf, cmd, conf);
 }
 
 

@@ -123,3 +123,32 @@ def test_stacks_of_the_status_handler(server):
     assert "request(s) running in this worker" in text
     assert "GET /status?stacks" in text  # itself, with its stack
     assert "in application" in text
+
+
+@pytest.mark.parametrize(
+    "name, directive",
+    [
+        ("nginx", "location = /st { pywsgi_status; }"),
+        ("apache", "PyWSGIStatus /st"),
+    ],
+)
+def test_the_status_directive_mounts_it(tmp_path, name, directive):
+    running = harness.start(
+        name,
+        {"/": APP},
+        str(tmp_path / "srv"),
+        workers=1,
+        extra_config=directive,
+    )
+    try:
+        assert harness.fetch(running.url("/who"))[0] == 200
+        status, body = harness.fetch(running.url("/st?format=prometheus"))
+        assert status == 200
+        found = samples(body.decode())
+        assert app_sample(found, "pywsgi_requests_total", code="2xx") == 1
+    finally:
+        running.kill()
+        try:
+            os.unlink(metrics.path_of(running.proc.pid))
+        except FileNotFoundError:
+            pass

@@ -152,3 +152,25 @@ def test_the_status_directive_mounts_it(tmp_path, name, directive):
             os.unlink(metrics.path_of(running.proc.pid))
         except FileNotFoundError:
             pass
+
+
+def run_cli(*args):
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "pywsgi_embed", *args],
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_serve_status_flag_mounts_it_and_refuses_a_bad_path():
+    proc = run_cli("config", "apache", APP, "--status", "/status")
+    assert proc.returncode == 0, proc.stderr
+    assert "PyWSGIApp /status pywsgi_embed.status:application" in (
+        proc.stdout.replace('"', "")
+    )
+    proc = run_cli("config", "nginx", APP, "--status", "status")
+    assert proc.returncode == 2
+    assert "--status" in proc.stderr and "is not a URL path" in proc.stderr

@@ -145,7 +145,8 @@ host_log(void *handle, int level, const char *msg, size_t n)
 
 
 const pywsgi_io  host_io = {
-    host_read, host_start, host_write, host_sendfile, host_log
+    host_read, host_start, host_write, host_sendfile, host_log,
+    NULL                                /* retire: a host cannot */
 };
 
 

@@ -20,7 +20,6 @@ C (csrc/pywsgi_env.c).
 import atexit
 import os
 import sys
-import threading
 import time
 import traceback
 
@@ -40,9 +39,7 @@ from pywsgi_embed.wsgi_input import EMPTY, Input
 
 FAIL = lib.PYWSGI_FAIL
 _unpack = ffi.unpack
-_get_ident = threading.get_ident
 _monotonic = time.monotonic
-_running = watchdog._running  # the requests whose app code runs
 
 _apps = {}  # App by id: a dict, so a bad id (-1 after a failed
 # load) is a KeyError, never another app
@@ -273,12 +270,10 @@ def serve(app_id, env, env_len, length, handle, timeout_ms=0):
         return watchdog.run(
             handle, environ, app.call, timeout_ms / 1000.0, app_id
         )
-    tid = _get_ident()
-    _running[tid] = (environ, _monotonic())  # for the stacks dump
-    try:
-        return run(handle, environ, app.call)
-    finally:
-        del _running[tid]
+    # with environ, read through this frame by watchdog.report() (cheaper
+    # than a table entry on every request)
+    began = _monotonic()  # noqa: F841
+    return run(handle, environ, app.call)
 
 
 def handle(rec):
@@ -340,12 +335,12 @@ def step(rec):
 
 def _untimed(resp, fn, *args):
     """A step without a timeout, in the table for the stacks dump."""
-    tid = _get_ident()
-    _running[tid] = (resp.environ, _monotonic())
-    try:
-        return fn(*args)
-    finally:
-        del _running[tid]
+    environ = resp.environ  # noqa: F841, read by watchdog.report()
+    began = _monotonic()  # noqa: F841, through this frame
+    return fn(*args)
+
+
+watchdog.untimed_frames(serve.__code__, _untimed.__code__)
 
 
 def _release(rec, resp):

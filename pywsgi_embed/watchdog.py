@@ -53,8 +53,8 @@ STUCK = "stuck"
 _monotonic = time.monotonic
 _get_ident = threading.get_ident
 
-_running = {}  # thread id -> InFlight while app code of a step runs; a
-# request without a timeout is entered as (environ, began) by the gateway
+_running = {}  # thread id -> InFlight while app code of a step runs (a
+# request with a timeout or counted; report() finds the others' frames)
 _lock = threading.Lock()  # the watchdog's check-and-raise against the
 # thread's own leave(): an exception never outlives its step
 _thread = None  # the watchdog, started by the first app's load
@@ -255,7 +255,7 @@ def _watch():
 
 def _round(now):
     for flight in list(_running.values()):
-        if type(flight) is not InFlight or not flight.timeout:
+        if not flight.timeout:
             continue
         if flight.state is RUNNING and now - flight.step > flight.timeout:
             _interrupt(flight, now)
@@ -329,16 +329,35 @@ def _stack_of(tid):
     return "".join(traceback.format_list(stack[first:])).rstrip("\n")
 
 
-def _as_flight(item):
-    """An InFlight of a table entry: untimed requests are entered as
-    (environ, began) by the gateway, which is cheaper."""
-    tid, flight = item
-    if type(flight) is InFlight:
-        return flight
-    environ, began = flight
-    flight = InFlight(tid, environ, 0)
-    flight.began = flight.step = began
-    return flight
+_untimed = ()  # code objects of the gateway's frames with environ, began
+
+
+def untimed_frames(*codes):
+    """The gateway's functions that run a request without a timeout: they
+    keep `environ` and `began` as locals, found here through the frame."""
+    global _untimed
+    _untimed = codes
+
+
+def _flights():
+    """Every request running app code: the table's, and the untimed ones
+    found in the threads' frames."""
+    flights = list(_running.values())
+    timed = {flight.tid for flight in flights}
+    for tid, frame in sys._current_frames().items():
+        if tid in timed:
+            continue
+        while frame is not None and frame.f_code not in _untimed:
+            frame = frame.f_back
+        if frame is None:
+            continue
+        found = frame.f_locals
+        if "began" not in found or "environ" not in found:
+            continue
+        flight = InFlight(tid, found["environ"], 0)
+        flight.began = flight.step = found["began"]
+        flights.append(flight)
+    return flights
 
 
 def _began(flight):
@@ -349,7 +368,7 @@ def report():
     """Every request whose app code runs now: its request line, age, state
     and Python stack (the stacks dump)."""
     now = _monotonic()
-    flights = sorted(map(_as_flight, _running.items()), key=_began)
+    flights = sorted(_flights(), key=_began)
     parts = ["pywsgi: %d request(s) running in this worker" % len(flights)]
     for flight in flights:
         parts.append(

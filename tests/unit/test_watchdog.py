@@ -115,21 +115,24 @@ def test_each_chunk_has_its_own_time(server):
     assert bytes(seen.body) == b"0123456789"
 
 
-def test_no_timeout_is_listed_not_watched(server):
-    """Without a timeout a request is in the table (for the stacks dump)
-    as a plain (environ, began), which the watchdog never interrupts."""
-    seen_running = []
+def test_no_timeout_is_not_in_the_table_but_in_the_report(server):
+    """Without a timeout a request costs the table nothing: the stacks
+    dump finds it through its thread's frames."""
+    seen = []
 
     def app(environ, start_response):
-        seen_running.append(watchdog._running.get(threading.get_ident()))
+        seen.append(threading.get_ident() in watchdog._running)
+        seen.append(watchdog.report())
         start_response("200 OK", [])
         return [b"ok"]
 
-    code, seen = server.run(server.add_app(app))
+    code, _ = server.run(server.add_app(app), env=[("REQUEST_URI", "/u")])
     assert code == DONE
-    assert type(seen_running[0]) is tuple
-    assert seen_running[0][0]["PATH_INFO"] == "/"
-    assert not watchdog._running
+    assert seen[0] is False
+    assert "1 request(s) running" in seen[1] and "GET /u HTTP/1.1" in seen[1]
+    codes, _ = server.steps(server.add_app(app), env=[("REQUEST_URI", "/s")])
+    assert codes == [DONE]
+    assert seen[2] is False and "GET /s HTTP/1.1" in seen[3]
 
 
 def test_a_late_exception_never_reaches_the_next_request(server):

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 
-from pywsgi_embed import __version__, loader, reload, servers
+from pywsgi_embed import __version__, loader, metrics, reload, servers
 from pywsgi_embed.servers import Mount, Options, ServerError
 
 STOP_TIMEOUT = 30.0
@@ -456,6 +456,7 @@ def run_foreground(server, config, watch=None):
     us, and we ask for the graceful stop.  With a ReloadWatch, look at the
     watched files every reload.POLL seconds meanwhile."""
     proc = subprocess.Popen(server.argv(config), start_new_session=True)
+    counters = metrics.path_of(proc.pid)  # the status handler's, if any
     stopping = []
 
     def stop(signum, frame):
@@ -493,6 +494,8 @@ def run_foreground(server, config, watch=None):
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        if proc.poll() is not None and os.path.exists(counters):
+            os.unlink(counters)
     return 0 if stopping else code
 
 

@@ -38,10 +38,11 @@ def server(request, tmp_path):
         timeout=1.0,
         **options,
     )
+    counters = metrics.path_of(running.proc.pid)  # while it runs
     yield running
     running.kill()
     try:
-        os.unlink(metrics.path_of(running.proc.pid))
+        os.unlink(counters)
     except FileNotFoundError:
         pass
 
@@ -140,6 +141,7 @@ def test_the_status_directive_mounts_it(tmp_path, name, directive):
         workers=1,
         extra_config=directive,
     )
+    counters = metrics.path_of(running.proc.pid)
     try:
         assert harness.fetch(running.url("/who"))[0] == 200
         status, body = harness.fetch(running.url("/st?format=prometheus"))
@@ -149,7 +151,7 @@ def test_the_status_directive_mounts_it(tmp_path, name, directive):
     finally:
         running.kill()
         try:
-            os.unlink(metrics.path_of(running.proc.pid))
+            os.unlink(counters)
         except FileNotFoundError:
             pass
 
@@ -174,3 +176,58 @@ def test_serve_status_flag_mounts_it_and_refuses_a_bad_path():
     proc = run_cli("config", "nginx", APP, "--status", "status")
     assert proc.returncode == 2
     assert "--status" in proc.stderr and "is not a URL path" in proc.stderr
+
+
+def test_serve_status_answers_and_cleans_up(tmp_path):
+    """`serve --status` really serves the handler; after the stop the
+    counters' file is gone."""
+    import signal
+    import subprocess
+    import sys
+
+    def counter_files():
+        return {
+            p
+            for p in os.listdir("/dev/shm")
+            if p.startswith("pywsgi-metrics-")
+        }
+
+    before = counter_files()
+    port = harness.free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pywsgi_embed",
+            "serve",
+            APP,
+            "--port",
+            str(port),
+            "--status",
+            "/status",
+            "--log-level",
+            "error",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        assert harness.wait_for_port(port, proc)
+        url = "http://127.0.0.1:%d" % port
+        assert harness.wait_until(
+            lambda: harness.fetch(url + "/who")[0] == 200
+        )
+        status, body = harness.fetch(url + "/status")
+        assert status == 200
+        (app,) = [a for a in json.loads(body)["apps"] if a["app"] == APP]
+        assert app["requests"]["2xx"] >= 1
+        ours = counter_files() - before
+        assert len(ours) == 1
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert not counter_files() & ours

@@ -57,8 +57,9 @@
  *   PyWSGIMaxLifetime SECONDS                     (main server only)
  *       ... once it has lived that long.
  *   PyWSGIMaxRSS BYTES[K|M|G]                     (main server only)
- *       ... once its resident memory passes BYTES (these limits are
- *       checked after each request, csrc/pywsgi_recycle.c).
+ *       ... once its resident memory passes BYTES (requests and memory
+ *       are checked after each request, the lifetime by a timer thread:
+ *       csrc/pywsgi_recycle.c).
  *   PyWSGIRetireTimeout SECONDS                   (main server only)
  *       How long a retiring child waits for its requests in flight
  *       before it exits anyway (30; 0: for ever).

@@ -122,8 +122,9 @@ typedef struct pywsgi_config {
                                        around the others */
 
     /* recycling (csrc/pywsgi_recycle.c), 0 for "no limit": the gateway
-       counts the finished requests of the worker and, between requests,
-       calls io->retire once one of these is passed */
+       counts the finished requests of the worker and, between requests
+       (the lifetime: on a timer), calls io->retire once one of these is
+       passed */
     uint64_t          max_requests;   /* requests, plus up to ... */
     uint64_t          max_requests_jitter; /* ... this many more, drawn
                                        once per worker so that workers

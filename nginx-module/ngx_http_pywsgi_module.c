@@ -39,8 +39,10 @@
  *                                  per worker); 0 (default): never
  *   pywsgi_max_lifetime TIME;      http: ... once it has lived TIME
  *   pywsgi_max_rss SIZE;           http: ... once its resident memory
- *                                  passes SIZE (all checked after each
- *                                  request, csrc/pywsgi_recycle.c)
+ *                                  passes SIZE (requests and memory
+ *                                  checked after each request, the
+ *                                  lifetime by a timer thread:
+ *                                  csrc/pywsgi_recycle.c)
  *   pywsgi_retire_timeout TIME;    http (30s): how long a retiring worker
  *                                  waits for its requests in flight before
  *                                  it exits anyway

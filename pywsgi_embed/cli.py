@@ -352,41 +352,6 @@ def describe(args):
     )
 
 
-class ReloadWatch:
-    """serve --reload: the app's Python files and --reload-extra FILEs;
-    on a change, the server's own graceful reload if the app imports."""
-
-    def __init__(self, options, files):
-        self.options = options
-        self.watcher = reload.Watcher(files)
-
-    def poll(self, server, proc):
-        moved = self.watcher.changed()
-        if not moved:
-            return
-        why = reload.check_apps(
-            [m.app for m in self.options.mounts],
-            self.options.python_path,
-            python_of(self.options),
-        )
-        if why is not None:
-            print(
-                "pywsgi-embed: %s changed, but the app no longer imports; "
-                "the server keeps serving the old code:\n%s"
-                % (", ".join(moved), why),
-                file=sys.stderr,
-                flush=True,
-            )
-            return
-        print(
-            "pywsgi-embed: %s changed: reloading %s gracefully"
-            % (", ".join(moved), server.name),
-            file=sys.stderr,
-            flush=True,
-        )
-        proc.send_signal(server.reload_signal)
-
-
 def reload_watch(args, options):
     why, files = reload.check_and_list(
         [m.app for m in options.mounts],
@@ -395,16 +360,19 @@ def reload_watch(args, options):
     )
     if why is not None:
         raise CliError("cannot load the app: " + why)
-    return ReloadWatch(
-        options, files + [os.path.abspath(f) for f in args.reload_extra]
+    return reload.ServeWatch(
+        [m.app for m in options.mounts],
+        options.python_path,
+        python_of(options),
+        files + [os.path.abspath(f) for f in args.reload_extra],
     )
 
 
 def run_foreground(server, config, watch=None):
     """Run the server until it exits; SIGINT/SIGTERM stop it gracefully.
     It runs in its own process group, so the terminal's Ctrl-C reaches only
-    us, and we ask for the graceful stop.  With a ReloadWatch, look at the
-    watched files every reload.POLL seconds meanwhile."""
+    us, and we ask for the graceful stop.  With a reload.ServeWatch, look at
+    the watched files every reload.POLL seconds meanwhile."""
     proc = subprocess.Popen(server.argv(config), start_new_session=True)
     stopping = []
 

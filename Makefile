@@ -34,8 +34,8 @@ test: build
 # The HTTP suite against containers of docker/Dockerfile.* (built here,
 # host networking only); starts an engine if none answers.
 test-docker: venv
-	sh tools/install-deps.sh docker.io mmdebstrap gpgv
-	$(PY) -m pytest $(PYTEST) --docker tests/http
+	sh tools/install-deps.sh docker.io docker-compose mmdebstrap gpgv
+	$(PY) -m pytest $(PYTEST) --docker tests/http tests/docker
 
 run: build
 	$(VENV)/bin/pywsgi-embed serve examples/hello.py --server nginx --port 8000
@@ -45,6 +45,7 @@ bench: build
 	$(PY) bench/gateway_overhead.py
 	$(PY) bench/nginx_bench.py
 	$(PY) bench/apache_bench.py
+	$(PY) bench/concurrency_bench.py
 
 clean:
 	rm -rf build pywsgi_embed/modules pywsgi_embed/_gateway*.so *.egg-info

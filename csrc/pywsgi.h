@@ -28,7 +28,7 @@
 
 /* ---- BEGIN CFFI C ---- */
 
-#define PYWSGI_ABI_VERSION 6
+#define PYWSGI_ABI_VERSION 7
 
 /* results of pywsgi_handle(), pywsgi_start() and pywsgi_next() */
 #define PYWSGI_DONE  0    /* the response is complete */
@@ -120,10 +120,21 @@ typedef struct pywsgi_config {
                                        the throughput with 16 threads,
                                        measured); the GIL is released
                                        around the others */
+    const char       *process_env;  /* the worker's environment variables,
+                                       "NAME\0VALUE\0" pairs, set before
+                                       Python starts (so os.environ and
+                                       PYTHON* settings see them); NULL:
+                                       none; read by the first init only */
+    size_t            process_env_len;
+    const char       *chdir;        /* the worker's working directory,
+                                       entered before the first app is
+                                       imported; NULL: the folder of a
+                                       file app, else left as it is */
 
     /* recycling (csrc/pywsgi_recycle.c), 0 for "no limit": the gateway
-       counts the finished requests of the worker and, between requests,
-       calls io->retire once one of these is passed */
+       counts the finished requests of the worker and, between requests
+       (the lifetime: on a timer), calls io->retire once one of these is
+       passed */
     uint64_t          max_requests;   /* requests, plus up to ... */
     uint64_t          max_requests_jitter; /* ... this many more, drawn
                                        once per worker so that workers

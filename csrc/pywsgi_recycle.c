@@ -2,10 +2,12 @@
  * pywsgi_recycle.c: the recycling limits of a worker, and pywsgi_retire().
  *
  * Checked between requests, by the thread that finished one: the count
- * against max_requests plus a jitter drawn once per worker, the seconds
- * since the worker's first pywsgi_init against max_lifetime, and the
+ * against max_requests plus a jitter drawn once per worker, and the
  * resident size from /proc/self/statm against max_rss (read only when a
- * limit is set: one pread of a file kept open).  The first limit passed
+ * limit is set: one pread of a file kept open).  max_lifetime has a thread
+ * of its own that sleeps until the worker's time is up, so that an idle
+ * worker retires too (it blocks every signal: they belong to the server's
+ * own threads).  The first limit passed
  * retires the worker through the module's pywsgi_io.retire: the module
  * stops accepting, lets the requests in flight finish and exits, and its
  * master starts a fresh worker.  A worker retires once: the state below
@@ -13,6 +15,8 @@
  */
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,11 +39,12 @@ static struct {
     uint64_t               max_lifetime;
     uint64_t               max_rss;
     time_t                 started;       /* CLOCK_MONOTONIC seconds */
+    int                    timer;         /* the lifetime thread runs */
     int                    statm;         /* /proc/self/statm, or -1 */
     long                   page;
     atomic_uint_fast64_t   requests;
     atomic_int             state;
-} recycle = { NULL, 0, 0, 0, 0, -1, 0, 0, RECYCLE_SERVING };
+} recycle = { NULL, 0, 0, 0, 0, 0, -1, 0, 0, RECYCLE_SERVING };
 
 
 static time_t
@@ -47,8 +52,51 @@ now_seconds(void)
 {
     struct timespec  ts;
 
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec;
+}
+
+
+static void *
+lifetime_timer(void *data)
+{
+    char             reason[96];
+    struct timespec  end;
+
+    end.tv_sec = recycle.started + (time_t) recycle.max_lifetime;
+    end.tv_nsec = 0;
+
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &end, NULL) != 0)
+    {
+        /* EINTR: sleep on to the same end */
+    }
+
+    snprintf(reason, sizeof(reason), "lived %llu s (max_lifetime)",
+             (unsigned long long) recycle.max_lifetime);
+    pywsgi_retire(reason);
+
+    return NULL;
+}
+
+
+static void
+start_lifetime_timer(void)
+{
+    pthread_t       thread;
+    pthread_attr_t  attr;
+    sigset_t        all, old;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+
+    if (pthread_attr_init(&attr) == 0) {
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        recycle.timer = (pthread_create(&thread, &attr, lifetime_timer, NULL)
+                         == 0);
+        pthread_attr_destroy(&attr);
+    }
+
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 
@@ -73,6 +121,10 @@ pywsgi_recycle_configure(const pywsgi_config *cfg)
                   ^ (uint64_t) time(NULL) * 40503u)
                  % (cfg->max_requests_jitter + 1);
         recycle.max_requests += jitter;
+    }
+
+    if (cfg->max_lifetime && !recycle.timer) {
+        start_lifetime_timer();
     }
 
     if (cfg->max_rss && recycle.statm < 0) {
@@ -124,17 +176,6 @@ pywsgi_recycle_request_done(void)
         snprintf(reason, sizeof(reason), "served %llu requests "
                  "(max_requests %llu with jitter)", (unsigned long long) n,
                  (unsigned long long) recycle.max_requests);
-        pywsgi_retire(reason);
-        return;
-    }
-
-    if (recycle.max_lifetime
-        && (uint64_t) (now_seconds() - recycle.started)
-           >= recycle.max_lifetime)
-    {
-        snprintf(reason, sizeof(reason), "lived %llu s (max_lifetime %llu s)",
-                 (unsigned long long) (now_seconds() - recycle.started),
-                 (unsigned long long) recycle.max_lifetime);
         pywsgi_retire(reason);
         return;
     }

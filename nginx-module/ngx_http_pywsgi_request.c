@@ -67,13 +67,7 @@ ngx_http_pywsgi_body_handler(ngx_http_request_t *r)
         return;
     }
 
-    if (plcf->mode == NGX_HTTP_PYWSGI_THREADS) {
-        ctx->threaded = 1;
-        ngx_http_pywsgi_run_threaded(r, ctx);
-
-    } else {
-        ngx_http_pywsgi_run_inline(r, ctx);
-    }
+    ngx_http_pywsgi_run(r, ctx);
 }
 
 
@@ -112,7 +106,6 @@ ngx_http_pywsgi_create_ctx(ngx_http_request_t *r)
     ctx->queue_timeout = plcf->queue_timeout;
     ctx->queued = plcf->queue_timeout ? ngx_http_pywsgi_clock() : 0;
     ctx->body = r->request_body ? r->request_body->bufs : NULL;
-    ctx->out_rc = NGX_OK;
 
     ngx_http_set_ctx(r, ctx, ngx_http_pywsgi_module);
 
@@ -120,7 +113,8 @@ ngx_http_pywsgi_create_ctx(ngx_http_request_t *r)
 }
 
 
-/* r->pool is going away: the request must not be touched any more */
+/* r->pool is going away: the request must not be touched any more; with
+   no step in flight the app is closed now, else when the step is over */
 
 static void
 ngx_http_pywsgi_cleanup(void *data)
@@ -129,6 +123,10 @@ ngx_http_pywsgi_cleanup(void *data)
 
     ctx->request = NULL;
     ctx->cleanup = NULL;
+
+    if (ctx->state == NGX_HTTP_PYWSGI_SEND) {
+        ngx_http_pywsgi_close(ctx);
+    }
 }
 
 

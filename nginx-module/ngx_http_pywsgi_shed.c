@@ -32,7 +32,8 @@ ngx_http_pywsgi_clock(void)
 
 
 /* on a pool thread, a step just taken from the queue: 1 if it was shed
-   (ctx->rc is set, the 503 is ctx's output), 0 if it runs */
+   (ctx->rc is PYWSGI_DONE, the 503 is the step's output, the loop sends
+   it as it sends any step's), 0 if it runs */
 
 ngx_uint_t
 ngx_http_pywsgi_shed(ngx_http_pywsgi_ctx_t *ctx)
@@ -40,7 +41,7 @@ ngx_http_pywsgi_shed(ngx_http_pywsgi_ctx_t *ctx)
     ngx_msec_t              waited;
     ngx_http_pywsgi_head_t  head;
 
-    if (ctx->started || ctx->cancel || ctx->queue_timeout == 0) {
+    if (ctx->state != NGX_HTTP_PYWSGI_START || ctx->queue_timeout == 0) {
         return 0;
     }
 
@@ -50,8 +51,6 @@ ngx_http_pywsgi_shed(ngx_http_pywsgi_ctx_t *ctx)
         return 0;
     }
 
-    ctx->started = 1;
-
     head.status = NGX_HTTP_SERVICE_UNAVAILABLE;
     head.status_line = ngx_http_pywsgi_503_status;
     head.status_len = sizeof(ngx_http_pywsgi_503_status) - 1;
@@ -59,10 +58,9 @@ ngx_http_pywsgi_shed(ngx_http_pywsgi_ctx_t *ctx)
     head.headers_len = sizeof(ngx_http_pywsgi_503_headers) - 1;
     head.nheaders = 2;
 
-    if (ngx_http_pywsgi_thread_start(ctx, &head,
-                                     (char *) ngx_http_pywsgi_503_body,
-                                     sizeof(ngx_http_pywsgi_503_body) - 1,
-                                     PYWSGI_BODY_LAST)
+    if (ngx_http_pywsgi_step_head(ctx, &head,
+                                  (char *) ngx_http_pywsgi_503_body,
+                                  sizeof(ngx_http_pywsgi_503_body) - 1)
         != 0)
     {
         ctx->rc = PYWSGI_FAIL;

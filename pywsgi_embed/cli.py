@@ -80,6 +80,20 @@ def add_app_arguments(parser):
         help="a venv or Python prefix (default: this Python, %s)" % sys.prefix,
     )
     parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable of the app's processes (repeatable); "
+        "serve also passes on its own environment",
+    )
+    parser.add_argument(
+        "--chdir",
+        metavar="DIR",
+        help="the working directory of the app's processes (default: the "
+        "folder of a file app; for a module app, where serve runs)",
+    )
+    parser.add_argument(
         "--timeout",
         type=seconds,
         default=0,
@@ -267,12 +281,29 @@ def absolute_app(spec):
 
 def python_path_of(args):
     """--python-path entries, absolute; for a module spec the current
-    directory first, as `python -m` and gunicorn do."""
+    directory after them (the app's own folder, as `python -m` and
+    gunicorn have it, comes after the configured path, as a file app's
+    folder does)."""
     paths = [os.path.abspath(p) for p in args.python_path]
     target = args.app.rpartition(":")[0] or args.app
     if not loader.is_file_spec(target) and os.getcwd() not in paths:
-        paths.insert(0, os.getcwd())
+        paths.append(os.getcwd())
     return paths
+
+
+def process_env_of(args):
+    """{NAME: VALUE} of the --env options."""
+    env = {}
+    for item in args.env:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise CliError("--env %r: give NAME=VALUE" % item)
+        if "\n" in value or "\0" in value:
+            raise CliError(
+                "--env %s: a value cannot hold a newline or NUL" % name
+            )
+        env[name] = value
+    return env
 
 
 def options_of(args, **extra):
@@ -294,6 +325,8 @@ def options_of(args, **extra):
         python_path=python_path_of(args),
         timeout=args.timeout,
         queue_timeout=args.queue_timeout,
+        process_env=process_env_of(args),
+        chdir=os.path.abspath(args.chdir) if args.chdir else None,
         **extra,
     )
 
@@ -314,7 +347,8 @@ CHECK_APP = """
 import sys
 from pywsgi_embed import loader
 try:
-    loader.load(sys.argv[1], sys.argv[2:])
+    loader.enter_working_directory(sys.argv[1], sys.argv[2])
+    loader.load(sys.argv[1], sys.argv[3:])
 except loader.LoadError as exc:
     sys.stderr.write(str(exc) + "\\n")
     sys.exit(3)
@@ -325,7 +359,7 @@ def check_app(options):
     """Import the app once, in the configured Python, before any server
     starts: a bad path or an import error stops here with the reason."""
     spec = options.mounts[0].app
-    env = dict(os.environ)
+    env = dict(os.environ, **options.process_env)
     package_parent = os.path.dirname(
         os.path.dirname(os.path.abspath(__file__))
     )
@@ -333,7 +367,8 @@ def check_app(options):
         filter(None, [env.get("PYTHONPATH"), package_parent])
     )
     proc = subprocess.run(
-        [python_of(options), "-c", CHECK_APP, spec] + options.python_path,
+        [python_of(options), "-c", CHECK_APP, spec, options.chdir or ""]
+        + options.python_path,
         capture_output=True,
         text=True,
         env=env,
@@ -355,6 +390,7 @@ def cmd_serve(args):
         args,
         log_level=args.log_level,
         access_log=args.access_log,
+        pass_env=sorted(os.environ),  # the app sees serve's environment
         **recycle_options(args),
     )
     workdir = tempfile.mkdtemp(prefix="pywsgi-embed-")
@@ -402,41 +438,6 @@ def describe(args):
     )
 
 
-class ReloadWatch:
-    """serve --reload: the app's Python files and --reload-extra FILEs;
-    on a change, the server's own graceful reload if the app imports."""
-
-    def __init__(self, options, files):
-        self.options = options
-        self.watcher = reload.Watcher(files)
-
-    def poll(self, server, proc):
-        moved = self.watcher.changed()
-        if not moved:
-            return
-        why = reload.check_apps(
-            [m.app for m in self.options.mounts],
-            self.options.python_path,
-            python_of(self.options),
-        )
-        if why is not None:
-            print(
-                "pywsgi-embed: %s changed, but the app no longer imports; "
-                "the server keeps serving the old code:\n%s"
-                % (", ".join(moved), why),
-                file=sys.stderr,
-                flush=True,
-            )
-            return
-        print(
-            "pywsgi-embed: %s changed: reloading %s gracefully"
-            % (", ".join(moved), server.name),
-            file=sys.stderr,
-            flush=True,
-        )
-        proc.send_signal(server.reload_signal)
-
-
 def reload_watch(args, options):
     why, files = reload.check_and_list(
         [m.app for m in options.mounts],
@@ -445,16 +446,19 @@ def reload_watch(args, options):
     )
     if why is not None:
         raise CliError("cannot load the app: " + why)
-    return ReloadWatch(
-        options, files + [os.path.abspath(f) for f in args.reload_extra]
+    return reload.ServeWatch(
+        [m.app for m in options.mounts],
+        options.python_path,
+        python_of(options),
+        files + [os.path.abspath(f) for f in args.reload_extra],
     )
 
 
 def run_foreground(server, config, watch=None):
     """Run the server until it exits; SIGINT/SIGTERM stop it gracefully.
     It runs in its own process group, so the terminal's Ctrl-C reaches only
-    us, and we ask for the graceful stop.  With a ReloadWatch, look at the
-    watched files every reload.POLL seconds meanwhile."""
+    us, and we ask for the graceful stop.  With a reload.ServeWatch, look at
+    the watched files every reload.POLL seconds meanwhile."""
     proc = subprocess.Popen(server.argv(config), start_new_session=True)
     counters = metrics.path_of(proc.pid)  # the status handler's, if any
     stopping = []

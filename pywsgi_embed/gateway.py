@@ -46,6 +46,7 @@ _apps = {}  # App by id: a dict, so a bad id (-1 after a failed
 _read = None  # the server's read callback
 _inflight = {}  # step mode: Response -> its cffi handle, between steps
 _errors = None  # wsgi.errors of every request
+_in_working_directory = False  # the first load entered it, once a worker
 _reload_file = None  # the worker's ReloadFile watch, if it has one
 
 
@@ -178,8 +179,10 @@ def load(cfg, err, errlen):
             set_io(cfg.io, cfg.io_nonblocking)
             redirect_stdio()
             watchdog.start()
+        spec = loader.absolute_spec(_text(cfg.app))
+        enter_working_directory(spec, cfg)
         paths = _text(cfg.python_path).split(":")
-        app = loader.load(_text(cfg.app), paths)
+        app = loader.load(spec, paths)
         app_id = len(_apps)
         _apps[app_id] = App(app, make_template(cfg))
         metrics.names[app_id] = _text(cfg.app)
@@ -194,6 +197,17 @@ def load(cfg, err, errlen):
         data = why.encode("utf-8", "backslashreplace")[: max(errlen - 1, 0)]
         ffi.memmove(err, data + b"\0", len(data) + 1)
         return 0
+
+
+def enter_working_directory(spec, cfg):
+    """The working directory is the worker's: the first app's load enters
+    it (pywsgi_config.chdir, or the folder of a file app), before the
+    import, and the later apps' loads leave it."""
+    global _in_working_directory
+    if not _in_working_directory:
+        chdir = _text(cfg.chdir, None)
+        loader.enter_working_directory(spec, chdir)
+        _in_working_directory = True
 
 
 def watch_reload_file(path, spec, paths):
@@ -294,7 +308,7 @@ def new_response(rec):
     app = _apps[rec.app]
     handle = _handle_of(rec)
     environ = environ_of(app, rec.env, rec.env_len, rec.content_length, handle)
-    return Response(handle, environ), app.call
+    return Response(handle, environ, app.call), app.call
 
 
 def step(rec):

@@ -168,3 +168,35 @@ class ReloadFile:
                 "pywsgi: %s changed, but the apps no longer import: the "
                 "worker keeps serving the code it has\n%s" % (self.path, why)
             )
+
+
+class ServeWatch:
+    """serve --reload: the app's Python files and --reload-extra FILEs; on
+    a change, the server's own graceful reload if the apps import."""
+
+    def __init__(self, specs, python_path, executable, files):
+        self.specs = specs
+        self.python_path = python_path
+        self.executable = executable
+        self.watcher = Watcher(files)
+
+    def poll(self, server, proc):
+        moved = self.watcher.changed()
+        if not moved:
+            return
+        why = check_apps(self.specs, self.python_path, self.executable)
+        if why is not None:
+            say(
+                "%s changed, but the app no longer imports; the server "
+                "keeps serving the old code:\n%s" % (", ".join(moved), why)
+            )
+            return
+        say(
+            "%s changed: reloading %s gracefully"
+            % (", ".join(moved), server.name)
+        )
+        proc.send_signal(server.reload_signal)
+
+
+def say(text):
+    print("pywsgi-embed: " + text, file=sys.stderr, flush=True)

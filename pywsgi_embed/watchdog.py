@@ -186,7 +186,7 @@ def ended(resp, code):
 def run(handle, environ, call, timeout, app=0):
     """response.run() watched: one request to its end, each chunk a step
     (pywsgi_handle: Apache, the tests' host)."""
-    resp = Response(handle, environ)
+    resp = Response(handle, environ, call)
     flight = resp.flight = enter(environ, timeout, app)
     try:
         try:

@@ -206,3 +206,106 @@ def test_doctor_reports_each_part():
     # this checkout is healthy except perhaps for the cffi version
     problems = [l for l in out.splitlines() if l.startswith("[problem]")]
     assert all("cffi" in l for l in problems), problems
+
+
+PROCESS_APP = """
+import os
+SHELL = os.environ["PYWSGI_T_SHELL"]   # read at import time
+DATA = open("data.txt").read()         # relative to --chdir
+
+def application(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [("%s|%s|%s|%s" % (SHELL, os.environ.get("PYWSGI_T_FLAG"),
+             os.environ.get("PYWSGI_T_OVER"), DATA)).encode()]
+"""
+
+
+@pytest.mark.parametrize("server", ["nginx", "apache"])
+def test_serve_passes_its_environment_env_and_chdir(tmp_path, server):
+    site, work = tmp_path / "site", tmp_path / "work"
+    site.mkdir()
+    work.mkdir()
+    (site / "wsgi.py").write_text(PROCESS_APP)
+    (work / "data.txt").write_text("work data")
+    port = harness.free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pywsgi_embed",
+            "serve",
+            "site/wsgi.py",
+            "--server",
+            server,
+            "--port",
+            str(port),
+            "--env",
+            "PYWSGI_T_FLAG=a=b c",
+            "--env",
+            "PYWSGI_T_OVER=from --env",
+            "--chdir",
+            "work",
+        ],
+        cwd=str(tmp_path),
+        env=dict(
+            os.environ,
+            PYTHONPATH=ROOT,
+            PYWSGI_T_SHELL="from the shell",
+            PYWSGI_T_OVER="from the shell",
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    with Serving(proc, port):
+        # serve's "nginx -t" listens on the port for a moment too: wait for
+        # the answer of the running server, not for the port
+        answers = []
+
+        def answered():
+            try:
+                answers.append(get(port))
+                return True
+            except OSError:
+                return proc.poll() is not None
+
+        assert harness.wait_until(answered, timeout=60) and answers
+        assert answers[-1] == (
+            200,
+            b"from the shell|a=b c|from --env|work data",
+        )
+
+
+def test_serve_refuses_a_bad_env():
+    proc = cli("serve", HELLO, "--env", "NOVALUE")
+    assert proc.returncode == 1
+    assert "--env 'NOVALUE': give NAME=VALUE" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "server, env, chdir",
+    [
+        ("nginx", 'pywsgi_process_env "A" "1 2";', 'pywsgi_chdir "/srv";'),
+        ("apache", 'PyWSGIProcessEnv "A" "1 2"', 'PyWSGIChdir "/srv"'),
+    ],
+)
+def test_config_prints_the_process_settings(server, env, chdir):
+    proc = cli(
+        "config",
+        server,
+        "examples/hello.py",
+        "--env",
+        "A=1 2",
+        "--chdir",
+        "/srv",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert env in proc.stdout.splitlines()
+    assert chdir in proc.stdout.splitlines()
+
+
+def test_nginx_passes_the_environment_but_its_own_variables():
+    from pywsgi_embed.servers import nginx
+
+    lines = nginx.env_lines(["HOME", "TZ", "NGINX", "DATABASE_URL", "X Y"])
+    assert lines == ['env "HOME";', 'env "DATABASE_URL";', 'env "X Y";']

@@ -175,3 +175,17 @@ def test_reload_file_with_a_broken_app_keeps_the_old_code(
     assert "broken on purpose" in srv.error_log()
     assert harness.fetch(srv.url("/version")) == (200, before)
     assert "retires" not in srv.error_log()
+
+
+@pytest.mark.parametrize("kind", SERVERS[::2], ids=ids(SERVERS[::2]))
+def test_max_lifetime_retires_an_idle_worker(serve, kind):
+    srv = serve(kind, max_lifetime=2)
+    status, first = harness.fetch(srv.url("/"))
+    assert status == 200
+    # no request meanwhile: the lifetime has its own timer
+    assert harness.wait_until(
+        lambda: "retires: lived 2 s" in srv.error_log(), timeout=30
+    )
+    assert harness.wait_until(
+        lambda: harness.fetch(srv.url("/"))[1] != first, timeout=40
+    )

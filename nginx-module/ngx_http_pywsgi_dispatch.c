@@ -229,6 +229,21 @@ ngx_http_pywsgi_dispatch_exit(void)
 }
 
 
+/* on the loop: the steps waiting for a thread of q now */
+
+ngx_uint_t
+ngx_http_pywsgi_queue_waiting(ngx_http_pywsgi_queue_t *q)
+{
+    ngx_uint_t  n;
+
+    ngx_thread_mutex_lock(&ngx_http_pywsgi_mutex, ngx_cycle->log);
+    n = q->nwaiting;
+    ngx_thread_mutex_unlock(&ngx_http_pywsgi_mutex, ngx_cycle->log);
+
+    return n;
+}
+
+
 /* on the loop: queue a step; ngx_http_pywsgi_step_done() follows */
 
 ngx_int_t

@@ -42,6 +42,10 @@
  *                                  mode, a request that waited longer for a
  *                                  pool thread gets a 503 without entering
  *                                  the app (ngx_http_pywsgi_shed.c)
+ *   pywsgi_queue_max N;            http, server, location (0: none): threads
+ *                                  mode, a request that finds N requests
+ *                                  waiting for a thread of its pool gets a
+ *                                  503 at once
  *   pywsgi_check on|off;           http (on): load every app in a child
  *                                  process while reading the configuration,
  *                                  so that "nginx -t" and a reload report an
@@ -220,6 +224,13 @@ static ngx_command_t  ngx_http_pywsgi_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_pywsgi_loc_conf_t, queue_timeout),
       &ngx_http_pywsgi_timeout_post },
+
+    { ngx_string("pywsgi_queue_max"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_pywsgi_loc_conf_t, queue_max),
+      NULL },
 
     { ngx_string("pywsgi_check"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
@@ -659,6 +670,7 @@ ngx_http_pywsgi_create_loc_conf(ngx_conf_t *cf)
     plcf->mode = NGX_CONF_UNSET_UINT;
     plcf->timeout = NGX_CONF_UNSET_MSEC;
     plcf->queue_timeout = NGX_CONF_UNSET_MSEC;
+    plcf->queue_max = NGX_CONF_UNSET;
 
     return plcf;
 }
@@ -678,6 +690,7 @@ ngx_http_pywsgi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->pool_name, prev->pool_name, "pywsgi");
     ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 0);
     ngx_conf_merge_msec_value(conf->queue_timeout, prev->queue_timeout, 0);
+    ngx_conf_merge_value(conf->queue_max, prev->queue_max, 0);
 
     if (conf->params == NULL) {
         conf->params = prev->params;

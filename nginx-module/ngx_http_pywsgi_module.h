@@ -16,7 +16,8 @@
  *   ngx_http_pywsgi_dispatch.c threads mode: the steps of requests onto
  *                              the pool, as many threads as the app can use
  *   ngx_http_pywsgi_shed.c     threads mode: 503 for a request that waited
- *                              past pywsgi_queue_timeout
+ *                              past pywsgi_queue_timeout, or that finds
+ *                              pywsgi_queue_max requests waiting
  *   ngx_http_pywsgi_retire.c   a worker retires gracefully: recycling,
  *                              the reload file, any thread's request
  */
@@ -101,6 +102,7 @@ typedef struct {
     ngx_array_t                 *params;        /* ngx_http_pywsgi_param_t */
     ngx_msec_t                   timeout;       /* of a step, 0: none */
     ngx_msec_t                   queue_timeout; /* threads mode, 0: none */
+    ngx_int_t                    queue_max;     /* threads mode, 0: none */
 } ngx_http_pywsgi_loc_conf_t;
 
 
@@ -231,6 +233,8 @@ void ngx_http_pywsgi_free_segments(void *data);
 /* ngx_http_pywsgi_shed.c */
 ngx_msec_t ngx_http_pywsgi_clock(void);
 ngx_uint_t ngx_http_pywsgi_shed(ngx_http_pywsgi_ctx_t *ctx);
+ngx_uint_t ngx_http_pywsgi_overfull(ngx_http_request_t *r,
+    ngx_http_pywsgi_ctx_t *ctx);
 
 /* ngx_http_pywsgi_dispatch.c */
 ngx_http_pywsgi_queue_t *ngx_http_pywsgi_queue_add(ngx_conf_t *cf,
@@ -238,6 +242,7 @@ ngx_http_pywsgi_queue_t *ngx_http_pywsgi_queue_add(ngx_conf_t *cf,
 ngx_int_t ngx_http_pywsgi_dispatch_init(ngx_cycle_t *cycle,
     ngx_array_t *queues);
 void ngx_http_pywsgi_dispatch_exit(void);
+ngx_uint_t ngx_http_pywsgi_queue_waiting(ngx_http_pywsgi_queue_t *q);
 ngx_int_t ngx_http_pywsgi_dispatch(ngx_http_pywsgi_queue_t *q,
     ngx_http_pywsgi_ctx_t *ctx);
 

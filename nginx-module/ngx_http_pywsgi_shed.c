@@ -1,7 +1,11 @@
 
 /*
- * ngx_http_pywsgi_shed: the queue timeout of threads mode
- * (pywsgi_queue_timeout).  A request whose first step waited longer than
+ * ngx_http_pywsgi_shed: overload shedding in threads mode.
+ *
+ * pywsgi_queue_max: a request that finds that many steps already waiting
+ * for a thread of its pool gets a 503 at once, on the loop.
+ *
+ * pywsgi_queue_timeout:  A request whose first step waited longer than
  * that for a pool thread is answered 503 by the thread that takes it,
  * without entering the app: under overload the requests that would run
  * late anyway make room for those that can still be served in time.
@@ -73,6 +77,39 @@ ngx_http_pywsgi_shed(ngx_http_pywsgi_ctx_t *ctx)
                   waited, ctx->queue_timeout);
 
     ctx->rc = PYWSGI_DONE;
+
+    return 1;
+}
+
+
+/* on the loop, before a request's first step is queued: 1 if the queue is
+   full, the request answered 503 and ctx freed */
+
+ngx_uint_t
+ngx_http_pywsgi_overfull(ngx_http_request_t *r, ngx_http_pywsgi_ctx_t *ctx)
+{
+    ngx_uint_t                   waiting;
+    ngx_http_pywsgi_loc_conf_t  *plcf;
+
+    plcf = ngx_http_get_module_loc_conf(r, ngx_http_pywsgi_module);
+
+    if (plcf->queue_max == 0) {
+        return 0;
+    }
+
+    waiting = ngx_http_pywsgi_queue_waiting(ctx->queue);
+
+    if (waiting < (ngx_uint_t) plcf->queue_max) {
+        return 0;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "pywsgi: %ui requests wait for a thread, "
+                  "pywsgi_queue_max %i: 503, the app not called",
+                  waiting, plcf->queue_max);
+
+    ngx_http_pywsgi_free(ctx);
+    ngx_http_finalize_request(r, NGX_HTTP_SERVICE_UNAVAILABLE);
 
     return 1;
 }

@@ -117,6 +117,14 @@ def add_app_arguments(parser):
         help="nginx threads mode: a request that waited longer for a "
         "thread gets a 503 without entering the app (default 0: none)",
     )
+    parser.add_argument(
+        "--queue-max",
+        type=count,
+        default=0,
+        metavar="N",
+        help="nginx threads mode: a request that finds N requests waiting "
+        "for a thread gets a 503 at once (default 0: no bound)",
+    )
 
 
 def url_path(text):
@@ -125,6 +133,15 @@ def url_path(text):
             "%r is not a URL path such as /status" % text
         )
     return text.rstrip("/")
+
+
+def count(text):
+    """A whole number from 0."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(
+            "%r is not a whole number from 0 (none)" % text
+        )
+    return int(text)
 
 
 def seconds(text):
@@ -325,6 +342,7 @@ def options_of(args, **extra):
         python_path=python_path_of(args),
         timeout=args.timeout,
         queue_timeout=args.queue_timeout,
+        queue_max=args.queue_max,
         process_env=process_env_of(args),
         chdir=os.path.abspath(args.chdir) if args.chdir else None,
         **extra,

@@ -49,6 +49,7 @@ class Options:
     log_level: str = "info"
     timeout: float = 0  # seconds a step may take, 0: none (watchdog.py)
     queue_timeout: float = 0  # nginx threads mode: seconds in the queue
+    queue_max: int = 0  # nginx threads mode: requests waiting, at most
     extra_config: str = ""  # raw lines for the server block (tests add
     # a static location this way)
     # recycling (0: no limit): a worker retires gracefully after

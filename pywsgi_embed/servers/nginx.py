@@ -157,6 +157,8 @@ class NginxServer(base.Server):
             lines.append(
                 "pywsgi_queue_timeout %dms;" % round(o.queue_timeout * 1000)
             )
+        if o.queue_max:
+            lines.append("pywsgi_queue_max %d;" % o.queue_max)
         return lines
 
     def _location(self, mount):

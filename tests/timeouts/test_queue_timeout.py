@@ -78,3 +78,73 @@ def test_nginx_refuses_a_bad_queue_timeout(tmp_path):
     assert problem and '"pywsgi_queue_timeout" directive invalid value' in (
         problem
     ), problem
+
+
+QUEUE_MAX = 2
+BURST = 5
+
+
+def test_queue_max_refuses_past_the_bound(tmp_path):
+    """With both pool threads held and at most QUEUE_MAX requests allowed
+    to wait, a burst of BURST: QUEUE_MAX wait and are served once the
+    held ones time out, the others get a 503 at once; the app is called
+    QUEUE_MAX times (it counts its calls)."""
+    running = harness.start(
+        "nginx",
+        {"/": APP},
+        str(tmp_path / "srv"),
+        workers=1,
+        threads=POOL,
+        timeout=2.0,
+        queue_max=QUEUE_MAX,
+    )
+    try:
+        marks = tmp_path / "marks"
+        marks.mkdir()
+        os.chmod(marks, 0o777)
+        with concurrent.futures.ThreadPoolExecutor(POOL + BURST) as pool:
+            held = [
+                pool.submit(
+                    harness.fetch,
+                    running.url(
+                        "/hold?mark=%s&release=%s"
+                        % (marks / ("h%d" % i), marks / "never")
+                    ),
+                )
+                for i in range(POOL)
+            ]
+            assert harness.wait_until(
+                lambda: all(
+                    (marks / ("h%d" % i)).exists() for i in range(POOL)
+                )
+            )
+            burst = [
+                pool.submit(
+                    harness.fetch,
+                    running.url("/count?dir=%s&id=q%d" % (marks, i)),
+                )
+                for i in range(BURST)
+            ]
+            codes = sorted(f.result()[0] for f in burst)
+            held = [f.result()[0] for f in held]
+        assert held == [504] * POOL
+        assert codes == [200] * QUEUE_MAX + [503] * (BURST - QUEUE_MAX)
+        called = [p for p in os.listdir(marks) if p.startswith("q")]
+        assert len(called) == QUEUE_MAX
+        log = running.error_log()
+        assert log.count("pywsgi_queue_max 2: 503") == BURST - QUEUE_MAX
+    finally:
+        running.kill()
+
+
+def test_nginx_refuses_a_bad_queue_max(tmp_path):
+    options = harness.servers.Options(
+        mounts=[harness.Mount("/", APP)],
+        port=harness.free_port(),
+        extra_config="location /t/ { pywsgi_queue_max -3; }",
+    )
+    server = harness.servers.get("nginx")(options, str(tmp_path / "w"))
+    problem = server.check_config(server.write_config())
+    assert problem and '"pywsgi_queue_max" directive invalid number' in (
+        problem
+    ), problem

@@ -206,8 +206,17 @@ def test_good_timeouts_are_accepted(tmp_path):
     )
 
 
-@pytest.mark.parametrize("value", ["abc", "-1", "86401"])
-def test_serve_refuses_a_bad_timeout(value):
+@pytest.mark.parametrize(
+    "flag, value, why",
+    [
+        ("--timeout", "abc", "is not a number of seconds"),
+        ("--timeout", "-1", "is not a number of seconds"),
+        ("--timeout", "86401", "is not a number of seconds"),
+        ("--queue-timeout", "x", "is not a number of seconds"),
+        ("--queue-max", "-2", "is not a whole number"),
+    ],
+)
+def test_serve_refuses_a_bad_timeout(flag, value, why):
     import subprocess
     import sys
 
@@ -219,12 +228,12 @@ def test_serve_refuses_a_bad_timeout(value):
             "config",
             "nginx",
             APP,
-            "--timeout",
+            flag,
             value,
         ],
         capture_output=True,
         text=True,
     )
     assert proc.returncode == 2
-    assert "--timeout" in proc.stderr
-    assert "is not a number of seconds" in proc.stderr
+    assert flag in proc.stderr
+    assert why in proc.stderr

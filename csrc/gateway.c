@@ -532,6 +532,29 @@ pywsgi_gw_stacks_signal(int signo, int fd)
 }
 
 
+/* the module's counters, in the status handler's shared slot */
+
+static int64_t *volatile  gw_counters;
+
+
+void
+pywsgi_gw_set_counters(int64_t *counters)
+{
+    gw_counters = counters;
+}
+
+
+void
+pywsgi_count(int which)
+{
+    int64_t  *counters = gw_counters;
+
+    if (counters != NULL && which >= 0 && which < PYWSGI_COUNTS) {
+        __atomic_fetch_add(&counters[which], 1, __ATOMIC_RELAXED);
+    }
+}
+
+
 /* the io callbacks, for the Python side (see gateway.h) */
 
 void

@@ -50,6 +50,10 @@ int pywsgi_gw_stacks_signal(int signo, int fd);
 /* pywsgi_retire() (pywsgi.h), for pywsgi_embed.retire() */
 void pywsgi_gw_retire(const char *reason);
 
+/* pywsgi_count() adds to counters[which] from now on: the worker's slot
+   of the status handler's shared file (pywsgi_embed/metrics.py) */
+void pywsgi_gw_set_counters(int64_t *counters);
+
 /* ---- END CFFI GATEWAY ---- */
 
 #endif /* PYWSGI_GATEWAY_H */

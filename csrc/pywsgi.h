@@ -211,6 +211,15 @@ void pywsgi_retire(const char *reason);
    wait (the GIL is free: another thread can run the next step now). */
 const volatile int *pywsgi_gil(void);
 
+/* Count an event the module handled without the gateway, for the status
+   handler's figures (pywsgi_embed/metrics.py): any thread, no GIL, never
+   blocks; a no-op until the worker counts (its status app is loaded and
+   it served a request). */
+#define PYWSGI_COUNT_QUEUE_TIMEOUT 0  /* a 503 of pywsgi_queue_timeout */
+#define PYWSGI_COUNT_QUEUE_FULL    1  /* a 503 of pywsgi_queue_max */
+#define PYWSGI_COUNTS              2
+void pywsgi_count(int which);
+
 /* Worker exit: run Python's atexit functions and flush the log.  Python is
    not finalized: a thread stuck in the app must not hang the server. */
 void pywsgi_fini(void);

@@ -77,6 +77,7 @@ ngx_http_pywsgi_shed(ngx_http_pywsgi_ctx_t *ctx)
                   waited, ctx->queue_timeout);
 
     ctx->rc = PYWSGI_DONE;
+    ngx_http_pywsgi_gw.count(PYWSGI_COUNT_QUEUE_TIMEOUT);
 
     return 1;
 }
@@ -107,6 +108,8 @@ ngx_http_pywsgi_overfull(ngx_http_request_t *r, ngx_http_pywsgi_ctx_t *ctx)
                   "pywsgi: %ui requests wait for a thread, "
                   "pywsgi_queue_max %i: 503, the app not called",
                   waiting, plcf->queue_max);
+
+    ngx_http_pywsgi_gw.count(PYWSGI_COUNT_QUEUE_FULL);
 
     ngx_http_pywsgi_free(ctx);
     ngx_http_finalize_request(r, NGX_HTTP_SERVICE_UNAVAILABLE);

@@ -45,7 +45,9 @@ APP_FIELDS = HISTOGRAM + len(BUCKETS) + 1
 PID = 0
 STARTS = 1  # workers that took this slot
 THREADS = 2  # threads that ran a request in the worker now in the slot
-HEAD = 3
+QUEUE_TIMEOUTS = 3  # 503s of the module's queue timeout (pywsgi_count()
+QUEUE_FULL = 4  # in C: PYWSGI_COUNT_QUEUE_TIMEOUT, _FULL), of its bound
+HEAD = 5
 SLOT_FIELDS = HEAD + APPS * APP_FIELDS
 SLOT_BYTES = SLOT_FIELDS * 8
 
@@ -107,7 +109,20 @@ def enable(master=None):
         _view[_base + THREADS] = 0
         for app in range(APPS):
             _view[_base + HEAD + app * APP_FIELDS + IN_FLIGHT] = 0
+        _count_in_c(mapped, slot)
         state = ON
+
+
+def _count_in_c(mapped, slot):
+    """pywsgi_count() of the module adds to our slot from now on."""
+    from pywsgi_embed._gateway import ffi, lib
+
+    global _c_view
+    _c_view = ffi.from_buffer("int64_t[]", mapped)  # kept: C holds it
+    lib.pywsgi_gw_set_counters(_c_view + slot * SLOT_FIELDS + QUEUE_TIMEOUTS)
+
+
+_c_view = None
 
 
 def begin(app, tid):
@@ -168,12 +183,14 @@ def snapshot():
     view = _view
     workers = []
     apps = {app: _empty(name) for app, name in names.items() if app < APPS}
-    starts = 0
+    starts = shed_late = shed_full = 0
     for slot in range(SLOTS):
         base = slot * SLOT_FIELDS
         if not view[base + STARTS]:
             continue
         starts += view[base + STARTS]
+        shed_late += view[base + QUEUE_TIMEOUTS]
+        shed_full += view[base + QUEUE_FULL]
         pid = view[base + PID]
         alive = _alive(pid)
         busy = 0
@@ -195,6 +212,7 @@ def snapshot():
         "workers": workers,
         "worker_starts": starts,
         "recycles": max(starts - len(workers), 0),
+        "shed": {"queue_timeout": shed_late, "queue_full": shed_full},
         "busy_threads": sum(w["busy_threads"] for w in workers),
         "idle_threads": sum(w["idle_threads"] for w in workers),
         "apps": list(apps.values()),

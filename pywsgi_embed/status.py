@@ -9,6 +9,8 @@ the figures of every app, summed over all workers of the server:
   - JSON by default;
   - the Prometheus text format (0.0.4) with ?format=prometheus or an
     Accept header asking for text/plain;version=0.0.4;
+  - beside the apps' figures, the 503s of nginx's queue (queue timeout,
+    queue bound), counted by the module through pywsgi_count();
   - ?stacks: the stacks dump of the worker that answers (the request
     line, age and Python stack of each request whose app code runs), as
     text; SIGURG to a worker logs the same (watchdog.py).
@@ -113,4 +115,7 @@ def prometheus(snap):
         "recycles_total", "counter", "Workers that exited and were replaced."
     )
     sample("recycles_total", snap["recycles"])
+    family("shed_total", "counter", "503s of the queue, the app not called.")
+    for reason, n in snap["shed"].items():
+        sample("shed_total", n, reason=reason)
     return "\n".join(out) + "\n"

@@ -6,9 +6,34 @@ app; every request is answered and counted."""
 import concurrent.futures
 import os
 
+from prometheus_client.parser import text_string_to_metric_families
+
+from pywsgi_embed import metrics
 from tests import harness
 
 APP = os.path.join(harness.APPS, "timeout_app.py")
+STATUS = "pywsgi_embed.status:application"
+
+
+def shed_counts(running):
+    """pywsgi_shed_total by reason, from the status handler."""
+    status, body = harness.fetch(running.url("/status?format=prometheus"))
+    assert status == 200
+    return {
+        s.labels["reason"]: s.value
+        for family in text_string_to_metric_families(body.decode())
+        for s in family.samples
+        if s.name == "pywsgi_shed_total"
+    }
+
+
+def forget(running):
+    try:
+        os.unlink(metrics.path_of(running.proc.pid))
+    except FileNotFoundError:
+        pass
+
+
 POOL = 2
 QUEUED = 6
 
@@ -20,7 +45,7 @@ def test_burst_past_the_pool_gets_503s(tmp_path):
     takes it, and the app sees none of them (it counts its calls)."""
     running = harness.start(
         "nginx",
-        {"/": APP},
+        {"/": APP, "/status": STATUS},
         str(tmp_path / "srv"),
         workers=1,
         threads=POOL,
@@ -63,7 +88,12 @@ def test_burst_past_the_pool_gets_503s(tmp_path):
         assert log.count("past pywsgi_queue_timeout 300 ms: 503") == QUEUED
         # the pool is free again: a request now is served
         assert harness.fetch(running.url("/who"))[0] == 200
+        assert shed_counts(running) == {
+            "queue_timeout": QUEUED,
+            "queue_full": 0,
+        }
     finally:
+        forget(running)
         running.kill()
 
 
@@ -91,7 +121,7 @@ def test_queue_max_refuses_past_the_bound(tmp_path):
     QUEUE_MAX times (it counts its calls)."""
     running = harness.start(
         "nginx",
-        {"/": APP},
+        {"/": APP, "/status": STATUS},
         str(tmp_path / "srv"),
         workers=1,
         threads=POOL,
@@ -133,7 +163,12 @@ def test_queue_max_refuses_past_the_bound(tmp_path):
         assert len(called) == QUEUE_MAX
         log = running.error_log()
         assert log.count("pywsgi_queue_max 2: 503") == BURST - QUEUE_MAX
+        assert shed_counts(running) == {
+            "queue_timeout": 0,
+            "queue_full": BURST - QUEUE_MAX,
+        }
     finally:
+        forget(running)
         running.kill()
 
 

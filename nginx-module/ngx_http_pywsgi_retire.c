@@ -7,11 +7,13 @@
  * ngx_http_pywsgi_retire() is the gateway's pywsgi_io.retire: any thread
  * may call it, at any time, and it never blocks.  It only moves the state
  * from SERVING to RETIRING, keeps the reason and writes a byte to a pipe
- * of this module; the loop reads it and does what "nginx -s quit" does to
- * a worker (ngx_quit): the worker closes its listening sockets and idle
- * keep-alive connections, answers the requests in flight (each with
- * "Connection: close", ngx_http_pywsgi_retiring()), and exits with code 0
- * once none is left.  The master sees a worker it did not stop exit and
+ * of this module; the loop reads it and drains for a moment: the worker
+ * still serves, but every response of an app says "Connection: close"
+ * (ngx_http_pywsgi_retiring()), so that clients that keep connections
+ * busy learn to reconnect instead of finding them closed.  Then it does
+ * what "nginx -s quit" does to a worker (ngx_quit): it closes its
+ * listening sockets and idle keep-alive connections, answers the requests
+ * in flight, and exits with code 0 once none is left.  The master sees a worker it did not stop exit and
  * starts a fresh one at once; the listening sockets stay open in the
  * master and the other workers, so no connection is refused meanwhile.
  *
@@ -30,8 +32,13 @@
 
 #define NGX_HTTP_PYWSGI_REASON    256
 
+/* the drain: long enough for a client that sends request after request
+   on one connection to get a "Connection: close" answer */
+#define NGX_HTTP_PYWSGI_DRAIN     1000
+
 
 static void ngx_http_pywsgi_retire_handler(ngx_event_t *ev);
+static void ngx_http_pywsgi_retire_quit(ngx_event_t *ev);
 static void ngx_http_pywsgi_retire_expired(ngx_event_t *ev);
 
 
@@ -40,6 +47,7 @@ static u_char             ngx_http_pywsgi_reason[NGX_HTTP_PYWSGI_REASON];
 static ngx_fd_t           ngx_http_pywsgi_retire_fd[2] = { -1, -1 };
 static ngx_connection_t  *ngx_http_pywsgi_retire_conn;
 static ngx_event_t        ngx_http_pywsgi_retire_timer;
+static ngx_event_t        ngx_http_pywsgi_drain_timer;
 static ngx_msec_t         ngx_http_pywsgi_retire_timeout;
 
 
@@ -85,8 +93,8 @@ ngx_http_pywsgi_retire_handler(ngx_event_t *ev)
         /* void */
     }
 
-    if (ngx_http_pywsgi_retire_timer.timer_set) {
-        return;
+    if (ngx_http_pywsgi_drain_timer.handler) {
+        return;                                   /* once */
     }
 
     ngx_log_error(NGX_LOG_NOTICE, ev->log, 0,
@@ -100,6 +108,17 @@ ngx_http_pywsgi_retire_handler(ngx_event_t *ev)
     ngx_add_timer(&ngx_http_pywsgi_retire_timer,
                   ngx_http_pywsgi_retire_timeout);
 
+    ngx_http_pywsgi_drain_timer.handler = ngx_http_pywsgi_retire_quit;
+    ngx_http_pywsgi_drain_timer.log = ev->log;
+    ngx_http_pywsgi_drain_timer.cancelable = 1;  /* nginx quits: no wait */
+
+    ngx_add_timer(&ngx_http_pywsgi_drain_timer, NGX_HTTP_PYWSGI_DRAIN);
+}
+
+
+static void
+ngx_http_pywsgi_retire_quit(ngx_event_t *ev)
+{
     /* the worker cycle acts on it once this handler returns */
     ngx_quit = 1;
 }

@@ -51,3 +51,28 @@ class Load:
         return harness.wait_until(
             lambda: predicate() or len(self.results) >= MAX_LOAD, timeout
         )
+
+
+def keepalive_client(srv, requests, results, path="/"):
+    """requests on one kept-alive connection, a new one only when the
+    server said "Connection: close"; a request that finds its connection
+    closed before any answer is lost (no retry)."""
+    import http.client
+
+    conn = None
+    for _ in range(requests):
+        if conn is None:
+            conn = http.client.HTTPConnection(srv.host, srv.port, timeout=30)
+        try:
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            results.append((resp.status, resp.read()))
+            if resp.getheader("Connection", "").lower() == "close":
+                conn.close()
+                conn = None
+        except (OSError, http.client.HTTPException) as exc:
+            results.append((None, repr(exc).encode()))
+            conn.close()
+            conn = None
+    if conn is not None:
+        conn.close()

@@ -44,6 +44,8 @@ def test_sigterm_lets_the_request_in_flight_finish(server, tmp_path):
         assert harness.wait_for_port(port, proc, timeout=60), (
             tmp_path / "out"
         ).read_text()
+        # a worker answers: the apps are loaded
+        assert harness.fetch("http://127.0.0.1:%d/" % port)[0] == 200
         marker = tmp_path / "began"
         answer = []
         client = threading.Thread(
@@ -54,7 +56,7 @@ def test_sigterm_lets_the_request_in_flight_finish(server, tmp_path):
             )
         )
         client.start()
-        assert harness.wait_until(marker.exists, timeout=30)
+        assert harness.wait_until(marker.exists, timeout=60)
         proc.send_signal(signal.SIGTERM)  # PID 1 of the container
         assert proc.wait(BOUND) == 0
         client.join(BOUND)

@@ -6,11 +6,12 @@ every response is a complete 200, counted."""
 
 import os
 import shutil
+import threading
 
 import pytest
 
 from tests import harness
-from tests.recycle.load import Load
+from tests.recycle.load import Load, keepalive_client
 
 APP = os.path.join(harness.APPS, "recycle_app.py")
 
@@ -189,3 +190,35 @@ def test_max_lifetime_retires_an_idle_worker(serve, kind):
     assert harness.wait_until(
         lambda: harness.fetch(srv.url("/"))[1] != first, timeout=40
     )
+
+
+KEEPALIVE = [("nginx", "threads"), ("apache", "prefork")]
+
+
+@pytest.mark.parametrize("kind", KEEPALIVE, ids=ids(KEEPALIVE))
+def test_max_requests_loses_nothing_on_kept_alive_connections(serve, kind):
+    # a retiring worker answers "Connection: close" before it closes its
+    # idle connections, so a client that reuses them is told in time
+    srv = serve(kind, workers=2, max_requests=40, max_requests_jitter=10)
+    results = []
+    clients = [
+        threading.Thread(target=keepalive_client, args=(srv, 300, results))
+        for _ in range(4)
+    ]
+    for t in clients:
+        t.start()
+    for t in clients:
+        t.join(120)
+    lost = [r for r in results if r[0] != 200]
+    print(
+        "%s kept alive: %d requests, %d lost, %d retirements"
+        % (
+            "-".join(kind),
+            len(results),
+            len(lost),
+            srv.error_log().count("retires: served"),
+        )
+    )
+    assert len(results) == 1200
+    assert not lost, lost[:3]
+    assert srv.error_log().count("retires: served") >= 2

@@ -69,6 +69,10 @@ def test_serve_reload_loads_the_edit_and_loses_no_request(
             assert load.until(lambda: len(load.results) >= 20)
             # another length: the .pyc check is mtime (seconds) and size
             harness.set_app_version(app_copy, "v2-reloaded")
+            # (a child Apache starts meanwhile imports v2 by itself)
+            assert load.until(
+                lambda: "reloading %s gracefully" % server in srv.output()
+            ), srv.output()
             assert load.until(
                 lambda: any(
                     b.startswith(b"v2-reloaded ") for b in load.bodies()

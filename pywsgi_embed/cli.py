@@ -16,7 +16,15 @@ import subprocess
 import sys
 import tempfile
 
-from pywsgi_embed import __version__, loader, metrics, reload, servers
+from pywsgi_embed import (
+    __version__,
+    install,
+    layout,
+    loader,
+    metrics,
+    reload,
+    servers,
+)
 from pywsgi_embed.servers import Mount, Options, ServerError
 
 STOP_TIMEOUT = 30.0
@@ -94,6 +102,14 @@ def add_app_arguments(parser):
         "folder of a file app; for a module app, where serve runs)",
     )
     parser.add_argument(
+        "--max-body",
+        type=size_of,
+        default=servers.base.DEFAULT_MAX_BODY,
+        metavar="SIZE",
+        help="the largest request body, e.g. 10m or 2g; larger ones get "
+        "413 before they are read; 0: no limit (default 1g)",
+    )
+    parser.add_argument(
         "--timeout",
         type=seconds,
         default=0,
@@ -133,15 +149,6 @@ def url_path(text):
             "%r is not a URL path such as /status" % text
         )
     return text.rstrip("/")
-
-
-def count(text):
-    """A whole number from 0."""
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(
-            "%r is not a whole number from 0 (none)" % text
-        )
-    return int(text)
 
 
 def seconds(text):
@@ -220,6 +227,19 @@ def recycle_options(args):
     )
 
 
+def size_of(text):
+    """A size as nginx writes them: bytes, or a number with k, m or g."""
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    number, unit = text, 1
+    if text[-1:].lower() in units:
+        number, unit = text[:-1], units[text[-1].lower()]
+    if not number.isdigit() or not number.isascii():
+        raise argparse.ArgumentTypeError(
+            "%r is not a size (bytes, or a number with k, m or g)" % text
+        )
+    return int(number) * unit
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="pywsgi-embed",
@@ -274,6 +294,8 @@ def build_parser():
     )
     path.add_argument("server", choices=servers.NAMES)
 
+    install.add_commands(sub)
+
     sub.add_parser(
         "doctor",
         help="check Python, cffi, the gateway, the servers and modules",
@@ -302,7 +324,21 @@ def python_path_of(args):
     target = loader.parse_spec(args.app)[0]
     if not loader.is_file_spec(target) and os.getcwd() not in paths:
         paths.append(os.getcwd())
-    return paths
+    return paths + project_path(target, paths)
+
+
+def project_path(target, paths):
+    """[the project folder] when the app needs it on sys.path and it is
+    not there yet (layout.py: a Django project's wsgi.py), said on
+    stderr."""
+    folder, why = layout.project_folder(target, os.getcwd())
+    if folder is None:
+        return []
+    print(
+        "pywsgi-embed: %s on sys.path (%s)" % (folder, why),
+        file=sys.stderr,
+    )
+    return [] if folder in paths else [folder]
 
 
 def process_env_of(args):
@@ -340,6 +376,7 @@ def options_of(args, **extra):
         timeout=args.timeout,
         queue_timeout=args.queue_timeout,
         queue_max=args.queue_max,
+        max_body=args.max_body,
         process_env=process_env_of(args),
         chdir=os.path.abspath(args.chdir) if args.chdir else None,
         **extra,
@@ -549,6 +586,8 @@ COMMANDS = {
     "config": cmd_config,
     "module-path": cmd_module_path,
     "doctor": cmd_doctor,
+    "install": install.cmd_install,
+    "uninstall": install.cmd_uninstall,
 }
 
 

@@ -30,6 +30,7 @@ from pywsgi_embed import (
     reload,
     response,
     watchdog,
+    worker_exit,
 )
 from pywsgi_embed._gateway import ffi, lib
 from pywsgi_embed.file_wrapper import FileWrapper
@@ -174,6 +175,9 @@ def load(cfg, err, errlen):
             set_io(cfg.io, cfg.io_mode)
             redirect_stdio()
             watchdog.start()
+            worker_exit.install(
+                lambda text: response.log(0, response.LOG_ERROR, text)
+            )
         elif _io != (cfg.io, cfg.io_mode):
             raise loader.LoadError(
                 "pywsgi_config.io and io_mode are the worker's: this app "

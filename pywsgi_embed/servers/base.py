@@ -14,6 +14,10 @@ import subprocess
 import sys
 from typing import Optional
 
+# Apache's own default LimitRequestBody: an upload above it is answered 413
+# before its body is read (nginx would write it all to a temp file first)
+DEFAULT_MAX_BODY = 1 << 30
+
 
 @dataclasses.dataclass
 class Mount:
@@ -60,6 +64,7 @@ class Options:
     max_lifetime: int = 0
     max_rss: int = 0
     reload_file: Optional[str] = None  # its new mtime retires the workers
+    max_body: int = DEFAULT_MAX_BODY  # request body limit, bytes; 0: none
 
     def home(self):
         return self.python_home or sys.prefix

@@ -59,8 +59,8 @@ test-asan: build
 # The HTTP suite against containers of docker/Dockerfile.* (built here,
 # host networking only); starts an engine if none answers.
 test-docker: venv
-	sh tools/install-deps.sh docker.io mmdebstrap gpgv
-	$(PY) -m pytest $(PYTEST) --docker tests/http
+	sh tools/install-deps.sh docker.io docker-compose mmdebstrap gpgv
+	$(PY) -m pytest $(PYTEST) --docker tests/http tests/docker
 
 run: build
 	$(VENV)/bin/pywsgi-embed serve examples/hello.py --server nginx --port 8000

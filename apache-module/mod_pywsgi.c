@@ -7,13 +7,36 @@
  * The directives are documented in README.md ("Apache"), how the module
  * works in docs/ARCHITECTURE.md.
  *
+ *   PyWSGIMaxRequests N [JITTER]                  (main server only)
+ *       A child retires gracefully after N requests to its apps, plus up
+ *       to JITTER more drawn per child.  0 (default): no limit.  Apache's
+ *       own MaxConnectionsPerChild counts connections, per child, on
+ *       every MPM; see mod_pywsgi_retire.c for what retiring does on each.
+ *   PyWSGIMaxLifetime SECONDS                     (main server only)
+ *       ... once it has lived that long.
+ *   PyWSGIMaxRSS BYTES[K|M|G]                     (main server only)
+ *       ... once its resident memory passes BYTES (requests and memory
+ *       are checked after each request, the lifetime by a timer thread:
+ *       csrc/pywsgi_recycle.c).
+ *   PyWSGIRetireTimeout SECONDS                   (main server only)
+ *       How long a retiring child waits for its requests in flight
+ *       before it exits anyway (30; 0: for ever).
+ *   PyWSGIReloadFile PATH                         (main server only)
+ *       When PATH's modification time changes, the children retire
+ *       after their requests in flight, and new ones import the apps
+ *       afresh; if the apps no longer import, the old children keep
+ *       serving and the traceback goes to the error log.
+ *
  * Chunked request bodies are accepted (de-chunked by Apache's HTTP input
  * filter; wsgi.input reads to the end, CONTENT_LENGTH is absent).
  */
 
 #include "http_core.h"
 #include "http_request.h"
+#include "mpm_common.h"
 #include "apr_strings.h"
+
+#include <errno.h>
 
 #include "mod_pywsgi.h"
 
@@ -120,6 +143,13 @@ set_app(cmd_parms *cmd, void *dummy, const char *prefix, const char *spec)
     APR_ARRAY_PUSH(conf->mounts, pywsgi_mount *) = m;
 
     return NULL;
+}
+
+
+static const char *
+set_status(cmd_parms *cmd, void *dummy, const char *prefix)
+{
+    return set_app(cmd, dummy, prefix, PYWSGI_STATUS_APP);
 }
 
 
@@ -285,6 +315,131 @@ set_run_as_root(cmd_parms *cmd, void *dummy, int on)
 }
 
 
+static const char *
+set_timeout(cmd_parms *cmd, void *dirconf, const char *arg)
+{
+    char             *end;
+    double            seconds;
+    pywsgi_dir_conf  *conf = dirconf;
+
+    errno = 0;
+    seconds = strtod(arg, &end);
+
+    if (*arg == '\0' || *end != '\0' || errno != 0 || !(seconds >= 0)
+        || seconds > 86400)
+    {
+        return apr_psprintf(cmd->pool, "PyWSGITimeout: \"%s\" is not a "
+                            "number of seconds from 0 (none) to 86400", arg);
+    }
+
+    conf->timeout_ms = (long) (seconds * 1000 + 0.5);
+    return NULL;
+}
+
+
+/* a whole number, with an optional K, M or G (powers of 1024) */
+
+static const char *
+parse_count(cmd_parms *cmd, const char *arg, int suffix, apr_uint64_t *out)
+{
+    char          *end;
+    apr_int64_t    n;
+    apr_uint64_t   unit;
+
+    errno = 0;
+    n = apr_strtoi64(arg, &end, 10);
+    unit = 1;
+
+    if (suffix && *end && end[1] == '\0') {
+        unit = (*end == 'K' || *end == 'k') ? 1024
+               : (*end == 'M' || *end == 'm') ? 1024 * 1024
+               : (*end == 'G' || *end == 'g') ? 1024 * 1024 * 1024 : 0;
+        end += (unit != 0);
+    }
+
+    if (errno || end == arg || *end || n < 0 || unit == 0
+        || (apr_uint64_t) n > APR_UINT64_MAX / unit)
+    {
+        return apr_psprintf(cmd->pool, "%s: \"%s\" is not a whole number "
+                            "%s(0 for no limit)", cmd->cmd->name, arg,
+                            suffix ? "of bytes, K, M or G " : "");
+    }
+
+    *out = (apr_uint64_t) n * unit;
+    return NULL;
+}
+
+
+static const char *
+set_max_requests(cmd_parms *cmd, void *dummy, const char *n,
+    const char *jitter)
+{
+    const char  *err;
+
+    err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    if (err == NULL) {
+        err = parse_count(cmd, n, 0, &mod_pywsgi_globals.max_requests);
+    }
+    if (err == NULL && jitter != NULL) {
+        err = parse_count(cmd, jitter, 0,
+                          &mod_pywsgi_globals.max_requests_jitter);
+    }
+
+    return err;
+}
+
+
+static const char *
+set_limit(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    const char    *err;
+    apr_uint64_t   n;
+
+    err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    if (err != NULL) {
+        return err;
+    }
+
+    if (strcmp(cmd->cmd->name, "PyWSGIMaxRSS") == 0) {
+        return parse_count(cmd, arg, 1, &mod_pywsgi_globals.max_rss);
+    }
+
+    if (strcmp(cmd->cmd->name, "PyWSGIMaxLifetime") == 0) {
+        return parse_count(cmd, arg, 0, &mod_pywsgi_globals.max_lifetime);
+    }
+
+    err = parse_count(cmd, arg, 0, &n);
+    if (err == NULL && n > 86400) {
+        err = "PyWSGIRetireTimeout: at most 86400 seconds";
+    }
+    if (err == NULL) {
+        mod_pywsgi_globals.retire_timeout = (int) n;
+    }
+
+    return err;
+}
+
+
+static const char *
+set_reload_file(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    const char  *err;
+
+    err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    if (err != NULL) {
+        return err;
+    }
+
+    mod_pywsgi_globals.reload_file = ap_server_root_relative(cmd->pool, arg);
+    if (mod_pywsgi_globals.reload_file == NULL) {
+        return apr_pstrcat(cmd->pool, "PyWSGIReloadFile: invalid path ", arg,
+                           NULL);
+    }
+
+    return NULL;
+}
+
+
 static const command_rec pywsgi_cmds[] = {
     AP_INIT_TAKE2("PyWSGIApp", set_app, NULL, RSRC_CONF,
                   "a URL prefix and a WSGI app: /path/app.py[:callable] "
@@ -299,6 +454,11 @@ static const command_rec pywsgi_cmds[] = {
                  (void *) APR_OFFSETOF(pywsgi_dir_conf, pass_auth),
                  RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,
                  "On: the apps see the Authorization header (default Off)"),
+    AP_INIT_TAKE1("PyWSGIStatus", set_status, NULL, RSRC_CONF,
+                  "a URL prefix for the status handler"),
+    AP_INIT_TAKE1("PyWSGITimeout", set_timeout, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "seconds a step of a request may take (0: none)"),
     AP_INIT_TAKE2("PyWSGIProcessEnv", add_process_env, NULL, RSRC_CONF,
                   "an environment variable of the children: NAME VALUE"),
     AP_INIT_TAKE1("PyWSGIChdir", set_chdir, NULL, RSRC_CONF,
@@ -308,6 +468,16 @@ static const command_rec pywsgi_cmds[] = {
     AP_INIT_FLAG("PyWSGIRunAsRoot", set_run_as_root, NULL, RSRC_CONF,
                  "On: a root Apache keeps its children as root "
                  "(development only)"),
+    AP_INIT_TAKE12("PyWSGIMaxRequests", set_max_requests, NULL, RSRC_CONF,
+                   "a child retires after N requests [plus up to JITTER]"),
+    AP_INIT_TAKE1("PyWSGIMaxLifetime", set_limit, NULL, RSRC_CONF,
+                  "a child retires after this many seconds"),
+    AP_INIT_TAKE1("PyWSGIMaxRSS", set_limit, NULL, RSRC_CONF,
+                  "a child retires once its resident memory passes this"),
+    AP_INIT_TAKE1("PyWSGIRetireTimeout", set_limit, NULL, RSRC_CONF,
+                  "seconds a retiring child waits for its requests"),
+    AP_INIT_TAKE1("PyWSGIReloadFile", set_reload_file, NULL, RSRC_CONF,
+                  "the children retire when this file's mtime changes"),
     { NULL }
 };
 
@@ -345,6 +515,7 @@ create_dir_conf(apr_pool_t *p, char *dir)
 
     conf = apr_pcalloc(p, sizeof(pywsgi_dir_conf));
     conf->pass_auth = PYWSGI_FLAG_UNSET;
+    conf->timeout_ms = PYWSGI_FLAG_UNSET;
 
     return conf;
 }
@@ -358,6 +529,8 @@ merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     conf = apr_pcalloc(p, sizeof(pywsgi_dir_conf));
     conf->pass_auth = add->pass_auth != PYWSGI_FLAG_UNSET ? add->pass_auth
                                                           : base->pass_auth;
+    conf->timeout_ms = add->timeout_ms != PYWSGI_FLAG_UNSET ? add->timeout_ms
+                                                            : base->timeout_ms;
     return conf;
 }
 
@@ -375,6 +548,7 @@ pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
                                                sizeof(pywsgi_mount *));
     mod_pywsgi_globals.process_env = apr_array_make(pconf, 4,
                                                 sizeof(apr_table_entry_t));
+    mod_pywsgi_globals.retire_timeout = 30;
 
     return OK;
 }
@@ -384,7 +558,14 @@ static int
 post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
     server_rec *s)
 {
-    return mod_pywsgi_keep_root(pconf, s);
+    int  rc;
+
+    rc = mod_pywsgi_keep_root(pconf, s);
+    if (rc == OK) {
+        rc = mod_pywsgi_retire_setup(pconf, s);
+    }
+
+    return rc;
 }
 
 
@@ -399,6 +580,7 @@ register_hooks(apr_pool_t *p)
                          APR_HOOK_MIDDLE);
     ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(mod_pywsgi_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_monitor(mod_pywsgi_retire_monitor, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(mod_pywsgi_translate, after_alias, NULL,
                            APR_HOOK_MIDDLE);
     ap_hook_map_to_storage(mod_pywsgi_map_to_storage, NULL, NULL,

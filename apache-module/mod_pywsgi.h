@@ -9,6 +9,8 @@
  *   mod_pywsgi_request.c  which requests are ours, the handler, the
  *                         environ record, the request body
  *   mod_pywsgi_output.c   status, headers and body into Apache's filters
+ *   mod_pywsgi_retire.c   a child retires gracefully: recycling, the
+ *                         reload file, any thread's request
  *   mod_pywsgi_check.c    every app loaded once at config time, in a
  *                         child, as the children's user (csrc/pywsgi_check.c)
  *
@@ -60,6 +62,7 @@ typedef struct {
 /* per directory (<Location> or server wide) */
 typedef struct {
     int           pass_auth;    /* PyWSGIPassAuthorization */
+    long          timeout_ms;   /* PyWSGITimeout, PYWSGI_FLAG_UNSET */
 } pywsgi_dir_conf;
 
 
@@ -73,6 +76,12 @@ typedef struct {
     apr_array_header_t  *process_env;   /* of apr_table_entry_t
                                            (PyWSGIProcessEnv) */
     const char          *chdir;         /* PyWSGIChdir, absolute */
+    apr_uint64_t         max_requests;  /* recycling, 0: no limit */
+    apr_uint64_t         max_requests_jitter;
+    apr_uint64_t         max_lifetime;  /* seconds */
+    apr_uint64_t         max_rss;       /* bytes */
+    int                  retire_timeout; /* seconds, 0: wait for ever */
+    const char          *reload_file;
 } mod_pywsgi_globals_t;
 
 
@@ -98,6 +107,7 @@ void mod_pywsgi_request_begins(void);
 void mod_pywsgi_request_ends(void);
 void mod_pywsgi_log(void *handle, int level, const char *msg, size_t n);
 int mod_pywsgi_keep_root(apr_pool_t *p, server_rec *s);
+server_rec *mod_pywsgi_server(void);
 const char *mod_pywsgi_gateway_path(char *buf, size_t len);
 void mod_pywsgi_app_config(apr_pool_t *p, pywsgi_config *cfg);
 
@@ -119,5 +129,11 @@ int mod_pywsgi_start(void *handle, int status, const char *status_line,
 int mod_pywsgi_write(void *handle, const char *buf, size_t n);
 int mod_pywsgi_sendfile(void *handle, int fd, int64_t offset, int64_t n);
 int mod_pywsgi_finish(pywsgi_ctx *ctx, int rc);
+
+/* mod_pywsgi_retire.c */
+int mod_pywsgi_retire_setup(apr_pool_t *pconf, server_rec *s);
+int mod_pywsgi_retire_monitor(apr_pool_t *p, server_rec *s);
+void mod_pywsgi_retire(void *handle, const char *reason, size_t n);
+int mod_pywsgi_retiring(void);
 
 #endif /* MOD_PYWSGI_H */

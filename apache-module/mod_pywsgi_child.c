@@ -43,7 +43,8 @@ const pywsgi_io  mod_pywsgi_io_table = {
     mod_pywsgi_start,
     mod_pywsgi_write,
     mod_pywsgi_sendfile,
-    mod_pywsgi_log
+    mod_pywsgi_log,
+    mod_pywsgi_retire
 };
 
 
@@ -252,6 +253,12 @@ mod_pywsgi_child_init(apr_pool_t *p, server_rec *s)
 
     mod_pywsgi_app_config(p, &cfg);
 
+    cfg.max_requests = mod_pywsgi_globals.max_requests;
+    cfg.max_requests_jitter = mod_pywsgi_globals.max_requests_jitter;
+    cfg.max_lifetime = mod_pywsgi_globals.max_lifetime;
+    cfg.max_rss = mod_pywsgi_globals.max_rss;
+    cfg.reload_file = mod_pywsgi_globals.reload_file;
+
     mounts = (pywsgi_mount **) mod_pywsgi_globals.mounts->elts;
 
     for (i = 0; i < child.count; i++) {
@@ -280,6 +287,13 @@ void
 mod_pywsgi_request_ends(void)
 {
     apr_atomic_dec32(&child.inflight);
+}
+
+
+server_rec *
+mod_pywsgi_server(void)
+{
+    return child.server;
 }
 
 

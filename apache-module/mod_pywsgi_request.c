@@ -297,6 +297,17 @@ build_environ(request_rec *r, pywsgi_mount *m, pywsgi_request *rec)
 
 /* ---- the handler ------------------------------------------------------- */
 
+static uint32_t
+request_timeout(request_rec *r)
+{
+    pywsgi_dir_conf  *conf;
+
+    conf = ap_get_module_config(r->per_dir_config, &pywsgi_module);
+
+    return (conf && conf->timeout_ms > 0) ? (uint32_t) conf->timeout_ms : 0;
+}
+
+
 int
 mod_pywsgi_handler(request_rec *r)
 {
@@ -345,6 +356,11 @@ mod_pywsgi_handler(request_rec *r)
     rec.content_length = r->read_chunked ? -1 : r->remaining;
     rec.handle = ctx;
     rec.state = NULL;
+    rec.timeout_ms = request_timeout(r);
+
+    if (mod_pywsgi_retiring()) {
+        r->connection->keepalive = AP_CONN_CLOSE;   /* reconnect elsewhere */
+    }
 
     mod_pywsgi_request_begins();
     rc = mod_pywsgi_gw.handle(&rec);

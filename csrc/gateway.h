@@ -46,6 +46,18 @@ void pywsgi_gw_log(intptr_t handle, int level, const char *msg, size_t n);
    once; takes the GIL itself.  0, or -1 with the traceback on stderr */
 int pywsgi_gw_environ_init(void);
 
+/* gateway_watch.c: the stacks dump (pywsgi_embed/watchdog.py): from now on, signal signo
+   writes one byte to fd (the write end of the watchdog's pipe, made
+   non-blocking), whichever thread it lands on; 0, or -1 with errno */
+int pywsgi_gw_stacks_signal(int signo, int fd);
+
+/* pywsgi_retire() (pywsgi.h), for pywsgi_embed.retire() */
+void pywsgi_gw_retire(const char *reason);
+
+/* pywsgi_count() adds to counters[which] from now on: the worker's slot
+   of the status handler's shared file (pywsgi_embed/metrics.py) */
+void pywsgi_gw_set_counters(int64_t *counters);
+
 /* ---- END CFFI GATEWAY ---- */
 
 #endif /* PYWSGI_GATEWAY_H */

@@ -18,6 +18,7 @@
 #include "pywsgi.h"
 #include "gateway.h"
 #include "gateway_internal.h"
+#include "pywsgi_recycle.h"
 
 
 enum {
@@ -104,6 +105,10 @@ pywsgi_init(const pywsgi_config *cfg, char *err, size_t errlen)
 
     id = pywsgi_py_load(cfg, err, errlen) - 1;
 
+    if (id >= 0) {
+        pywsgi_recycle_configure(cfg);
+    }
+
     if (id < 0 && errlen && err[0] == '\0') {
         snprintf(err, errlen, "the gateway's Python side failed to start: "
                  "the traceback went to stderr (the server's error log)");
@@ -130,12 +135,28 @@ pywsgi_handle(pywsgi_request *r)
        side reports what is wrong with the request */
 
     rc = pywsgi_gw_serve(r);
-    if (rc != PYWSGI_GW_FALLBACK) {
-        return rc;
+
+    if (rc == PYWSGI_GW_FALLBACK) {
+        rc = pywsgi_py_serve(r->app, r->env, r->env_len, r->content_length,
+                             (intptr_t) r->handle, r->timeout_ms);
     }
 
-    return pywsgi_py_serve(r->app, r->env, r->env_len, r->content_length,
-                           (intptr_t) r->handle);
+    pywsgi_recycle_request_done();
+
+    return rc;
+}
+
+
+/* a step that ended its response is a finished request */
+
+static int
+step_result(int rc)
+{
+    if (rc != PYWSGI_MORE) {
+        pywsgi_recycle_request_done();
+    }
+
+    return rc;
 }
 
 
@@ -148,7 +169,7 @@ pywsgi_start(pywsgi_request *r)
 
     r->state = NULL;
 
-    return pywsgi_py_step(r);
+    return step_result(pywsgi_py_step(r));
 }
 
 
@@ -159,7 +180,7 @@ pywsgi_next(pywsgi_request *r)
         return PYWSGI_FAIL;
     }
 
-    return pywsgi_py_step(r);
+    return step_result(pywsgi_py_step(r));
 }
 
 
@@ -168,6 +189,7 @@ pywsgi_cancel(pywsgi_request *r)
 {
     if (gw_state == GW_READY && r->state != NULL) {
         pywsgi_py_cancel(r);
+        pywsgi_recycle_request_done();
     }
 }
 

@@ -22,7 +22,7 @@
  *                           what pywsgi_handle() needs of an app: it then
  *                           takes the GIL itself, builds the environ and
  *                           calls serve(app, environ, content_length,
- *                           handle), without cffi's generic entry (its
+ *                           handle, timeout_ms), without cffi's generic entry (its
  *                           argument conversions and its own GIL dance).
  *
  * Everything here runs holding the GIL, which guards the tables.
@@ -276,7 +276,7 @@ static int
 serve_locked(pywsgi_request *r)
 {
     gw_app     *a;
-    PyObject   *args[4], *env, *res;
+    PyObject   *args[5], *env, *res;
     long        rc;
 
     if (r->app < 0 || r->app >= gw_napps || gw_apps[r->app].serve == NULL
@@ -297,13 +297,15 @@ serve_locked(pywsgi_request *r)
     args[1] = env;
     args[2] = PyLong_FromLongLong(r->content_length);
     args[3] = PyLong_FromVoidPtr(r->handle);
+    args[4] = PyLong_FromUnsignedLong(r->timeout_ms);
 
-    res = (args[2] && args[3])
-          ? PyObject_Vectorcall(a->serve, args, 4, NULL) : NULL;
+    res = (args[2] && args[3] && args[4])
+          ? PyObject_Vectorcall(a->serve, args, 5, NULL) : NULL;
 
     Py_DECREF(env);
     Py_XDECREF(args[2]);
     Py_XDECREF(args[3]);
+    Py_XDECREF(args[4]);
 
     rc = res ? PyLong_AsLong(res) : -1;
     Py_XDECREF(res);

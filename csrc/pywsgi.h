@@ -28,7 +28,7 @@
 
 /* ---- BEGIN CFFI C ---- */
 
-#define PYWSGI_ABI_VERSION 6
+#define PYWSGI_ABI_VERSION 8
 
 /* results of pywsgi_handle(), pywsgi_start() and pywsgi_next() */
 #define PYWSGI_DONE  0    /* the response is complete */
@@ -89,6 +89,15 @@ typedef struct pywsgi_io {
 
     /* one message (no trailing newline) for the server's error log */
     void (*log)(void *handle, int level, const char *msg, size_t n);
+
+    /* retire this worker gracefully, for `reason` (n bytes, for the log):
+       it stops accepting connections, finishes the requests in flight
+       within the server's bound, exits with a status its master respawns
+       and a fresh worker takes its place.  Callable from any thread, at
+       any time, more than once (the first call wins); it never blocks and
+       calls nothing in Python.  NULL: the module cannot retire workers.
+       handle is NULL or the request during which the worker decided. */
+    void (*retire)(void *handle, const char *reason, size_t n);
 } pywsgi_io;
 
 /* What pywsgi_init() needs to load one app.  The worker-wide fields (io,
@@ -124,6 +133,22 @@ typedef struct pywsgi_config {
                                        entered before the first app is
                                        imported; NULL: the folder of a
                                        file app, else left as it is */
+
+    /* recycling (csrc/pywsgi_recycle.c), 0 for "no limit": the gateway
+       counts the finished requests of the worker and, between requests
+       (the lifetime: on a timer), calls io->retire once one of these is
+       passed */
+    uint64_t          max_requests;   /* requests, plus up to ... */
+    uint64_t          max_requests_jitter; /* ... this many more, drawn
+                                       once per worker so that workers
+                                       started together do not all retire
+                                       together */
+    uint64_t          max_lifetime;   /* seconds since the worker started */
+    uint64_t          max_rss;        /* bytes of resident memory */
+    const char       *reload_file;    /* NULL, or a file whose new mtime
+                                       retires the worker once its apps
+                                       import again (pywsgi_embed/
+                                       reload.py) */
 } pywsgi_config;
 
 /* One request, filled by the module; the gateway keeps no pointer to it
@@ -135,6 +160,9 @@ typedef struct pywsgi_request {
     int64_t      content_length;  /* request body bytes, -1 if unknown */
     void        *handle;          /* the module's, given back to each io call */
     void        *state;           /* the gateway's; NULL before pywsgi_start */
+    uint32_t     timeout_ms;      /* of each step: the app's call up to its
+                                     first chunk, then each next chunk; 0:
+                                     none (see pywsgi_embed/watchdog.py) */
 } pywsgi_request;
 
 /* the gateway library's own file (from dladdr), for its Python side to
@@ -176,6 +204,12 @@ int pywsgi_start(pywsgi_request *r);
 int pywsgi_next(pywsgi_request *r);
 void pywsgi_cancel(pywsgi_request *r);
 
+/* Retire this worker gracefully (pywsgi_io.retire of the module, with
+   the reason in the log): from any thread, never blocks, no GIL needed.
+   A timeout watchdog or the app (pywsgi_embed.retire()) calls it; the
+   recycling limits of pywsgi_config call it themselves. */
+void pywsgi_retire(const char *reason);
+
 /* After pywsgi_init(): the address of the GIL's "held" flag (non-zero while
    some thread holds the GIL), for a scheduler to read without the GIL, a
    hint that may be stale by the time it is read; NULL when this Python has
@@ -184,9 +218,23 @@ void pywsgi_cancel(pywsgi_request *r);
    wait (the GIL is free: another thread can run the next step now). */
 const volatile int *pywsgi_gil(void);
 
+/* Count an event the module handled without the gateway, for the status
+   handler's figures (pywsgi_embed/metrics.py): any thread, no GIL, never
+   blocks; a no-op until the worker counts (its status app is loaded and
+   it served a request). */
+#define PYWSGI_COUNT_QUEUE_TIMEOUT 0  /* a 503 of pywsgi_queue_timeout */
+#define PYWSGI_COUNT_QUEUE_FULL    1  /* a 503 of pywsgi_queue_max */
+#define PYWSGI_COUNTS              2
+void pywsgi_count(int which);
+
 /* Worker exit: run Python's atexit functions and flush the log.  Python is
    not finalized: a thread stuck in the app must not hang the server. */
 void pywsgi_fini(void);
+
+
+/* the status handler, a WSGI app of the package (pywsgi_embed/status.py):
+   what pywsgi_status / PyWSGIStatus mount */
+#define PYWSGI_STATUS_APP "pywsgi_embed.status:application"
 
 
 /* ---- BEGIN CFFI PYTHON ---- */
@@ -197,7 +245,7 @@ void pywsgi_fini(void);
 
 int pywsgi_py_load(const pywsgi_config *cfg, char *err, size_t errlen);
 int pywsgi_py_serve(int app, const char *env, size_t env_len,
-    int64_t content_length, intptr_t handle);
+    int64_t content_length, intptr_t handle, uint32_t timeout_ms);
 int pywsgi_py_step(pywsgi_request *r);
 void pywsgi_py_cancel(pywsgi_request *r);
 void pywsgi_py_fini(void);

@@ -82,6 +82,7 @@ pywsgi_gateway_open(pywsgi_gateway *gw, const char *path, char *err,
     PYWSGI_ENTRY(next, "pywsgi_next")
     PYWSGI_ENTRY(cancel, "pywsgi_cancel")
     PYWSGI_ENTRY(fini, "pywsgi_fini")
+    PYWSGI_ENTRY(count, "pywsgi_count")
     PYWSGI_ENTRY(gil, "pywsgi_gil")
 
 #undef PYWSGI_ENTRY

@@ -23,6 +23,7 @@ typedef struct {
     void         (*cancel)(pywsgi_request *r);
     void         (*fini)(void);
     const volatile int *(*gil)(void);
+    void         (*count)(int which);
 } pywsgi_gateway;
 
 /* Load the library at path.  0, or -1 with the reason in err: the file

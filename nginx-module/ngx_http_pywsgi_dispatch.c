@@ -243,6 +243,21 @@ ngx_http_pywsgi_dispatch_exit(void)
 }
 
 
+/* on the loop: the steps waiting for a thread of q now */
+
+ngx_uint_t
+ngx_http_pywsgi_queue_waiting(ngx_http_pywsgi_queue_t *q)
+{
+    ngx_uint_t  n;
+
+    ngx_thread_mutex_lock(&ngx_http_pywsgi_mutex, ngx_cycle->log);
+    n = q->nwaiting;
+    ngx_thread_mutex_unlock(&ngx_http_pywsgi_mutex, ngx_cycle->log);
+
+    return n;
+}
+
+
 /* on the loop: queue a step; ngx_http_pywsgi_step_done() follows */
 
 ngx_int_t
@@ -315,7 +330,9 @@ ngx_http_pywsgi_runner(void *data, ngx_log_t *log)
 
         ngx_thread_mutex_unlock(&ngx_http_pywsgi_mutex, log);
 
-        ngx_http_pywsgi_step(ctx);
+        if (!ngx_http_pywsgi_shed(ctx)) {
+            ngx_http_pywsgi_step(ctx);
+        }
 
         ngx_thread_mutex_lock(&ngx_http_pywsgi_mutex, log);
 

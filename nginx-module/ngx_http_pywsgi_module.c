@@ -28,16 +28,22 @@ static char *ngx_http_pywsgi_app(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_pywsgi_param(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_pywsgi_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_pywsgi_process_env(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_pywsgi_chdir(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_pywsgi_max_requests(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_pywsgi_pack_process_env(ngx_conf_t *cf,
     ngx_http_pywsgi_main_conf_t *pmcf);
 static void *ngx_http_pywsgi_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_pywsgi_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_pywsgi_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
+static char *ngx_http_pywsgi_timeout_check(ngx_conf_t *cf, void *post,
+    void *data);
 static ngx_int_t ngx_http_pywsgi_register(ngx_conf_t *cf,
     ngx_http_pywsgi_loc_conf_t *plcf);
 static ngx_int_t ngx_http_pywsgi_postconfiguration(ngx_conf_t *cf);
@@ -52,7 +58,8 @@ pywsgi_io  ngx_http_pywsgi_io = {
     ngx_http_pywsgi_start,
     ngx_http_pywsgi_write,
     ngx_http_pywsgi_sendfile,
-    ngx_http_pywsgi_log
+    ngx_http_pywsgi_log,
+    ngx_http_pywsgi_retire
 };
 
 static ngx_uint_t  ngx_http_pywsgi_loaded;
@@ -65,11 +72,25 @@ static ngx_conf_enum_t  ngx_http_pywsgi_modes[] = {
 };
 
 
+/* the gateway takes the timeout in 32 bits of milliseconds */
+#define NGX_HTTP_PYWSGI_MAX_TIMEOUT  86400000
+
+static ngx_conf_post_t  ngx_http_pywsgi_timeout_post =
+    { ngx_http_pywsgi_timeout_check };
+
+
 static ngx_command_t  ngx_http_pywsgi_commands[] = {
 
     { ngx_string("pywsgi_app"),
       NGX_HTTP_LOC_CONF|NGX_HTTP_LIF_CONF|NGX_CONF_TAKE1,
       ngx_http_pywsgi_app,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("pywsgi_status"),
+      NGX_HTTP_LOC_CONF|NGX_HTTP_LIF_CONF|NGX_CONF_NOARGS,
+      ngx_http_pywsgi_status,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -116,6 +137,27 @@ static ngx_command_t  ngx_http_pywsgi_commands[] = {
       offsetof(ngx_http_pywsgi_main_conf_t, gateway),
       NULL },
 
+    { ngx_string("pywsgi_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_pywsgi_loc_conf_t, timeout),
+      &ngx_http_pywsgi_timeout_post },
+
+    { ngx_string("pywsgi_queue_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_pywsgi_loc_conf_t, queue_timeout),
+      &ngx_http_pywsgi_timeout_post },
+
+    { ngx_string("pywsgi_queue_max"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_pywsgi_loc_conf_t, queue_max),
+      NULL },
+
     { ngx_string("pywsgi_check"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -135,6 +177,41 @@ static ngx_command_t  ngx_http_pywsgi_commands[] = {
       ngx_http_pywsgi_chdir,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("pywsgi_max_requests"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_pywsgi_max_requests,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("pywsgi_max_lifetime"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pywsgi_main_conf_t, max_lifetime),
+      NULL },
+
+    { ngx_string("pywsgi_max_rss"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pywsgi_main_conf_t, max_rss),
+      NULL },
+
+    { ngx_string("pywsgi_retire_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pywsgi_main_conf_t, retire_timeout),
+      NULL },
+
+    { ngx_string("pywsgi_reload_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_pywsgi_main_conf_t, reload_file),
       NULL },
 
       ngx_null_command
@@ -303,6 +380,31 @@ ngx_http_pywsgi_app(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 static char *
+ngx_http_pywsgi_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t  *value;
+
+    value = ngx_array_push(cf->args);
+    if (value == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* in the pool, as a directive's argument is: the spec parser writes
+       its terminating NUL in place */
+
+    value->len = sizeof(PYWSGI_STATUS_APP) - 1;
+    value->data = ngx_pnalloc(cf->pool, sizeof(PYWSGI_STATUS_APP));
+    if (value->data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memcpy(value->data, PYWSGI_STATUS_APP, sizeof(PYWSGI_STATUS_APP));
+
+    return ngx_http_pywsgi_app(cf, cmd, conf);
+}
+
+
+static char *
 ngx_http_pywsgi_param(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_pywsgi_loc_conf_t *plcf = conf;
@@ -444,6 +546,49 @@ ngx_http_pywsgi_chdir(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* pywsgi_max_requests N [JITTER] */
+
+static char *
+ngx_http_pywsgi_max_requests(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_pywsgi_main_conf_t *pmcf = conf;
+
+    ngx_int_t   n, jitter;
+    ngx_str_t  *value;
+
+    if (pmcf->max_requests != (uint64_t) NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    n = ngx_atoi(value[1].data, value[1].len);
+    if (n == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid number of requests \"%V\": a whole "
+                           "number, 0 for no limit", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    jitter = 0;
+
+    if (cf->args->nelts == 3) {
+        jitter = ngx_atoi(value[2].data, value[2].len);
+        if (jitter == NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid jitter \"%V\": a whole number of "
+                               "requests", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    pmcf->max_requests = n;
+    pmcf->max_requests_jitter = jitter;
+
+    return NGX_CONF_OK;
+}
+
+
 static void *
 ngx_http_pywsgi_create_main_conf(ngx_conf_t *cf)
 {
@@ -462,10 +607,16 @@ ngx_http_pywsgi_create_main_conf(ngx_conf_t *cf)
      *     pmcf->process_env = NULL;
      *     pmcf->process_env_blob = { 0, NULL };
      *     pmcf->chdir = { 0, NULL };
+     *     pmcf->max_requests_jitter = 0;
+     *     pmcf->reload_file = { 0, NULL };
      */
 
     pmcf->python_path = NGX_CONF_UNSET_PTR;
     pmcf->check = NGX_CONF_UNSET;
+    pmcf->max_requests = (uint64_t) NGX_CONF_UNSET_UINT;
+    pmcf->max_lifetime = NGX_CONF_UNSET;
+    pmcf->max_rss = NGX_CONF_UNSET_SIZE;
+    pmcf->retire_timeout = NGX_CONF_UNSET_MSEC;
 
     if (ngx_array_init(&pmcf->apps, cf->pool, 2,
                        sizeof(ngx_http_pywsgi_app_t))
@@ -507,6 +658,9 @@ ngx_http_pywsgi_create_loc_conf(ngx_conf_t *cf)
 
     plcf->app = -1;
     plcf->mode = NGX_CONF_UNSET_UINT;
+    plcf->timeout = NGX_CONF_UNSET_MSEC;
+    plcf->queue_timeout = NGX_CONF_UNSET_MSEC;
+    plcf->queue_max = NGX_CONF_UNSET;
 
     return plcf;
 }
@@ -524,6 +678,9 @@ ngx_http_pywsgi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->mode, prev->mode,
                               NGX_HTTP_PYWSGI_THREADS);
     ngx_conf_merge_str_value(conf->pool_name, prev->pool_name, "pywsgi");
+    ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 0);
+    ngx_conf_merge_msec_value(conf->queue_timeout, prev->queue_timeout, 0);
+    ngx_conf_merge_value(conf->queue_max, prev->queue_max, 0);
 
     if (conf->params == NULL) {
         conf->params = prev->params;
@@ -549,6 +706,19 @@ ngx_http_pywsgi_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (ngx_http_pywsgi_register(cf, conf) != NGX_OK) {
         return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_pywsgi_timeout_check(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_msec_t  *timeout = data;
+
+    if (*timeout > NGX_HTTP_PYWSGI_MAX_TIMEOUT) {
+        return "must be at most 24h (0 for none)";
     }
 
     return NGX_CONF_OK;
@@ -605,6 +775,13 @@ ngx_http_pywsgi_postconfiguration(ngx_conf_t *cf)
 
     ngx_conf_init_ptr_value(pmcf->python_path, NULL);
     ngx_conf_init_value(pmcf->check, 1);
+    ngx_conf_init_value(pmcf->max_lifetime, 0);
+    ngx_conf_init_size_value(pmcf->max_rss, 0);
+    ngx_conf_init_msec_value(pmcf->retire_timeout, 30000);
+
+    if (pmcf->max_requests == (uint64_t) NGX_CONF_UNSET_UINT) {
+        pmcf->max_requests = 0;
+    }
 
     if (ngx_http_pywsgi_pack_process_env(cf, pmcf) != NGX_OK) {
         return NGX_ERROR;
@@ -747,6 +924,11 @@ ngx_http_pywsgi_config(ngx_http_pywsgi_main_conf_t *pmcf,
     cfg->process_env = (const char *) pmcf->process_env_blob.data;
     cfg->process_env_len = pmcf->process_env_blob.len;
     cfg->chdir = (const char *) pmcf->chdir.data;
+    cfg->max_requests = pmcf->max_requests;
+    cfg->max_requests_jitter = pmcf->max_requests_jitter;
+    cfg->max_lifetime = pmcf->max_lifetime;
+    cfg->max_rss = pmcf->max_rss;
+    cfg->reload_file = (const char *) pmcf->reload_file.data;
 }
 
 
@@ -813,6 +995,10 @@ ngx_http_pywsgi_init_process(ngx_cycle_t *cycle)
 
     ngx_http_pywsgi_loaded = 1;
 
+    if (ngx_http_pywsgi_retire_init(cycle, pmcf->retire_timeout) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_pywsgi_dispatch_init(cycle, &pmcf->queues);
 }
 
@@ -823,6 +1009,7 @@ ngx_http_pywsgi_exit_process(ngx_cycle_t *cycle)
     if (ngx_http_pywsgi_loaded) {
         ngx_http_pywsgi_loaded = 0;
         ngx_http_pywsgi_dispatch_exit();
+        ngx_http_pywsgi_retire_exit();
         ngx_http_pywsgi_gw.fini();
     }
 }

@@ -15,6 +15,11 @@
  *   ngx_http_pywsgi_output.c   status, headers and buffers into nginx
  *   ngx_http_pywsgi_dispatch.c threads mode: the steps of requests onto
  *                              the pool, as many threads as the app can use
+ *   ngx_http_pywsgi_shed.c     threads mode: 503 for a request that waited
+ *                              past pywsgi_queue_timeout, or that finds
+ *                              pywsgi_queue_max requests waiting
+ *   ngx_http_pywsgi_retire.c   a worker retires gracefully: recycling,
+ *                              the reload file, any thread's request
  */
 
 
@@ -77,6 +82,12 @@ typedef struct {
     ngx_array_t                  apps;          /* ngx_http_pywsgi_app_t */
     ngx_array_t                  queues;        /* of queue pointers, one
                                                    per thread pool */
+    uint64_t                     max_requests;  /* recycling, 0: none */
+    uint64_t                     max_requests_jitter;
+    time_t                       max_lifetime;
+    size_t                       max_rss;
+    ngx_msec_t                   retire_timeout;
+    ngx_str_t                    reload_file;
 } ngx_http_pywsgi_main_conf_t;
 
 
@@ -90,6 +101,9 @@ typedef struct {
     ngx_str_t                    pool_name;
     ngx_http_pywsgi_queue_t     *queue;         /* that of pool_name */
     ngx_array_t                 *params;        /* ngx_http_pywsgi_param_t */
+    ngx_msec_t                   timeout;       /* of a step, 0: none */
+    ngx_msec_t                   queue_timeout; /* threads mode, 0: none */
+    ngx_int_t                    queue_max;     /* threads mode, 0: none */
 } ngx_http_pywsgi_loc_conf_t;
 
 
@@ -162,6 +176,9 @@ struct ngx_http_pywsgi_ctx_s {
     ngx_http_pywsgi_head_t      *head;
     ngx_http_pywsgi_seg_t       *out;
     ngx_http_pywsgi_seg_t      **out_last;
+
+    ngx_msec_t                   queue_timeout; /* of the first step */
+    ngx_msec_t                   queued;        /* ngx_http_pywsgi_clock() */
 };
 
 
@@ -214,14 +231,28 @@ int ngx_http_pywsgi_step_sendfile(ngx_http_pywsgi_ctx_t *ctx, int fd,
     int64_t offset, int64_t n);
 void ngx_http_pywsgi_free_segments(void *data);
 
+/* ngx_http_pywsgi_shed.c */
+ngx_msec_t ngx_http_pywsgi_clock(void);
+ngx_uint_t ngx_http_pywsgi_shed(ngx_http_pywsgi_ctx_t *ctx);
+ngx_uint_t ngx_http_pywsgi_overfull(ngx_http_request_t *r,
+    ngx_http_pywsgi_ctx_t *ctx);
+
 /* ngx_http_pywsgi_dispatch.c */
 ngx_http_pywsgi_queue_t *ngx_http_pywsgi_queue_add(ngx_conf_t *cf,
     ngx_array_t *queues, ngx_thread_pool_t *pool);
 ngx_int_t ngx_http_pywsgi_dispatch_init(ngx_cycle_t *cycle,
     ngx_array_t *queues);
 void ngx_http_pywsgi_dispatch_exit(void);
+ngx_uint_t ngx_http_pywsgi_queue_waiting(ngx_http_pywsgi_queue_t *q);
 ngx_int_t ngx_http_pywsgi_dispatch(ngx_http_pywsgi_queue_t *q,
     ngx_http_pywsgi_ctx_t *ctx);
+
+/* ngx_http_pywsgi_retire.c */
+void ngx_http_pywsgi_retire(void *handle, const char *reason, size_t n);
+ngx_uint_t ngx_http_pywsgi_retiring(void);
+ngx_int_t ngx_http_pywsgi_retire_init(ngx_cycle_t *cycle,
+    ngx_msec_t timeout);
+void ngx_http_pywsgi_retire_exit(void);
 
 
 #endif /* _NGX_HTTP_PYWSGI_MODULE_H_INCLUDED_ */

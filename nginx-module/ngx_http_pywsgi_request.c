@@ -31,6 +31,10 @@ ngx_http_pywsgi_handler(ngx_http_request_t *r)
 {
     ngx_int_t  rc;
 
+    if (ngx_http_pywsgi_retiring()) {
+        r->keepalive = 0;            /* the client reconnects elsewhere */
+    }
+
     rc = ngx_http_read_client_request_body(r, ngx_http_pywsgi_body_handler);
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
@@ -99,6 +103,9 @@ ngx_http_pywsgi_create_ctx(ngx_http_request_t *r)
     ctx->request = r;
     ctx->rec.app = app[plcf->app].id;
     ctx->rec.handle = ctx;
+    ctx->rec.timeout_ms = (uint32_t) plcf->timeout;
+    ctx->queue_timeout = plcf->queue_timeout;
+    ctx->queued = plcf->queue_timeout ? ngx_http_pywsgi_clock() : 0;
     ctx->body = r->request_body ? r->request_body->bufs : NULL;
 
     ngx_http_set_ctx(r, ctx, ngx_http_pywsgi_module);

@@ -80,6 +80,10 @@ ngx_http_pywsgi_run(ngx_http_request_t *r, ngx_http_pywsgi_ctx_t *ctx)
                          ? ngx_http_pywsgi_inline_handler
                          : ngx_http_pywsgi_hold_handler;
 
+    if (ngx_http_pywsgi_overfull(r, ctx)) {
+        return;
+    }
+
     if (ngx_http_pywsgi_post(ctx) != NGX_OK) {
         ngx_http_pywsgi_free(ctx);
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);

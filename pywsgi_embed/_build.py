@@ -29,6 +29,8 @@ GATEWAY_SOURCES = (
     "gateway_environ.c",
     "python_identity.c",
     "gateway_gil.c",
+    "gateway_watch.c",
+    "pywsgi_recycle.c",
 )
 
 

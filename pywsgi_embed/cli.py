@@ -16,7 +16,15 @@ import subprocess
 import sys
 import tempfile
 
-from pywsgi_embed import __version__, install, layout, loader, servers
+from pywsgi_embed import (
+    __version__,
+    install,
+    layout,
+    loader,
+    metrics,
+    reload,
+    servers,
+)
 from pywsgi_embed.servers import Mount, Options, ServerError
 
 STOP_TIMEOUT = 30.0
@@ -25,6 +33,8 @@ STOP_TIMEOUT = 30.0
 class CliError(Exception):
     """A problem to report in one message, exit status 1."""
 
+
+STATUS_APP = "pywsgi_embed.status:application"
 
 # -- arguments ----------------------------------------------------------------
 
@@ -99,6 +109,122 @@ def add_app_arguments(parser):
         help="the largest request body, e.g. 10m or 2g; larger ones get "
         "413 before they are read; 0: no limit (default 1g)",
     )
+    parser.add_argument(
+        "--timeout",
+        type=seconds,
+        default=0,
+        metavar="SECONDS",
+        help="a step of a request (the app up to its first chunk, or one "
+        "more chunk) that takes longer gets a 504 or a cut connection, its "
+        "stack logged (default 0: none)",
+    )
+    parser.add_argument(
+        "--status",
+        type=url_path,
+        metavar="/PATH",
+        help="serve the status handler there: JSON, or Prometheus with "
+        "?format=prometheus, the stacks dump with ?stacks",
+    )
+    parser.add_argument(
+        "--queue-timeout",
+        type=seconds,
+        default=0,
+        metavar="SECONDS",
+        help="nginx threads mode: a request that waited longer for a "
+        "thread gets a 503 without entering the app (default 0: none)",
+    )
+    parser.add_argument(
+        "--queue-max",
+        type=count,
+        default=0,
+        metavar="N",
+        help="nginx threads mode: a request that finds N requests waiting "
+        "for a thread gets a 503 at once (default 0: no bound)",
+    )
+
+
+def url_path(text):
+    if not text.startswith("/") or text.rstrip("/") == "":
+        raise argparse.ArgumentTypeError(
+            "%r is not a URL path such as /status" % text
+        )
+    return text.rstrip("/")
+
+
+def seconds(text):
+    """A timeout: a number of seconds from 0 (none) to a day."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 86400:
+        raise argparse.ArgumentTypeError(
+            "%r is not a number of seconds from 0 (none) to 86400" % text
+        )
+    return value
+
+
+def size(text):
+    """Bytes of "512M", "2G", "100000" (K, M, G: powers of 1024)."""
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    unit = units.get(text[-1:].lower(), 1)
+    digits = text[:-1] if unit > 1 else text
+    if not digits.isdigit():
+        raise argparse.ArgumentTypeError(
+            "%r is not a size: a whole number of bytes, or with K, M, G" % text
+        )
+    return int(digits) * unit
+
+
+def count(text):
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(
+            "%r is not a whole number (0 for no limit)" % text
+        )
+    return int(text)
+
+
+def add_recycle_arguments(parser):
+    """Recycling: a worker retires gracefully (finishes its requests, a
+    fresh one takes its place) past any of these; 0: no limit."""
+    parser.add_argument(
+        "--max-requests",
+        type=count,
+        default=0,
+        metavar="N",
+        help="a worker retires after N requests",
+    )
+    parser.add_argument(
+        "--max-requests-jitter",
+        type=count,
+        default=0,
+        metavar="N",
+        help="... plus up to N more, drawn per worker",
+    )
+    parser.add_argument(
+        "--max-lifetime",
+        type=count,
+        default=0,
+        metavar="SECONDS",
+        help="a worker retires once it has lived SECONDS",
+    )
+    parser.add_argument(
+        "--max-rss",
+        type=size,
+        default=0,
+        metavar="SIZE",
+        help="a worker retires once its resident memory passes SIZE "
+        "(e.g. 512M)",
+    )
+
+
+def recycle_options(args):
+    return dict(
+        max_requests=args.max_requests,
+        max_requests_jitter=args.max_requests_jitter,
+        max_lifetime=args.max_lifetime,
+        max_rss=args.max_rss,
+    )
 
 
 def size_of(text):
@@ -141,12 +267,27 @@ def build_parser():
         action="store_true",
         help="log requests (to the work directory)",
     )
+    add_recycle_arguments(serve)
+    serve.add_argument(
+        "--reload",
+        action="store_true",
+        help="reload gracefully when the app's Python files change "
+        "(if the new code imports)",
+    )
+    serve.add_argument(
+        "--reload-extra",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="with --reload: watch FILE too (repeatable)",
+    )
 
     config = sub.add_parser(
         "config", help="print what to add to a system server's config"
     )
     config.add_argument("server", choices=servers.NAMES)
     add_app_arguments(config)
+    add_recycle_arguments(config)
 
     path = sub.add_parser(
         "module-path", help="print the path of the built module"
@@ -220,7 +361,8 @@ def options_of(args, **extra):
         mounts=[
             Mount(prefix, absolute_app(args.app))
             for prefix in args.mount or ["/"]
-        ],
+        ]
+        + ([Mount(args.status, STATUS_APP)] if args.status else []),
         host=args.host,
         port=args.port,
         workers=args.workers,
@@ -231,6 +373,9 @@ def options_of(args, **extra):
         if args.python_home
         else None,
         python_path=python_path_of(args),
+        timeout=args.timeout,
+        queue_timeout=args.queue_timeout,
+        queue_max=args.queue_max,
         max_body=args.max_body,
         process_env=process_env_of(args),
         chdir=os.path.abspath(args.chdir) if args.chdir else None,
@@ -298,6 +443,7 @@ def cmd_serve(args):
         log_level=args.log_level,
         access_log=args.access_log,
         pass_env=sorted(os.environ),  # the app sees serve's environment
+        **recycle_options(args),
     )
     workdir = tempfile.mkdtemp(prefix="pywsgi-embed-")
     try:
@@ -324,7 +470,8 @@ def cmd_serve(args):
             file=sys.stderr,
             flush=True,
         )
-        return run_foreground(server, config)
+        watch = reload_watch(args, options) if args.reload else None
+        return run_foreground(server, config, watch)
     finally:
         subprocess.run(["rm", "-rf", workdir])
 
@@ -343,11 +490,29 @@ def describe(args):
     )
 
 
-def run_foreground(server, config):
+def reload_watch(args, options):
+    why, files = reload.check_and_list(
+        [m.app for m in options.mounts],
+        options.python_path,
+        python_of(options),
+    )
+    if why is not None:
+        raise CliError("cannot load the app: " + why)
+    return reload.ServeWatch(
+        [m.app for m in options.mounts],
+        options.python_path,
+        python_of(options),
+        files + [os.path.abspath(f) for f in args.reload_extra],
+    )
+
+
+def run_foreground(server, config, watch=None):
     """Run the server until it exits; SIGINT/SIGTERM stop it gracefully.
     It runs in its own process group, so the terminal's Ctrl-C reaches only
-    us, and we ask for the graceful stop."""
+    us, and we ask for the graceful stop.  With a reload.ServeWatch, look at
+    the watched files every reload.POLL seconds meanwhile."""
     proc = subprocess.Popen(server.argv(config), start_new_session=True)
+    counters = metrics.path_of(proc.pid)  # the status handler's, if any
     stopping = []
 
     def stop(signum, frame):
@@ -366,9 +531,16 @@ def run_foreground(server, config):
     try:
         while True:
             try:
-                code = proc.wait(STOP_TIMEOUT if stopping else None)
+                code = proc.wait(
+                    STOP_TIMEOUT
+                    if stopping
+                    else (reload.POLL if watch else None)
+                )
                 break
             except subprocess.TimeoutExpired:
+                if not stopping:
+                    watch.poll(server, proc)
+                    continue
                 print(
                     "pywsgi-embed: %s did not stop in %.0f s, killing it"
                     % (server.name, STOP_TIMEOUT),
@@ -378,11 +550,13 @@ def run_foreground(server, config):
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        if proc.poll() is not None and os.path.exists(counters):
+            os.unlink(counters)
     return 0 if stopping else code
 
 
 def cmd_config(args):
-    options = options_of(args)
+    options = options_of(args, **recycle_options(args))
     with tempfile.TemporaryDirectory(prefix="pywsgi-embed-") as workdir:
         server = servers.get(args.server)(options, workdir)
         sys.stdout.write(server.snippet())

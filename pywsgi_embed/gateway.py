@@ -22,9 +22,18 @@ load()); step mode and the tests build it through _environ.build.
 import atexit
 import os
 import sys
+import time
 import traceback
 
-from pywsgi_embed import __version__, loader, response, worker_exit
+from pywsgi_embed import (
+    __version__,
+    loader,
+    metrics,
+    reload,
+    response,
+    watchdog,
+    worker_exit,
+)
 from pywsgi_embed._gateway import ffi, lib
 from pywsgi_embed.file_wrapper import FileWrapper
 from pywsgi_embed.log_handler import LogHandler
@@ -34,6 +43,7 @@ from pywsgi_embed.wsgi_input import EMPTY, Input
 
 FAIL = lib.PYWSGI_FAIL
 _unpack = ffi.unpack
+_monotonic = time.monotonic
 
 if lib.pywsgi_gw_environ_init() != 0:
     raise ImportError("cannot register pywsgi_embed._environ (see stderr)")
@@ -47,14 +57,16 @@ _inflight = {}  # step mode: Response -> its cffi handle, between steps
 _errors = None  # wsgi.errors of every request
 _io = None  # (io table, io mode) of the worker, from the first load
 _in_working_directory = False  # the first load entered it, once a worker
+_reload_file = None  # the worker's ReloadFile watch, if it has one
 
 
 class App:
-    __slots__ = ("call", "template")
+    __slots__ = ("call", "template", "id")
 
-    def __init__(self, call, template):
+    def __init__(self, call, template, app_id=-1):
         self.call = call
         self.template = template
+        self.id = app_id
 
 
 def _text(cdata, default=""):
@@ -170,6 +182,7 @@ def load(cfg, err, errlen):
         if _io is None:
             set_io(cfg.io, cfg.io_mode)
             redirect_stdio()
+            watchdog.start()
             worker_exit.install(
                 lambda text: response.log(0, response.LOG_ERROR, text)
             )
@@ -183,8 +196,11 @@ def load(cfg, err, errlen):
         paths = _text(cfg.python_path).split(":")
         app = loader.load(spec, paths)
         app_id = len(_apps)
-        entry = _apps[app_id] = App(app, make_template(cfg))
+        entry = _apps[app_id] = App(app, make_template(cfg), app_id)
         _environ.register(app_id, entry.template, entry, serve_environ)
+        metrics.names[app_id] = _text(cfg.app)
+        if cfg.reload_file != ffi.NULL:
+            watch_reload_file(_text(cfg.reload_file), _text(cfg.app), paths)
         return app_id + 1
     except BaseException as exc:
         if isinstance(exc, loader.LoadError):
@@ -205,6 +221,22 @@ def enter_working_directory(spec, cfg):
         chdir = _text(cfg.chdir, None)
         loader.enter_working_directory(spec, chdir)
         _in_working_directory = True
+
+
+def watch_reload_file(path, spec, paths):
+    """Retire the worker when path changes and its apps still import
+    (pywsgi_embed/reload.py); one watch per worker, for all its apps."""
+    global _reload_file
+    if _reload_file is None:
+        _reload_file = reload.ReloadFile(
+            path,
+            [],
+            paths,
+            lambda why: lib.pywsgi_gw_retire(why.encode("utf-8", "replace")),
+            lambda text: response.log(0, response.LOG_ERROR, text),
+        )
+        _reload_file.start()
+    _reload_file.specs.append(spec)
 
 
 def environ_of(app, env, env_len, length, handle):
@@ -246,8 +278,9 @@ def _no_app(handle, app_id):
     return FAIL
 
 
-def serve(app_id, env, env_len, length, handle):
-    """Run one request to its end (pywsgi_handle)."""
+def serve(app_id, env, env_len, length, handle, timeout_ms=0):
+    """Run one request to its end (pywsgi_handle); timeout_ms: of each
+    step (watchdog.py), 0 for none."""
     app = _apps.get(app_id)
     if app is None:
         return _no_app(handle, app_id)
@@ -255,24 +288,42 @@ def serve(app_id, env, env_len, length, handle):
         environ = environ_of(app, env, env_len, length, handle)
     except BaseException:
         return _gateway_error(handle)
+    if timeout_ms or metrics.state:
+        return watchdog.run(
+            handle, environ, app.call, timeout_ms / 1000.0, app_id
+        )
+    # with environ, read through this frame by watchdog.report() (cheaper
+    # than a table entry on every request)
+    began = _monotonic()  # noqa: F841
     return run(handle, environ, app.call)
 
 
-def serve_environ(app, environ, length, handle):
+def serve_environ(app, environ, length, handle, timeout_ms):
     """pywsgi_handle()'s path: the environ was built in C from the record
-    (csrc/gateway_environ.c); the rest of the request is ours."""
+    (csrc/gateway_environ.c); the rest of the request is ours, as in
+    serve()."""
     try:
         if length:
             environ["wsgi.input"] = Input(_read, handle, length)
     except BaseException:
         return _gateway_error(handle)
+    if timeout_ms or metrics.state:
+        return watchdog.run(
+            handle, environ, app.call, timeout_ms / 1000.0, app.id
+        )
+    began = _monotonic()  # noqa: F841, read by watchdog.report()
     return run(handle, environ, app.call)
 
 
 def handle(rec):
     """serve() of a pywsgi_request *."""
     return serve(
-        rec.app, rec.env, rec.env_len, rec.content_length, _handle_of(rec)
+        rec.app,
+        rec.env,
+        rec.env_len,
+        rec.content_length,
+        _handle_of(rec),
+        rec.timeout_ms,
     )
 
 
@@ -293,7 +344,13 @@ def step(rec):
             resp, app = new_response(rec)
         except BaseException:
             return _gateway_error(_handle_of(rec))
-        code = resp.begin(app)
+        if rec.timeout_ms or metrics.state:
+            resp.flight = watchdog.enter(
+                resp.environ, rec.timeout_ms / 1e3, rec.app
+            )
+            code = watchdog.timed(resp, resp.begin, app)
+        else:
+            code = _untimed(resp, resp.begin, app)
         if code == MORE:
             # the cffi handle keeps resp alive between steps, and _inflight
             # keeps the handle
@@ -301,12 +358,30 @@ def step(rec):
             return MORE
     else:
         resp = ffi.from_handle(rec.state)
-        code = resp.pull()
+        if resp.flight is not None:
+            watchdog.resume(resp.flight)
+            code = watchdog.timed(resp, resp.pull)
+        else:
+            code = _untimed(resp, resp.pull)
         if code == MORE:
             return MORE
         _release(rec, resp)
     resp.close()
+    if resp.flight is not None:
+        watchdog.ended(resp, code)
     return code
+
+
+def _untimed(resp, fn, *args):
+    """A step without a timeout, in the table for the stacks dump."""
+    environ = resp.environ  # noqa: F841, read by watchdog.report()
+    began = _monotonic()  # noqa: F841, through this frame
+    return fn(*args)
+
+
+watchdog.untimed_frames(
+    serve.__code__, serve_environ.__code__, _untimed.__code__
+)
 
 
 def _release(rec, resp):
@@ -318,10 +393,14 @@ def cancel(rec):
     resp = ffi.from_handle(rec.state)
     _release(rec, resp)
     resp.close()
+    if resp.flight is not None:
+        watchdog.ended(resp, ABORT)
 
 
 def fini():
     """Worker exit: atexit functions, then flush what is buffered."""
+    if _reload_file is not None:
+        _reload_file.stop.set()
     try:
         atexit._run_exitfuncs()
     finally:

@@ -49,6 +49,12 @@ _SERVER_ERROR_HEAD = (
     b"Content-Length\x0025\0"
 )
 _SERVER_ERROR_BODY = b"500 Internal Server Error"
+_TIMEOUT_HEAD = (
+    b"504 Gateway Timeout\0"
+    b"Content-Type\0text/plain; charset=utf-8\0"
+    b"Content-Length\x0019\0"
+)
+_TIMEOUT_BODY = b"504 Gateway Timeout"
 
 # The server's callbacks, through the C wrappers, set once per worker
 _start = lib.pywsgi_gw_start
@@ -89,6 +95,12 @@ class WSGIError(RuntimeError):
 
 class ClientGone(OSError):
     """The client went away while the response was going out."""
+
+
+class RequestTimeout(BaseException):
+    """Raised in a request's thread by the watchdog (watchdog.py) when a
+    step passed its timeout.  A BaseException, as KeyboardInterrupt is: an
+    app's `except Exception` does not swallow it."""
 
 
 _warned_no_reason = set()  # id() of the apps told about a bare status
@@ -149,6 +161,7 @@ class Response:
         "result",
         "next_chunk",
         "call",
+        "flight",
     )
 
     def __init__(self, handle, environ, call=None):
@@ -159,6 +172,7 @@ class Response:
         self.left = -1  # bytes the app's Content-Length still allows
         self.started = False  # status and headers went to the server
         self.result = None  # what the app returned
+        self.flight = None  # its watchdog.InFlight, if it is watched
 
     # -- the app's side -----------------------------------------------------
 
@@ -439,6 +453,8 @@ class Response:
         else drop the connection.  The traceback goes to the server log."""
         if isinstance(exc, ClientGone):
             return self.gone()
+        if isinstance(exc, RequestTimeout):
+            return self.timed_out()
         log(
             self.handle,
             LOG_ERROR,
@@ -449,6 +465,7 @@ class Response:
         if self.started:
             return ABORT
         self.started = True
+        self.code = 500
         head = _SERVER_ERROR_HEAD
         _start(
             self.handle,
@@ -457,6 +474,32 @@ class Response:
             2,
             _SERVER_ERROR_BODY,
             len(_SERVER_ERROR_BODY),
+            LAST,
+        )
+        return DONE
+
+    def timed_out(self):
+        """RequestTimeout surfaced (its stack was logged when it was
+        raised): 504 if nothing went out yet, else drop the connection."""
+        if self.started:
+            log(
+                self.handle,
+                LOG_ERROR,
+                "pywsgi: the request timed out after its response began: "
+                "the connection is dropped",
+            )
+            return ABORT
+        log(self.handle, LOG_ERROR, "pywsgi: the request timed out: 504")
+        self.started = True
+        self.code = 504
+        head = _TIMEOUT_HEAD
+        _start(
+            self.handle,
+            head,
+            len(head),
+            2,
+            _TIMEOUT_BODY,
+            len(_TIMEOUT_BODY),
             LAST,
         )
         return DONE

@@ -213,14 +213,33 @@ class ApacheServer(base.Server):
                 % " ".join(quote(p) for p in o.python_path)
             )
         lines += process_lines(o)
+        lines += self._recycle_lines()
         lines += [
             "PyWSGIEnv %s %s" % (quote(k), quote(v))
             for k, v in o.environ.items()
         ]
+        if o.timeout:
+            lines.append("PyWSGITimeout %g" % o.timeout)
         lines += [
             "PyWSGIApp %s %s" % (quote(m.prefix), quote(m.app))
             for m in o.mounts
         ]
+        return lines
+
+    def _recycle_lines(self):
+        o = self.options
+        lines = []
+        if o.max_requests:
+            lines.append(
+                "PyWSGIMaxRequests %d %d"
+                % (o.max_requests, o.max_requests_jitter)
+            )
+        if o.max_lifetime:
+            lines.append("PyWSGIMaxLifetime %d" % o.max_lifetime)
+        if o.max_rss:
+            lines.append("PyWSGIMaxRSS %d" % o.max_rss)
+        if o.reload_file:
+            lines.append("PyWSGIReloadFile %s" % quote(o.reload_file))
         return lines
 
     def snippet(self):
@@ -241,6 +260,7 @@ class ApacheServer(base.Server):
                 % " ".join(quote(p) for p in o.python_path)
             )
         lines += process_lines(o)
+        lines += self._recycle_lines()
         lines += ["", self.site_snippet()]
         return "\n".join(lines)
 

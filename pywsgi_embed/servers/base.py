@@ -51,8 +51,19 @@ class Options:
     error_log: Optional[str] = None  # None: stderr (the terminal)
     access_log: bool = False
     log_level: str = "info"
+    timeout: float = 0  # seconds a step may take, 0: none (watchdog.py)
+    queue_timeout: float = 0  # nginx threads mode: seconds in the queue
+    queue_max: int = 0  # nginx threads mode: requests waiting, at most
     extra_config: str = ""  # raw lines for the server block (tests add
     # a static location this way)
+    # recycling (0: no limit): a worker retires gracefully after
+    # max_requests plus up to max_requests_jitter requests, max_lifetime
+    # seconds, or once its resident memory passes max_rss bytes
+    max_requests: int = 0
+    max_requests_jitter: int = 0
+    max_lifetime: int = 0
+    max_rss: int = 0
+    reload_file: Optional[str] = None  # its new mtime retires the workers
     max_body: int = DEFAULT_MAX_BODY  # request body limit, bytes; 0: none
 
     def home(self):

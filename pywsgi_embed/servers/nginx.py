@@ -121,16 +121,47 @@ class NginxServer(base.Server):
         ]
         lines += ["pywsgi_python_path %s;" % _quote(p) for p in o.python_path]
         lines += process_lines(o)
+        lines += self._recycle_lines()
         lines += ["", "server {", "    listen %s:%d;" % (o.host, o.port)]
         lines += [
             "    pywsgi_param %s %s;" % (k, _quote(v))
             for k, v in o.environ.items()
         ]
+        lines += ["    " + line for line in self._timeout_lines()]
         for mount in o.mounts:
             lines += ["    " + line for line in self._location(mount)]
         if o.extra_config:
             lines += ["    " + line for line in o.extra_config.splitlines()]
         lines.append("}")
+        return lines
+
+    def _recycle_lines(self):
+        o = self.options
+        lines = []
+        if o.max_requests:
+            lines.append(
+                "pywsgi_max_requests %d %d;"
+                % (o.max_requests, o.max_requests_jitter)
+            )
+        if o.max_lifetime:
+            lines.append("pywsgi_max_lifetime %ds;" % o.max_lifetime)
+        if o.max_rss:
+            lines.append("pywsgi_max_rss %d;" % o.max_rss)
+        if o.reload_file:
+            lines.append("pywsgi_reload_file %s;" % _quote(o.reload_file))
+        return lines
+
+    def _timeout_lines(self):
+        o = self.options
+        lines = []
+        if o.timeout:
+            lines.append("pywsgi_timeout %dms;" % round(o.timeout * 1000))
+        if o.queue_timeout:
+            lines.append(
+                "pywsgi_queue_timeout %dms;" % round(o.queue_timeout * 1000)
+            )
+        if o.queue_max:
+            lines.append("pywsgi_queue_max %d;" % o.queue_max)
         return lines
 
     def _location(self, mount):
@@ -172,6 +203,7 @@ class NginxServer(base.Server):
         ]
         lines += ["pywsgi_python_path %s;" % _quote(p) for p in o.python_path]
         lines += process_lines(o)
+        lines += self._recycle_lines()
         lines += ["", self.site_snippet()]
         return "\n".join(lines)
 
@@ -188,6 +220,7 @@ class NginxServer(base.Server):
             "pywsgi_param %s %s;" % (k, _quote(v))
             for k, v in o.environ.items()
         ]
+        lines += self._timeout_lines()
         for mount in o.mounts:
             lines += self._location(mount)
         lines += [

@@ -144,8 +144,20 @@ host_log(void *handle, int level, const char *msg, size_t n)
 }
 
 
+/* a worker retiring: say so, once per call (the gateway calls it once) */
+
+static void
+host_retire(void *handle, const char *reason, size_t n)
+{
+    pthread_mutex_lock(&print_lock);
+    fprintf(stderr, "[worker retire %d] %.*s\n", (int) getpid(), (int) n,
+            reason);
+    pthread_mutex_unlock(&print_lock);
+}
+
+
 const pywsgi_io  host_io = {
-    host_read, host_start, host_write, host_sendfile, host_log
+    host_read, host_start, host_write, host_sendfile, host_log, host_retire
 };
 
 

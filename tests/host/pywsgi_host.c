@@ -76,7 +76,8 @@ static struct {
     int          dump_env;
     long         churn;
     int          nonblocking;
-} opt = { NULL, NULL, NULL, 2, 4, 8000, 120, 0, 7, 0, 0, 0, 0 };
+    long         max_requests;      /* pywsgi_config.max_requests */
+} opt = { NULL, NULL, NULL, 2, 4, 8000, 120, 0, 7, 0, 0, 0, 0, 0 };
 
 pywsgi_gateway          gw;
 int                     app_id;
@@ -145,6 +146,7 @@ boot(char *err, size_t errlen)
     cfg.app = opt.app;
     cfg.multithread = opt.threads > 1;
     cfg.multiprocess = opt.children > 1;
+    cfg.max_requests = opt.max_requests;
 
     app_id = gw.init(&cfg, err, errlen);
     return app_id;
@@ -433,6 +435,7 @@ usage(void)
     fprintf(stderr, "usage: pywsgi_host --gateway LIB --app SPEC "
             "[--children N] [--threads N] [--requests N] [--timeout S] "
             "[--python-home DIR] [--churn K] [--nonblocking] [--bench N [--rounds R]] "
+            "[--max-requests N] "
             "[--init-error] "
             "[--dump-env]\n");
     exit(3);
@@ -476,6 +479,7 @@ main(int argc, char **argv)
         else if (strcmp(a, "--bench") == 0) opt.bench = atol(v);
         else if (strcmp(a, "--rounds") == 0) opt.rounds = atoi(v);
         else if (strcmp(a, "--churn") == 0) opt.churn = atol(v);
+        else if (strcmp(a, "--max-requests") == 0) opt.max_requests = atol(v);
         else usage();
     }
 

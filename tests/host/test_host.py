@@ -254,3 +254,29 @@ def test_memcheck_no_error_in_our_code(host, gateway, tmp_path):
 def test_memcheck_classifier(block, ours):
     """The log reader itself: what counts as an error of ours."""
     assert bool(memcheck.is_ours(block)) is ours
+
+
+def test_max_requests_retires_the_worker_once(host, gateway):
+    """The gateway counts finished requests once for every server
+    (csrc/pywsgi_recycle.c): with 4 threads racing past max_requests, the
+    module's retire callback is called exactly once, at the limit."""
+    proc = run_host(
+        host,
+        gateway,
+        "--children",
+        1,
+        "--threads",
+        4,
+        "--requests",
+        400,
+        "--max-requests",
+        100,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    retired = [
+        line
+        for line in proc.stderr.splitlines()
+        if line.startswith("[worker retire")
+    ]
+    assert len(retired) == 1, proc.stderr
+    assert "served 100 requests" in retired[0]

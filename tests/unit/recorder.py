@@ -268,7 +268,13 @@ class Recorder:
         return app_id
 
     def request(
-        self, app_id, env=(), body=(), content_length=None, raw_env=None
+        self,
+        app_id,
+        env=(),
+        body=(),
+        content_length=None,
+        raw_env=None,
+        timeout_ms=0,
     ):
         """A pywsgi_request * and its Seen.  env: pairs added to BASE_ENV
         (a key given again replaces the base one)."""
@@ -290,6 +296,7 @@ class Recorder:
         rec.content_length = content_length
         rec.handle = ffi.cast("void *", ident)
         rec.state = ffi.NULL
+        rec.timeout_ms = timeout_ms
         return rec, seen
 
     def run(self, app_id, **kw):

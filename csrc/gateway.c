@@ -29,10 +29,15 @@
 
 #include "pywsgi.h"
 #include "gateway.h"
+#include "python_identity.h"
 #include "pywsgi_recycle.h"
 
 #ifndef PYWSGI_PYTHON_EXECUTABLE
 #error "build with -DPYWSGI_PYTHON_EXECUTABLE=\"/path/to/python\""
+#endif
+
+#ifndef PYWSGI_CFFI_BACKEND
+#error "build with -DPYWSGI_CFFI_BACKEND=\"/path/to/_cffi_backend.so\""
 #endif
 
 
@@ -48,7 +53,7 @@ static int add_fastio(char *err, size_t errlen);
 static volatile int     gw_state = GW_COLD;
 static const pywsgi_io *gw_io;
 static pid_t            gw_pid;
-static char             gw_boot_error[1024];
+static char             gw_boot_error[2048];
 static pthread_mutex_t  gw_init_lock = PTHREAD_MUTEX_INITIALIZER;
 
 
@@ -84,55 +89,6 @@ is_file(const char *path)
 
 
 /*
- * A venv's pyvenv.cfg names the Python it was made with ("version = 3.11.7"
- * from venv, "version_info = 3.11.7.final.0" from virtualenv).  Booting
- * libpython 3.11 on a 3.12 venv ends in "No module named 'encodings'", so
- * say what is wrong before trying.
- */
-static int
-check_venv_version(const char *cfg_path, char *err, size_t errlen)
-{
-    FILE  *f;
-    char   line[256], want[32];
-    int    major, minor, ok;
-
-    f = fopen(cfg_path, "r");
-    if (f == NULL) {
-        snprintf(err, errlen, "cannot read %s: %s", cfg_path,
-                 strerror(errno));
-        return -1;
-    }
-
-    ok = 1;
-
-    while (fgets(line, sizeof(line), f) != NULL) {
-        if ((sscanf(line, "version = %d.%d", &major, &minor) == 2
-             || sscanf(line, "version_info = %d.%d", &major, &minor) == 2)
-            && (major != PY_MAJOR_VERSION || minor != PY_MINOR_VERSION))
-        {
-            ok = 0;
-            break;
-        }
-    }
-
-    fclose(f);
-
-    if (!ok) {
-        snprintf(want, sizeof(want), "%d.%d", PY_MAJOR_VERSION,
-                 PY_MINOR_VERSION);
-        snprintf(err, errlen, "the venv of %s is Python %d.%d, but this "
-                 "gateway was built for Python %s: install pywsgi-embed "
-                 "with that venv's python (it builds a matching module), or "
-                 "point the Python home at a %s venv", cfg_path, major,
-                 minor, want, want);
-        return -1;
-    }
-
-    return 0;
-}
-
-
-/*
  * Point PyConfig at the configured Python: a venv through its python
  * executable, so that getpath reads pyvenv.cfg as for a real run; an
  * installation prefix through PyConfig.home.
@@ -152,7 +108,7 @@ set_home(PyConfig *pc, const char *home, char *err, size_t errlen)
     snprintf(path, sizeof(path), "%s/pyvenv.cfg", home);
 
     if (is_file(path)) {
-        if (check_venv_version(path, err, errlen) != 0) {
+        if (pywsgi_identity_venv(home, path, err, errlen) != 0) {
             return -1;
         }
 
@@ -173,6 +129,10 @@ set_home(PyConfig *pc, const char *home, char *err, size_t errlen)
         snprintf(err, errlen, "the Python home %s is neither a venv (no "
                  "pyvenv.cfg) nor a Python %d.%d installation (no %s)", home,
                  PY_MAJOR_VERSION, PY_MINOR_VERSION, path);
+        return -1;
+    }
+
+    if (pywsgi_identity_prefix(home, err, errlen) != 0) {
         return -1;
     }
 
@@ -228,7 +188,12 @@ add_own_site(char *err, size_t errlen)
     PyObject  *path, *dir;
     int        i, rc;
 
-    snprintf(site, sizeof(site), "%s", pywsgi_gateway_path());
+    /* the modules load <pkg>/modules/../_gateway.so: resolve the ".."
+       (and symlinks) before stripping components */
+
+    if (realpath(pywsgi_gateway_path(), site) == NULL) {
+        return 0;
+    }
 
     for (i = 0; i < 2; i++) {          /* <site>/pywsgi_embed/_gateway.so */
         slash = strrchr(site, '/');
@@ -253,20 +218,56 @@ add_own_site(char *err, size_t errlen)
 }
 
 
+/*
+ * cffi's C half, _cffi_backend, is an extension module of the very Python
+ * the gateway was built with.  It is found through sys.path (the venv's
+ * own, or the package's site-packages, see add_own_site); a checkout built
+ * in place has no cffi beside the package, so then the file the build
+ * used (PYWSGI_CFFI_BACKEND) is loaded by its path, without putting the
+ * build's whole site-packages on the app's sys.path.
+ */
 static int
 check_cffi(char *err, size_t errlen)
 {
-    PyObject  *m;
+    PyObject  *m, *globals, *rc;
 
     m = PyImport_ImportModule("_cffi_backend");
 
-    if (m == NULL) {
-        exception_text("the configured Python cannot import cffi (install "
-                       "cffi in it)", err, errlen);
+    if (m != NULL) {
+        Py_DECREF(m);
+        return 0;
+    }
+
+    PyErr_Clear();
+
+    globals = PyDict_New();
+    rc = NULL;
+
+    if (globals != NULL
+        && PyDict_SetItemString(globals, "__builtins__",
+                                PyEval_GetBuiltins()) == 0)
+    {
+        rc = PyRun_String(
+            "import importlib.util, sys\n"
+            "spec = importlib.util.spec_from_file_location(\n"
+            "    '_cffi_backend', " "'" PYWSGI_CFFI_BACKEND "')\n"
+            "m = importlib.util.module_from_spec(spec)\n"
+            "spec.loader.exec_module(m)\n"
+            "sys.modules['_cffi_backend'] = m\n",
+            Py_file_input, globals, globals);
+    }
+
+    Py_XDECREF(globals);
+
+    if (rc == NULL) {
+        exception_text("the configured Python cannot import cffi, nor "
+                       "load the one pywsgi-embed was built with ("
+                       PYWSGI_CFFI_BACKEND "): install cffi in it", err,
+                       errlen);
         return -1;
     }
 
-    Py_DECREF(m);
+    Py_DECREF(rc);
     return 0;
 }
 
@@ -323,6 +324,10 @@ boot(const pywsgi_config *cfg, char *err, size_t errlen)
     PyStatus   st;
     int        rc;
 
+    if (pywsgi_identity_libpython(err, errlen) != 0) {
+        return -1;
+    }
+
     if (set_process_env(cfg, err, errlen) != 0) {
         return -1;
     }
@@ -343,8 +348,8 @@ boot(const pywsgi_config *cfg, char *err, size_t errlen)
     PyConfig_Clear(&pc);
 
     if (PyStatus_Exception(st)) {
-        snprintf(err, errlen, "Python failed to start%s%s: %s",
-                 st.func ? " in " : "", st.func ? st.func : "",
+        snprintf(err, errlen, "%s%s%s", st.func ? st.func : "",
+                 st.func ? ": " : "",
                  st.err_msg ? st.err_msg : "(no message)");
         return -1;
     }
@@ -361,6 +366,27 @@ boot(const pywsgi_config *cfg, char *err, size_t errlen)
     PyEval_SaveThread();
 
     return rc;
+}
+
+
+/* boot(), its message marked as Python's own failure, not the app's */
+static int
+boot_python(const pywsgi_config *cfg, char *err, size_t errlen)
+{
+    size_t  n;
+
+    n = sizeof(PYWSGI_PYTHON_FAILED) - 1;
+
+    if (errlen <= n + 1) {
+        return boot(cfg, err, errlen);
+    }
+
+    if (boot(cfg, err + n, errlen - n) == 0) {
+        return 0;
+    }
+
+    memcpy(err, PYWSGI_PYTHON_FAILED, n);
+    return -1;
 }
 
 
@@ -393,7 +419,7 @@ pywsgi_init(const pywsgi_config *cfg, char *err, size_t errlen)
     if (gw_state == GW_COLD) {
         gw_pid = getpid();
 
-        if (boot(cfg, gw_boot_error, sizeof(gw_boot_error)) != 0) {
+        if (boot_python(cfg, gw_boot_error, sizeof(gw_boot_error)) != 0) {
             gw_state = GW_BROKEN;
 
         } else {

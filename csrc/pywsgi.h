@@ -179,8 +179,12 @@ unsigned int pywsgi_abi_version(void);
 /* Boot Python in this process on the first call (never before the fork),
    then import the app of cfg.  Returns the app id (>= 0) for
    pywsgi_request.app, or -1 with the reason (a traceback when the import
-   raised) in err.  Call from one thread at a time. */
+   raised) in err.  Call from one thread at a time.  When Python itself
+   could not start (not the app), err begins with PYWSGI_PYTHON_FAILED,
+   so that a module blames the Python home, not the app. */
 int pywsgi_init(const pywsgi_config *cfg, char *err, size_t errlen);
+
+#define PYWSGI_PYTHON_FAILED  "Python cannot start: "
 
 /* Run one request to its end, output through the io callbacks.  Any thread
    may call it; the GIL is taken inside.  Returns PYWSGI_DONE, PYWSGI_ABORT

@@ -90,6 +90,35 @@ def python_executable():
     return sys.executable
 
 
+def cffi_backend():
+    """The _cffi_backend extension this build uses: gateway.c loads it by
+    its path when the configured Python has no cffi of its own."""
+    import _cffi_backend
+
+    return os.path.realpath(_cffi_backend.__file__)
+
+
+def c_string(text):
+    return '"%s"' % text.replace("\\", "\\\\").replace('"', '\\"').replace(
+        "\n", "\\n"
+    )
+
+
+def identity_macros():
+    """What csrc/python_identity.c compares a worker's Python with: this
+    build's sys.version, libpython file and base prefix, resolved."""
+    libdir, _ = libpython()
+    soname = sysconfig.get_config_var("INSTSONAME") or ""
+    return [
+        ("PYWSGI_PYTHON_VERSION", c_string(sys.version)),
+        (
+            "PYWSGI_LIBPYTHON",
+            c_string(os.path.realpath(os.path.join(libdir, soname))),
+        ),
+        ("PYWSGI_BASE_PREFIX", c_string(os.path.realpath(sys.base_prefix))),
+    ]
+
+
 def libpython():
     """(library dir, library name) of this Python's shared libpython.  The
     gateway links it itself: cffi adds it only in its own compile(), not in
@@ -127,6 +156,7 @@ def make_builder():
         '#include "pywsgi.h"\n#include "gateway.h"\n',
         sources=[
             os.path.join(CSRC, "gateway.c"),
+            os.path.join(CSRC, "python_identity.c"),
             os.path.join(CSRC, "pywsgi_recycle.c"),
             os.path.join(CSRC, "gateway_gil.c"),
         ],
@@ -135,8 +165,10 @@ def make_builder():
         libraries=[libpython()[1]],
         define_macros=[
             ("PYWSGI_PYTHON_EXECUTABLE", '"%s"' % python_executable()),
+            ("PYWSGI_CFFI_BACKEND", '"%s"' % cffi_backend()),
             ("PYWSGI_GATEWAY_FILE", '"_gateway%s"' % ext_suffix),
-        ],
+        ]
+        + identity_macros(),
         # cffi links libpython for embedding; the rpath lets a server that
         # knows nothing of this Python's prefix find it
         extra_link_args=["-Wl,-rpath," + sysconfig.get_config_var("LIBDIR")],

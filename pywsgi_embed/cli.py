@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 
-from pywsgi_embed import __version__, loader, reload, servers
+from pywsgi_embed import __version__, install, layout, loader, reload, servers
 from pywsgi_embed.servers import Mount, Options, ServerError
 
 STOP_TIMEOUT = 30.0
@@ -91,6 +91,27 @@ def add_app_arguments(parser):
         help="the working directory of the app's processes (default: the "
         "folder of a file app; for a module app, where serve runs)",
     )
+    parser.add_argument(
+        "--max-body",
+        type=size_of,
+        default=servers.base.DEFAULT_MAX_BODY,
+        metavar="SIZE",
+        help="the largest request body, e.g. 10m or 2g; larger ones get "
+        "413 before they are read; 0: no limit (default 1g)",
+    )
+
+
+def size_of(text):
+    """A size as nginx writes them: bytes, or a number with k, m or g."""
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    number, unit = text, 1
+    if text[-1:].lower() in units:
+        number, unit = text[:-1], units[text[-1].lower()]
+    if not number.isdigit() or not number.isascii():
+        raise argparse.ArgumentTypeError(
+            "%r is not a size (bytes, or a number with k, m or g)" % text
+        )
+    return int(number) * unit
 
 
 def size(text):
@@ -210,6 +231,8 @@ def build_parser():
     )
     path.add_argument("server", choices=servers.NAMES)
 
+    install.add_commands(sub)
+
     sub.add_parser(
         "doctor",
         help="check Python, cffi, the gateway, the servers and modules",
@@ -238,7 +261,21 @@ def python_path_of(args):
     target = loader.parse_spec(args.app)[0]
     if not loader.is_file_spec(target) and os.getcwd() not in paths:
         paths.append(os.getcwd())
-    return paths
+    return paths + project_path(target, paths)
+
+
+def project_path(target, paths):
+    """[the project folder] when the app needs it on sys.path and it is
+    not there yet (layout.py: a Django project's wsgi.py), said on
+    stderr."""
+    folder, why = layout.project_folder(target, os.getcwd())
+    if folder is None:
+        return []
+    print(
+        "pywsgi-embed: %s on sys.path (%s)" % (folder, why),
+        file=sys.stderr,
+    )
+    return [] if folder in paths else [folder]
 
 
 def process_env_of(args):
@@ -272,6 +309,7 @@ def options_of(args, **extra):
         if args.python_home
         else None,
         python_path=python_path_of(args),
+        max_body=args.max_body,
         process_env=process_env_of(args),
         chdir=os.path.abspath(args.chdir) if args.chdir else None,
         **extra,
@@ -478,6 +516,8 @@ COMMANDS = {
     "config": cmd_config,
     "module-path": cmd_module_path,
     "doctor": cmd_doctor,
+    "install": install.cmd_install,
+    "uninstall": install.cmd_uninstall,
 }
 
 

@@ -22,7 +22,7 @@ import os
 import sys
 import traceback
 
-from pywsgi_embed import __version__, loader, reload, response
+from pywsgi_embed import __version__, loader, reload, response, worker_exit
 from pywsgi_embed._gateway import ffi, lib
 from pywsgi_embed.file_wrapper import FileWrapper
 from pywsgi_embed.log_handler import LogHandler
@@ -164,6 +164,9 @@ def load(cfg, err, errlen):
         if _io is None:
             set_io(cfg.io, cfg.io_mode)
             redirect_stdio()
+            worker_exit.install(
+                lambda text: response.log(0, response.LOG_ERROR, text)
+            )
         elif _io != (cfg.io, cfg.io_mode):
             raise loader.LoadError(
                 "pywsgi_config.io and io_mode are the worker's: this app "

@@ -14,6 +14,10 @@ import subprocess
 import sys
 from typing import Optional
 
+# Apache's own default LimitRequestBody: an upload above it is answered 413
+# before its body is read (nginx would write it all to a temp file first)
+DEFAULT_MAX_BODY = 1 << 30
+
 
 @dataclasses.dataclass
 class Mount:
@@ -49,6 +53,7 @@ class Options:
     log_level: str = "info"
     extra_config: str = ""  # raw lines for the server block (tests add
     # a static location this way)
+    max_body: int = DEFAULT_MAX_BODY  # request body limit, bytes; 0: none
     # recycling (0: no limit): a worker retires gracefully after
     # max_requests plus up to max_requests_jitter requests, max_lifetime
     # seconds, or once its resident memory passes max_rss bytes

@@ -11,19 +11,46 @@ package.module:factory() (the default callable is `application`).
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 
-from pywsgi_embed import __version__, loader, servers
+from pywsgi_embed import __version__, foreground, loader, servers
 from pywsgi_embed.servers import Mount, Options, ServerError
 
-STOP_TIMEOUT = 30.0
+GRACEFUL_TIMEOUT = 10.0
 
 
 class CliError(Exception):
     """A problem to report in one message, exit status 1."""
+
+
+# -- value types (argparse reports their ValueError with the option) ---------
+
+
+def positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("%s is not a positive number" % text)
+    return value
+
+
+def port_number(text):
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(
+            "%s is not a TCP port (1 to 65535)" % text
+        )
+    return value
+
+
+def seconds(text):
+    value = float(text)
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(
+            "%s is not a number of seconds" % text
+        )
+    return value
 
 
 # -- arguments -----------------------------------------------------------------
@@ -36,13 +63,13 @@ def add_app_arguments(parser):
         help="file.py[:callable], module:callable or module:factory()",
     )
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--port", type=port_number, default=8000)
     parser.add_argument(
-        "--workers", type=int, default=1, help="processes (default 1)"
+        "--workers", type=positive_int, default=1, help="processes (default 1)"
     )
     parser.add_argument(
         "--threads",
-        type=int,
+        type=positive_int,
         default=16,
         help="nginx: the pool that runs the app; Apache: threads per process",
     )
@@ -105,6 +132,16 @@ def build_parser():
         "--access-log",
         action="store_true",
         help="log requests (to the work directory)",
+    )
+    serve.add_argument(
+        "--graceful-timeout",
+        type=seconds,
+        default=GRACEFUL_TIMEOUT,
+        metavar="SECONDS",
+        help="on Ctrl-C or SIGTERM, how long requests in flight may take "
+        "to finish before the server's fast stop, which has %g s more "
+        "before it is killed; a second Ctrl-C stops at once "
+        "(default %%(default)g)" % foreground.FAST_STOP_TIMEOUT,
     )
 
     config = sub.add_parser(
@@ -224,7 +261,10 @@ def check_app(options):
 
 def cmd_serve(args):
     options = options_of(
-        args, log_level=args.log_level, access_log=args.access_log
+        args,
+        log_level=args.log_level,
+        access_log=args.access_log,
+        graceful_timeout=args.graceful_timeout,
     )
     workdir = tempfile.mkdtemp(prefix="pywsgi-embed-")
     try:
@@ -251,7 +291,9 @@ def cmd_serve(args):
             file=sys.stderr,
             flush=True,
         )
-        return run_foreground(server, config)
+        return foreground.run(
+            server, server.argv(config), args.graceful_timeout
+        )
     finally:
         subprocess.run(["rm", "-rf", workdir])
 
@@ -268,44 +310,6 @@ def describe(args):
         args.workers,
         args.threads,
     )
-
-
-def run_foreground(server, config):
-    """Run the server until it exits; SIGINT/SIGTERM stop it gracefully.
-    It runs in its own process group, so the terminal's Ctrl-C reaches only
-    us, and we ask for the graceful stop."""
-    proc = subprocess.Popen(server.argv(config), start_new_session=True)
-    stopping = []
-
-    def stop(signum, frame):
-        if not stopping and proc.poll() is None:
-            stopping.append(signum)
-            print(
-                "pywsgi-embed: stopping %s" % server.name,
-                file=sys.stderr,
-                flush=True,
-            )
-            proc.send_signal(server.stop_signal)
-
-    previous = {
-        s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)
-    }
-    try:
-        while True:
-            try:
-                code = proc.wait(STOP_TIMEOUT if stopping else None)
-                break
-            except subprocess.TimeoutExpired:
-                print(
-                    "pywsgi-embed: %s did not stop in %.0f s, killing it"
-                    % (server.name, STOP_TIMEOUT),
-                    file=sys.stderr,
-                )
-                os.killpg(proc.pid, signal.SIGKILL)
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    return 0 if stopping else code
 
 
 def cmd_config(args):

@@ -3,6 +3,7 @@
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -206,3 +207,175 @@ def test_doctor_reports_each_part():
     # this checkout is healthy except perhaps for the cffi version
     problems = [l for l in out.splitlines() if l.startswith("[problem]")]
     assert all("cffi" in l for l in problems), problems
+
+
+# -- stopping with a request stuck in the app --------------------------------
+
+
+def server_pgid(proc):
+    """The process group of the server that `serve` (proc) started: the
+    server runs in its own session, its master is serve's only child."""
+    with open("/proc/%d/task/%d/children" % (proc.pid, proc.pid)) as f:
+        return int(f.read().split()[0])
+
+
+def live_members(pgid):
+    """PIDs of the processes of group pgid that are not zombies."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            pids.append(int(entry))
+    return pids
+
+
+class StuckServe:
+    """`pywsgi-embed serve` of tests/apps/stuck_app.py with one request
+    stuck inside the app; its output goes to a file the test can read
+    while it runs."""
+
+    def __init__(self, tmp_path, server, *args):
+        app = tmp_path / "stuck_app.py"
+        app.write_text(
+            open(os.path.join(ROOT, "tests", "apps", "stuck_app.py")).read()
+        )
+        self.marker = tmp_path / "entered"
+        self.out_path = tmp_path / "serve.out"
+        self.port = harness.free_port()
+        with open(self.out_path, "w") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "pywsgi_embed", "serve", str(app)]
+                + ["--server", server, "--port", str(self.port)]
+                + list(args),
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        if not harness.wait_for_port(self.port, self.proc, timeout=30):
+            self.proc.kill()
+            pytest.fail("serve did not start:\n" + self.output())
+        self.pgid = server_pgid(self.proc)
+        self.client = socket.create_connection(("127.0.0.1", self.port))
+        self.client.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        assert harness.wait_until(self.marker.exists, 30), self.output()
+
+    def output(self):
+        return self.out_path.read_text()
+
+    def wait(self):
+        """serve's exit status; fails the test if it is still running
+        after a bound far above the stop's own."""
+        try:
+            return self.proc.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.pgid, signal.SIGKILL)
+            self.proc.kill()
+            pytest.fail("serve did not stop:\n" + self.output())
+        finally:
+            self.client.close()
+
+
+@pytest.mark.parametrize("server", ["nginx", "apache"])
+@pytest.mark.parametrize(
+    "stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"]
+)
+def test_a_stuck_request_does_not_stop_the_stop(tmp_path, server, stop):
+    serving = StuckServe(tmp_path, server, "--graceful-timeout", "1")
+    serving.proc.send_signal(stop)
+    code = serving.wait()
+    out = serving.output()
+    assert code == 0, out
+    assert "stopping %s" % server in out
+    # nginx's graceful stop waits for the stuck thread for ever: the fast
+    # stop ends it; Apache's own graceful bound may end it before ours
+    if server == "nginx":
+        assert "fast stop of nginx" in out, out
+    assert live_members(serving.pgid) == [], out
+    assert no_server_left(serving.port)
+
+
+@pytest.mark.parametrize("server", ["nginx", "apache"])
+def test_a_second_ctrl_c_stops_at_once(tmp_path, server):
+    # a graceful stop bound far beyond the test's own: only the second
+    # Ctrl-C can end this stop in time
+    serving = StuckServe(tmp_path, server, "--graceful-timeout", "3600")
+    serving.proc.send_signal(signal.SIGINT)
+    assert harness.wait_until(
+        lambda: "Ctrl-C again" in serving.output(), 30
+    ), serving.output()
+    serving.proc.send_signal(signal.SIGINT)
+    code = serving.wait()
+    out = serving.output()
+    assert code == 0, out
+    assert "SIGINT: fast stop of %s" % server in out, out
+    assert live_members(serving.pgid) == [], out
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("--workers", "0"),
+        ("--workers", "-1"),
+        ("--threads", "0"),
+        ("--port", "0"),
+        ("--port", "70000"),
+        ("--graceful-timeout", "-1"),
+        ("--graceful-timeout", "nan"),
+    ],
+)
+def test_serve_refuses_nonsense_numbers(option, value):
+    proc = cli("serve", "examples/hello.py", option, value)
+    assert proc.returncode == 2
+    assert option in proc.stderr and value in proc.stderr
+    assert "serving" not in proc.stderr
+
+
+IGNORES_STOPS = """
+import signal, sys
+signal.signal(signal.SIGQUIT, signal.SIG_IGN)
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+open(sys.argv[1], "w").close()
+signal.pause()
+"""
+
+
+class DeafServer:
+    """A process that ignores both of a server's stop signals, in the place
+    of the server: the last step of a stop, SIGKILL, must end it."""
+
+    name = "deaf"
+    stop_signal = signal.SIGQUIT
+    hard_stop_signal = signal.SIGTERM
+
+
+def test_a_server_deaf_to_its_stops_is_killed(tmp_path):
+    marker = tmp_path / "ready"
+    runner = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pywsgi_embed import foreground; "
+            "from tests.test_cli import DeafServer; "
+            "sys.exit(foreground.run(DeafServer(), sys.argv[1:], 0.5))",
+            sys.executable,
+            "-c",
+            IGNORES_STOPS,
+            str(marker),
+        ],
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert harness.wait_until(marker.exists, 30)
+    runner.send_signal(signal.SIGTERM)
+    err = runner.communicate(timeout=60)[1]
+    assert runner.returncode == 0, err
+    steps = ["stopping deaf", "fast stop of deaf", "killing deaf"]
+    assert all(step in err for step in steps), err
+    assert sorted(steps, key=err.index) == steps, err

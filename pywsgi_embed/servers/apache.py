@@ -17,6 +17,7 @@ new code, old ones finish their requests), SIGWINCH graceful stop (bounded
 by GracefulShutdownTimeout), SIGTERM stop.
 """
 
+import math
 import os
 import shutil
 import signal
@@ -26,7 +27,6 @@ from pywsgi_embed.servers import base, module_path
 
 MODULES_DIR = "/usr/lib/apache2/modules"
 MPMS = ("event", "worker", "prefork")
-GRACEFUL_SHUTDOWN_TIMEOUT = 5  # seconds a graceful stop waits for requests
 
 
 def quote(value):
@@ -144,7 +144,12 @@ class ApacheServer(base.Server):
             "",
         ]
         lines += mpm_lines(o.mpm, o.workers, o.threads)
-        lines += ["GracefulShutdownTimeout %d" % GRACEFUL_SHUTDOWN_TIMEOUT, ""]
+        # Apache's own bound of a graceful stop (0 would be no bound)
+        lines += [
+            "GracefulShutdownTimeout %d"
+            % max(1, math.ceil(o.graceful_timeout)),
+            "",
+        ]
         lines += load("authz_core_module") + load("mime_module")
         if o.access_log:
             lines += load("log_config_module")

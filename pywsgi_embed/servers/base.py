@@ -40,6 +40,7 @@ class Options:
     error_log: Optional[str] = None  # None: stderr (the terminal)
     access_log: bool = False
     log_level: str = "info"
+    graceful_timeout: float = 10.0  # seconds a graceful stop waits
     extra_config: str = ""  # raw lines for the server block (tests add
     # a static location this way)
 
@@ -99,6 +100,7 @@ class Server:
 
     reload_signal = signal.SIGHUP
     stop_signal = signal.SIGQUIT  # graceful: finish in-flight requests
+    hard_stop_signal = signal.SIGTERM  # fast: drop in-flight requests
 
     def write_config(self):
         os.makedirs(self.workdir, exist_ok=True)

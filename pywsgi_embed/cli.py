@@ -21,6 +21,8 @@ from pywsgi_embed import __version__, foreground, loader, servers
 from pywsgi_embed.servers import Mount, Options, ServerError
 
 GRACEFUL_TIMEOUT = 10.0
+# the levels nginx and Apache both have, most verbose first
+LOG_LEVELS = ("debug", "info", "notice", "warn", "error", "crit", "alert")
 
 
 class CliError(Exception):
@@ -127,13 +129,22 @@ def build_parser():
     serve.add_argument("--server", choices=servers.NAMES, default="nginx")
     serve.add_argument(
         "--log-level",
-        default="info",
-        help="the server's error log level (default info)",
+        choices=LOG_LEVELS,
+        default="notice",
+        help="the server's error log level (default %(default)s; info adds "
+        "a line per closed connection)",
     )
     serve.add_argument(
         "--access-log",
-        action="store_true",
-        help="log requests (to the work directory)",
+        metavar="FILE",
+        help="log each request to FILE; - is the terminal (stdout), as "
+        "gunicorn's --access-logfile - (default: no access log)",
+    )
+    serve.add_argument(
+        "--error-log",
+        metavar="FILE",
+        help="the server's error log, the app's tracebacks, wsgi.errors and "
+        "logging (default: the terminal, stderr)",
     )
     serve.add_argument(
         "--graceful-timeout",
@@ -258,6 +269,14 @@ def check_app(options):
         )
 
 
+def log_file(path):
+    """A log path for the server, whose working directory is not ours;
+    "-" (the terminal) and None (the default) stay as they are."""
+    if path is None or path == "-":
+        return path
+    return os.path.abspath(path)
+
+
 def check_port(host, port):
     """Bind host:port once, as the server will (SO_REUSEADDR, so a port in
     TIME_WAIT is free): a port in use is reported here, before anything
@@ -297,7 +316,8 @@ def cmd_serve(args):
     options = options_of(
         args,
         log_level=args.log_level,
-        access_log=args.access_log,
+        access_log=log_file(args.access_log),
+        error_log=log_file(args.error_log),
         graceful_timeout=args.graceful_timeout,
     )
     workdir = tempfile.mkdtemp(prefix="pywsgi-embed-")

@@ -21,9 +21,11 @@ never sees its own deadline.
 """
 
 import enum
+import fcntl
 import os
 import select
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -96,6 +98,8 @@ class Foreground:
 
     def run(self):
         """Start the server and wait; the exit status of `serve`."""
+        for fd in (1, 2):
+            append_if_file(fd)
         wake_r, wake_w = os.pipe()
         os.set_blocking(wake_r, False)
         os.set_blocking(wake_w, False)
@@ -132,6 +136,20 @@ class Foreground:
         if self.state is State.RUNNING:
             return code  # the server stopped by itself
         return 0
+
+
+def append_if_file(fd):
+    """Our output redirected to a file (`> log`) shares it with servers
+    that open the file again (Apache's /dev/stderr, both servers'
+    /dev/stdout): each open has its own offset, and ours, not at the end,
+    would overwrite their lines.  In append mode every write goes to the
+    end, whoever makes it."""
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+            fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_APPEND)
+    except OSError:
+        pass  # closed or not ours to change: nothing to protect
 
 
 def _record(signum, frame):

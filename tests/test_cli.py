@@ -393,3 +393,92 @@ def test_serve_on_a_port_in_use_says_so_before_serving(server):
     assert "--port" in proc.stderr
     assert "serving" not in proc.stderr
     assert "AH00015" not in proc.stderr  # Apache's misleading "logs"
+
+
+# -- logs ----------------------------------------------------------------------
+
+
+def serve_to_file(tmp_path, *args):
+    """serve with its stdout and stderr redirected to one file, as
+    `pywsgi-embed serve ... > out 2>&1` does; (proc, port, out path)."""
+    out_path = tmp_path / "serve.out"
+    port = harness.free_port()
+    with open(out_path, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pywsgi_embed", "serve"]
+            + list(args)
+            + ["--port", str(port)],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    if not harness.wait_for_port(port, proc, timeout=30):
+        proc.kill()
+        pytest.fail("serve did not start:\n" + out_path.read_text())
+    return proc, port, out_path
+
+
+def stop_and_read(proc, out_path):
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=60)
+    return out_path.read_text()
+
+
+@pytest.mark.parametrize("server", ["nginx", "apache"])
+def test_access_log_to_the_terminal(tmp_path, server):
+    proc, port, out_path = serve_to_file(
+        tmp_path, HELLO, "--server", server, "--access-log", "-"
+    )
+    assert get(port, "/logged-path")[0] == 200
+    assert harness.wait_until(
+        lambda: "GET /logged-path HTTP/1.1" in out_path.read_text(), 10
+    ), out_path.read_text()
+    stop_and_read(proc, out_path)
+
+
+@pytest.mark.parametrize("server", ["nginx", "apache"])
+def test_access_log_and_error_log_to_files(tmp_path, server):
+    access, error = tmp_path / "access.log", tmp_path / "error.log"
+    proc, port, out_path = serve_to_file(
+        tmp_path,
+        HELLO,
+        "--server",
+        server,
+        "--access-log",
+        str(access),
+        "--error-log",
+        str(error),
+    )
+    assert get(port, "/to-a-file")[0] == 200
+    assert harness.wait_until(
+        lambda: access.exists() and "GET /to-a-file" in access.read_text(),
+        10,
+    )
+    out = stop_and_read(proc, out_path)
+    assert error.read_text().strip(), "nothing in the error log"
+    # the terminal has serve's own lines only
+    assert all(line.startswith("pywsgi-embed: ") for line in out.splitlines())
+
+
+@pytest.mark.parametrize("server", ["nginx", "apache"])
+def test_output_redirected_to_a_file_keeps_every_line_whole(tmp_path, server):
+    proc, port, out_path = serve_to_file(tmp_path, HELLO, "--server", server)
+    for _ in range(3):  # closed keep-alive connections are not logged
+        assert get(port)[0] == 200
+    out = stop_and_read(proc, out_path)
+    server_line = (
+        re.compile(r"^\[\w{3} \w{3} [ \d]\d ")  # Apache
+        if server == "apache"
+        else re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[")  # nginx
+    )
+    lines = out.splitlines()
+    assert lines[0].startswith("pywsgi-embed: serving"), out
+    assert "stopping %s" % server in out
+    bad = [
+        line
+        for line in lines
+        if not line.startswith("pywsgi-embed: ")
+        and not server_line.match(line)
+    ]
+    assert bad == [], out
+    assert "[info]" not in out and ":info]" not in out, out

@@ -169,7 +169,7 @@ class ApacheServer(base.Server):
         if o.access_log:
             lines.append(
                 'CustomLog %s "%%h %%l %%u %%t \\"%%r\\" %%>s %%b %%D"'
-                % quote(os.path.join(self.workdir, "access.log"))
+                % quote("/dev/stdout" if o.access_log == "-" else o.access_log)
             )
         if self.with_module:
             lines += self._pywsgi_lines()

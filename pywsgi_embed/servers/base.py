@@ -38,7 +38,7 @@ class Options:
     python_path: List[str] = dataclasses.field(default_factory=list)
     environ: Dict[str, str] = dataclasses.field(default_factory=dict)
     error_log: Optional[str] = None  # None: stderr (the terminal)
-    access_log: bool = False
+    access_log: Optional[str] = None  # a file, "-" stdout, None: off
     log_level: str = "info"
     graceful_timeout: float = 10.0  # seconds a graceful stop waits
     extra_config: str = ""  # raw lines for the server block (tests add

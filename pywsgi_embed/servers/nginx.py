@@ -14,6 +14,13 @@ def _quote(value):
     return '"%s"' % str(value).replace("\\", "\\\\").replace('"', '\\"')
 
 
+def access_log_path(access_log):
+    """nginx's access_log argument: "-" is the terminal (stdout)."""
+    if access_log == "-":
+        return "/dev/stdout"
+    return _quote(access_log) if access_log else "off"
+
+
 class NginxServer(base.Server):
     name = "nginx"
     stop_signal = base.signal.SIGQUIT  # graceful: in-flight requests finish
@@ -75,12 +82,7 @@ class NginxServer(base.Server):
         temp = os.path.join(self.workdir, "temp")
         os.makedirs(temp, exist_ok=True)
         lines = [
-            "access_log %s;"
-            % (
-                os.path.join(self.workdir, "access.log")
-                if o.access_log
-                else "off"
-            ),
+            "access_log %s;" % access_log_path(o.access_log),
             "client_body_temp_path %s;" % temp,
             "client_max_body_size 0;",
             "default_type application/octet-stream;",

@@ -34,8 +34,13 @@ test-docker: venv
 	sh tools/install-deps.sh docker.io mmdebstrap gpgv
 	$(PY) -m pytest $(PYTEST) --docker tests/http
 
+# make run PORT=8080 SERVER=apache APP=myapp.py
+PORT   ?= 8000
+SERVER ?= nginx
+APP    ?= examples/hello.py
+
 run: build
-	$(VENV)/bin/pywsgi-embed serve examples/hello.py --server nginx --port 8000
+	$(VENV)/bin/pywsgi-embed serve $(APP) --server $(SERVER) --port $(PORT)
 
 bench: build
 	sh tools/install-deps.sh libapache2-mod-wsgi-py3

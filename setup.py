@@ -16,6 +16,7 @@ import subprocess
 import sys
 import sysconfig
 
+import setuptools
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
@@ -125,7 +126,17 @@ class build_ext_and_modules(build_ext):
             module.build(outdir, gateway_file)
 
 
+def license_metadata():
+    """MIT, in the form this setuptools takes without a deprecation: an
+    SPDX expression from 77 on (PEP 639), the License field before."""
+    major = int(setuptools.__version__.split(".")[0])
+    if major >= 77:
+        return {"license_expression": "MIT"}
+    return {"license": "MIT"}
+
+
 setup(
+    **license_metadata(),
     cffi_modules=["pywsgi_embed/_build.py:ffibuilder"],
     cmdclass={"build_ext": build_ext_and_modules},
 )

@@ -60,16 +60,38 @@ def seconds(text):
 # -- arguments -----------------------------------------------------------------
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Every option's default in its help, as gunicorn shows them, except
+    where there is none to show; descriptions and epilogs as written."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if (
+            action.option_strings
+            and "%(default)" not in text
+            and action.default not in (None, False, [], argparse.SUPPRESS)
+        ):
+            text += " (default: %(default)s)"
+        return text
+
+
+APP_FORMS = """\
+APP is one of
+  app.py                    the callable `application` in that file
+  app.py:api                another callable in that file
+  mysite.web:app            a callable of an importable module (the current
+                            directory comes first on sys.path)
+  'mysite.web:create_app()' a factory, called once in each worker process
+                            (quote the parentheses from the shell)
+"""
+
+
 def add_app_arguments(parser):
+    """What both serve and config take: the app and how it runs."""
     parser.add_argument(
         "app",
         metavar="APP",
-        help="file.py[:callable], module:callable or module:factory()",
-    )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=port_number, default=8000)
-    parser.add_argument(
-        "--workers", type=positive_int, default=1, help="processes (default 1)"
+        help="file.py[:callable], module:callable or 'module:factory()'",
     )
     parser.add_argument(
         "--threads",
@@ -81,19 +103,14 @@ def add_app_arguments(parser):
         "--mode",
         choices=("threads", "inline"),
         default="threads",
-        help="nginx: run the app on threads (default) or on the event loop",
-    )
-    parser.add_argument(
-        "--mpm",
-        choices=("event", "worker", "prefork"),
-        default="event",
-        help="Apache's MPM (default event)",
+        help="nginx: run the app on a thread pool or on the event loop "
+        "(fastest for short CPU-only apps; a slow call stalls the worker)",
     )
     parser.add_argument(
         "--mount",
         action="append",
         metavar="/PREFIX",
-        help="the URL prefix of the app, its SCRIPT_NAME (default /); "
+        help="the URL prefix of the app, its SCRIPT_NAME (default: /); "
         "repeat it to serve the app at several prefixes",
     )
     parser.add_argument(
@@ -110,10 +127,105 @@ def add_app_arguments(parser):
     )
 
 
+def add_server_arguments(parser):
+    """What only serve takes: the server it runs and where it listens."""
+    parser.add_argument(
+        "--server",
+        choices=servers.NAMES,
+        default="nginx",
+        help="the web server that runs the app: nginx (threads or inline "
+        "mode, --mode) or Apache httpd (--mpm)",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="the address")
+    parser.add_argument(
+        "--port", type=port_number, default=8000, help="the TCP port"
+    )
+    parser.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        help="processes: nginx workers, Apache children",
+    )
+    parser.add_argument(
+        "--mpm",
+        choices=("event", "worker", "prefork"),
+        default="event",
+        help="Apache's MPM",
+    )
+
+
+class NotForConfig(argparse.Action):
+    """An option of serve that `config` cannot honour: the system server's
+    own config decides it."""
+
+    WHERE = {
+        "--host": "nginx: listen; Apache: Listen",
+        "--port": "nginx: listen; Apache: Listen",
+        "--workers": "nginx: worker_processes; Apache: the MPM's settings",
+        "--mpm": "Apache: a2enmod mpm_event (or worker, prefork)",
+    }
+
+    def __init__(self, option_strings, dest, **kwargs):
+        kwargs["help"] = argparse.SUPPRESS
+        kwargs["default"] = argparse.SUPPRESS
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.error(
+            "%s is not for config: your server's own config sets it (%s)"
+            % (option_string, self.WHERE[option_string])
+        )
+
+
+SERVE_EPILOG = (
+    APP_FORMS
+    + """
+examples:
+  pywsgi-embed serve app.py
+  pywsgi-embed serve app.py:api --port 8080 --access-log -
+  pywsgi-embed serve 'mysite.web:create_app()' --server apache --workers 2
+  pywsgi-embed serve app.py --mount /api --mode inline
+
+stopping: Ctrl-C or SIGTERM is the server's graceful stop for at most
+--graceful-timeout seconds, then its fast stop, then SIGKILL %g s later;
+a second Ctrl-C goes to the fast stop at once.
+
+environment: PATH finds nginx (else /usr/sbin/nginx) and apache2.  The app's
+import is checked first with this environment; Apache's children inherit it,
+nginx's workers do not (nginx clears it).
+"""
+    % foreground.FAST_STOP_TIMEOUT
+)
+
+CONFIG_EPILOG = (
+    APP_FORMS
+    + """
+examples:
+  pywsgi-embed config nginx app.py --mount /api
+  pywsgi-embed config apache 'mysite.web:create_app()' --python-home ./venv
+
+The lines go into your own server's config (where is said in them); its
+listen address, workers and MPM stay as that config sets them.
+"""
+)
+
+MAIN_EPILOG = """\
+examples:
+  pywsgi-embed serve app.py                 serve app.py on nginx, port 8000
+  pywsgi-embed serve app.py --server apache on Apache httpd
+  pywsgi-embed config nginx app.py          lines for your own nginx.conf
+  pywsgi-embed doctor                       what works, what to fix
+
+`pywsgi-embed COMMAND --help` tells more about each command.
+"""
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="pywsgi-embed",
         description="Run a WSGI app inside nginx or Apache, in-process.",
+        epilog=MAIN_EPILOG,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "--version", action="version", version="%(prog)s " + __version__
@@ -123,22 +235,27 @@ def build_parser():
     )
 
     serve = sub.add_parser(
-        "serve", help="serve APP on a real server, in the foreground"
+        "serve",
+        help="serve APP on a real server, in the foreground",
+        description="Serve APP on nginx or Apache, in the foreground, with\n"
+        "the server's log on the terminal.",
+        epilog=SERVE_EPILOG,
+        formatter_class=HelpFormatter,
     )
     add_app_arguments(serve)
-    serve.add_argument("--server", choices=servers.NAMES, default="nginx")
+    add_server_arguments(serve)
     serve.add_argument(
         "--log-level",
         choices=LOG_LEVELS,
         default="notice",
-        help="the server's error log level (default %(default)s; info adds "
-        "a line per closed connection)",
+        help="the server's error log level; info adds a line per closed "
+        "connection and the app's logging.info records",
     )
     serve.add_argument(
         "--access-log",
         metavar="FILE",
         help="log each request to FILE; - is the terminal (stdout), as "
-        "gunicorn's --access-logfile - (default: no access log)",
+        "gunicorn's --access-logfile - (default: none)",
     )
     serve.add_argument(
         "--error-log",
@@ -153,15 +270,22 @@ def build_parser():
         metavar="SECONDS",
         help="on Ctrl-C or SIGTERM, how long requests in flight may take "
         "to finish before the server's fast stop, which has %g s more "
-        "before it is killed; a second Ctrl-C stops at once "
-        "(default %%(default)g)" % foreground.FAST_STOP_TIMEOUT,
+        "before it is killed; a second Ctrl-C stops at once"
+        % foreground.FAST_STOP_TIMEOUT,
     )
 
     config = sub.add_parser(
-        "config", help="print what to add to a system server's config"
+        "config",
+        help="print what to add to a system server's config",
+        description="Print the lines that serve APP from a system nginx or\n"
+        "Apache (their own config, their own service).",
+        epilog=CONFIG_EPILOG,
+        formatter_class=HelpFormatter,
     )
     config.add_argument("server", choices=servers.NAMES)
     add_app_arguments(config)
+    for option in NotForConfig.WHERE:
+        config.add_argument(option, action=NotForConfig)
 
     path = sub.add_parser(
         "module-path", help="print the path of the built module"
@@ -200,24 +324,39 @@ def python_path_of(args):
     return paths
 
 
+SERVER_ONLY = ("host", "port", "workers", "mpm")  # add_server_arguments
+
+
 def options_of(args, **extra):
+    # config has no server arguments: Options' defaults stand in
+    for name in SERVER_ONLY:
+        if getattr(args, name, None) is not None:
+            extra.setdefault(name, getattr(args, name))
     return Options(
         mounts=[
             Mount(prefix, absolute_app(args.app))
             for prefix in args.mount or ["/"]
         ],
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
         threads=args.threads,
         mode=args.mode,
-        mpm=args.mpm,
         python_home=os.path.abspath(args.python_home)
         if args.python_home
         else None,
         python_path=python_path_of(args),
         **extra,
     )
+
+
+def check_app_file(spec):
+    """A file spec names a file that exists: config does not import the
+    app (the system server will, as its own user), but a wrong path is
+    caught here."""
+    try:
+        target = loader.parse_spec(spec)[0]
+    except loader.LoadError as exc:
+        raise CliError(str(exc)) from None
+    if loader.is_file_spec(target) and not os.path.isfile(target):
+        raise CliError("no such file: %s" % os.path.abspath(target))
 
 
 def python_of(options):
@@ -368,6 +507,7 @@ def describe(args):
 
 
 def cmd_config(args):
+    check_app_file(args.app)
     options = options_of(args)
     with tempfile.TemporaryDirectory(prefix="pywsgi-embed-") as workdir:
         server = servers.get(args.server)(options, workdir)

@@ -482,3 +482,52 @@ def test_output_redirected_to_a_file_keeps_every_line_whole(tmp_path, server):
     ]
     assert bad == [], out
     assert "[info]" not in out and ":info]" not in out, out
+
+
+# -- help and config -----------------------------------------------------------
+
+
+def test_serve_help_shows_defaults_app_forms_examples_environment():
+    # one line per option: no default is wrapped apart
+    out = cli("serve", "--help", env=dict(os.environ, COLUMNS="500")).stdout
+    for default in ("(default: 8000)", "(default: 127.0.0.1)", "(default: 1)"):
+        assert default in out
+    assert "(default: nginx)" in out and "web server" in out  # --server
+    assert "'mysite.web:create_app()'" in out and "app.py:api" in out
+    assert "examples:" in out and "pywsgi-embed serve app.py" in out
+    assert "environment:" in out and "PATH" in out
+    assert "(default: None)" not in out
+
+
+def test_main_help_has_examples():
+    out = cli("--help").stdout
+    assert "examples:" in out and "pywsgi-embed serve app.py" in out
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [("--port", "9000"), ("--workers", "4"), ("--mpm", "worker")],
+)
+def test_config_refuses_what_the_system_server_decides(option, value):
+    proc = cli("config", "nginx", "examples/hello.py", option, value)
+    assert proc.returncode == 2
+    assert "%s is not for config" % option in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_config_refuses_an_app_file_that_does_not_exist():
+    proc = cli("config", "apache", "examples/no_such_file.py")
+    assert proc.returncode == 1
+    assert "no such file" in proc.stderr and "no_such_file.py" in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_make_run_takes_the_port_and_the_server():
+    proc = subprocess.run(
+        ["make", "-n", "run", "PORT=8123", "SERVER=apache"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "serve examples/hello.py --server apache --port 8123" in proc.stdout

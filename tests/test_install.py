@@ -42,13 +42,14 @@ def source_copy(tmp_path):
     return src
 
 
-def pip_wheel(tmp_path, skip=None):
+def pip_wheel(tmp_path, skip=None, *options):
     env = dict(os.environ, PATH=path_without_servers(tmp_path))
     env.pop("PYWSGI_EMBED_SKIP", None)
     if skip is not None:
         env["PYWSGI_EMBED_SKIP"] = skip
     return subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-build-isolation"]
+        [sys.executable, "-m", "pip", "wheel"]
+        + list(options or ["--no-build-isolation"])
         + ["--no-deps", "--disable-pip-version-check", "-w"]
         + [str(tmp_path / "wheels"), str(source_copy(tmp_path))],
         capture_output=True,
@@ -87,3 +88,17 @@ def test_install_with_the_servers_skipped_builds_the_gateway_alone(tmp_path):
     names = zipfile.ZipFile(tmp_path / "wheels" / wheel).namelist()
     assert any(n.startswith("pywsgi_embed/_gateway") for n in names), names
     assert not [n for n in names if n.startswith("pywsgi_embed/modules/")]
+
+
+def test_an_isolated_build_has_no_deprecated_metadata(tmp_path):
+    # pip install . builds with the newest setuptools, which deprecates
+    # the license table (it stops building after 2027-02-18)
+    proc = pip_wheel(tmp_path, "nginx,apache", "-v")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "Deprecat" not in out, out
+    (wheel,) = os.listdir(tmp_path / "wheels")
+    with zipfile.ZipFile(tmp_path / "wheels" / wheel) as z:
+        (metadata,) = [n for n in z.namelist() if n.endswith("/METADATA")]
+        text = z.read(metadata).decode()
+    assert "License-Expression: MIT" in text or "License: MIT" in text

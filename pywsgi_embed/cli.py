@@ -11,7 +11,9 @@ package.module:factory() (the default callable is `application`).
 
 import argparse
 import errno
+import grp
 import os
+import pwd
 import socket
 import subprocess
 import sys
@@ -46,6 +48,20 @@ def port_number(text):
             "%s is not a TCP port (1 to 65535)" % text
         )
     return value
+
+
+def static_pair(text):
+    """URL=DIR of --static: (URL prefix, absolute directory)."""
+    prefix, sep, directory = text.partition("=")
+    if not sep or not prefix.startswith("/") or not directory:
+        raise argparse.ArgumentTypeError(
+            "%r is not URL=DIR (e.g. /static=./public)" % text
+        )
+    if not os.path.isdir(directory):
+        raise argparse.ArgumentTypeError(
+            "%s: no such directory" % os.path.abspath(directory)
+        )
+    return "/" + prefix.strip("/"), os.path.abspath(directory)
 
 
 def seconds(text):
@@ -124,6 +140,15 @@ def add_app_arguments(parser):
         "--python-home",
         metavar="DIR",
         help="a venv or Python prefix (default: this Python, %s)" % sys.prefix,
+    )
+    parser.add_argument(
+        "--static",
+        action="append",
+        default=[],
+        type=static_pair,
+        metavar="URL=DIR",
+        help="the server itself serves the files of DIR at URL, e.g. "
+        "/static=./public (repeatable; mod_wsgi-express's --url-alias)",
     )
 
 
@@ -264,6 +289,21 @@ def build_parser():
         "logging (default: the terminal, stderr)",
     )
     serve.add_argument(
+        "--user",
+        help="started as root: the user the workers run as; it must be "
+        "able to read the app and the Python home (default: root stays "
+        "root)",
+    )
+    serve.add_argument(
+        "--group", help="with --user: the workers' group (default: its own)"
+    )
+    serve.add_argument(
+        "--pid-file",
+        metavar="FILE",
+        help="where the server writes its master's PID (default: in its "
+        "work directory)",
+    )
+    serve.add_argument(
         "--graceful-timeout",
         type=seconds,
         default=GRACEFUL_TIMEOUT,
@@ -324,6 +364,17 @@ def python_path_of(args):
     return paths
 
 
+def static_of(args):
+    """--static pairs; a URL that is also an app's mount is refused."""
+    mounts = {"/" + m.strip("/") for m in args.mount or ["/"]}
+    for prefix, _ in args.static:
+        if prefix in mounts:
+            raise CliError(
+                "--static %s: the app is mounted there (--mount)" % prefix
+            )
+    return list(args.static)
+
+
 SERVER_ONLY = ("host", "port", "workers", "mpm")  # add_server_arguments
 
 
@@ -339,6 +390,7 @@ def options_of(args, **extra):
         ],
         threads=args.threads,
         mode=args.mode,
+        static=static_of(args),
         python_home=os.path.abspath(args.python_home)
         if args.python_home
         else None,
@@ -408,6 +460,34 @@ def check_app(options):
         )
 
 
+def identity_of(args):
+    """user and group of the workers (--user/--group): only root can
+    switch to them.  nginx takes a group named as the user when none is
+    given, which may not exist: the user's own group is named instead."""
+    if not args.user and not args.group:
+        return {}
+    if os.geteuid() != 0:
+        raise CliError(
+            "--user and --group need serve to start as root (the server "
+            "switches its workers to them); as another user, leave them out"
+        )
+    if not args.user:
+        raise CliError("--group needs --user")
+    try:
+        entry = pwd.getpwnam(args.user)
+    except KeyError:
+        raise CliError("--user %s: no such user" % args.user) from None
+    group = args.group
+    try:
+        if group:
+            grp.getgrnam(group)
+        else:
+            group = grp.getgrgid(entry.pw_gid).gr_name
+    except KeyError:
+        raise CliError("--group %s: no such group" % group) from None
+    return {"user": args.user, "group": group}
+
+
 def log_file(path):
     """A log path for the server, whose working directory is not ours;
     "-" (the terminal) and None (the default) stay as they are."""
@@ -458,6 +538,8 @@ def cmd_serve(args):
         access_log=log_file(args.access_log),
         error_log=log_file(args.error_log),
         graceful_timeout=args.graceful_timeout,
+        pid_file=log_file(args.pid_file),
+        **identity_of(args),
     )
     workdir = tempfile.mkdtemp(prefix="pywsgi-embed-")
     try:

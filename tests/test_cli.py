@@ -1,11 +1,15 @@
 """The pywsgi-embed command, run as a user runs it."""
 
 import os
+import pathlib
+import pwd
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
@@ -531,3 +535,75 @@ def test_make_run_takes_the_port_and_the_server():
     )
     assert proc.returncode == 0, proc.stderr
     assert "serve examples/hello.py --server apache --port 8123" in proc.stdout
+
+
+# -- the options a site needs ------------------------------------------------
+
+
+def uid_of(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("Uid:"):
+                return int(line.split()[1])
+    raise AssertionError("no Uid in /proc/%d/status" % pid)
+
+
+@pytest.mark.parametrize("server", ["nginx", "apache"])
+def test_static_pid_file_and_user(tmp_path, server):
+    # outside pytest's tmp_path (mode 0700): the workers' user reads it
+    public = pathlib.Path(tempfile.mkdtemp(prefix="pywsgi-static-"))
+    os.chmod(public, 0o755)
+    (public / "style.css").write_text("body { color: teal }\n")
+    try:
+        check_static_pid_file_and_user(tmp_path, server, public)
+    finally:
+        shutil.rmtree(public)
+
+
+def check_static_pid_file_and_user(tmp_path, server, public):
+    pid_file = tmp_path / "server.pid"
+    proc, port = serve(
+        HELLO,
+        "--server",
+        server,
+        "--static",
+        "/assets=%s" % public,
+        "--pid-file",
+        str(pid_file),
+        "--user",
+        "nobody",
+    )
+    with Serving(proc, port):
+        # the file, not the app's greeting: the server served it
+        assert get(port, "/assets/style.css") == (
+            200,
+            b"body { color: teal }\n",
+        )
+        assert get(port, "/")[1].startswith(b"Hello from Python")
+        master = server_pgid(proc)
+        assert int(pid_file.read_text()) == master
+        with open("/proc/%d/task/%d/children" % (master, master)) as f:
+            children = [int(p) for p in f.read().split()]
+        nobody = pwd.getpwnam("nobody").pw_uid
+        assert children and all(uid_of(p) == nobody for p in children)
+
+
+@pytest.mark.parametrize(
+    "args, reason",
+    [
+        (["--user", "no_such_user_xyz"], "no such user"),
+        (["--group", "nogroup"], "--group needs --user"),
+        (
+            ["--user", "nobody", "--group", "no_such_group_xyz"],
+            "no such group",
+        ),
+        (["--static", "/s=/no/such/dir"], "no such directory"),
+        (["--static", "static=."], "is not URL=DIR"),
+        (["--static", "/=.", "--mount", "/"], "the app is mounted there"),
+    ],
+)
+def test_serve_refuses_bad_site_options(args, reason):
+    proc = cli("serve", "examples/hello.py", *args)
+    assert proc.returncode in (1, 2)
+    assert reason in proc.stderr
+    assert "serving" not in proc.stderr

@@ -77,8 +77,34 @@ def mpm_lines(mpm, workers, threads):
     ]
 
 
+def static_lines(static):
+    """Apache serves each URL prefix from its directory itself (mod_alias
+    maps it before the handlers run)."""
+    lines = []
+    for prefix, directory in static:
+        prefix = "/" + prefix.strip("/")
+        lines += [
+            "Alias %s %s" % (quote(prefix), quote(directory)),
+            "<Directory %s>" % quote(directory),
+            "    Require all granted",
+            "</Directory>",
+        ]
+    return lines
+
+
+def user_lines(options):
+    """--user/--group: the children's identity (Apache started as root)."""
+    lines = []
+    if options.user:
+        lines.append("User %s" % quote(options.user))
+    if options.group:
+        lines.append("Group %s" % quote(options.group))
+    return lines
+
+
 class ApacheServer(base.Server):
     name = "apache"
+    pid_name = "apache2.pid"
     reload_signal = signal.SIGUSR1  # graceful restart
     stop_signal = signal.SIGWINCH  # graceful stop: requests finish
     hard_stop_signal = signal.SIGTERM  # stop now
@@ -136,7 +162,7 @@ class ApacheServer(base.Server):
             "# written by pywsgi-embed for %s"
             % ", ".join(m.app for m in o.mounts),
             "ServerRoot %s" % quote(self.workdir),
-            "PidFile %s" % quote(os.path.join(self.workdir, "apache2.pid")),
+            "PidFile %s" % quote(self.pid_path()),
             "DefaultRuntimeDir %s" % quote(run),
             "Mutex file:%s default" % run,
             "ErrorLog %s" % quote(o.error_log or "/dev/stderr"),
@@ -151,11 +177,13 @@ class ApacheServer(base.Server):
             "",
         ]
         lines += load("authz_core_module") + load("mime_module")
+        if o.static:
+            lines += load("alias_module")
         if o.access_log:
             lines += load("log_config_module")
         if self.with_module:
             lines += ["LoadModule pywsgi_module %s" % self.module_path(), ""]
-            if os.geteuid() == 0:
+            if os.geteuid() == 0 and not o.user:
                 lines.append("PyWSGIRunAsRoot On")
         lines += [
             "ServerName %s" % o.host,
@@ -171,6 +199,8 @@ class ApacheServer(base.Server):
                 'CustomLog %s "%%h %%l %%u %%t \\"%%r\\" %%>s %%b %%D"'
                 % quote("/dev/stdout" if o.access_log == "-" else o.access_log)
             )
+        lines += user_lines(o)
+        lines += static_lines(o.static)
         if self.with_module:
             lines += self._pywsgi_lines()
         if o.extra_config:
@@ -217,6 +247,7 @@ class ApacheServer(base.Server):
             "PyWSGIApp %s %s" % (quote(m.prefix), quote(m.app))
             for m in o.mounts
         ]
+        lines += static_lines(o.static)
         lines += [
             "",
             "# The children's user (User, www-data on Debian) must be able",

@@ -12,7 +12,7 @@ import os
 import signal
 import subprocess
 import sys
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 
 @dataclasses.dataclass
@@ -43,6 +43,13 @@ class Options:
     graceful_timeout: float = 10.0  # seconds a graceful stop waits
     extra_config: str = ""  # raw lines for the server block (tests add
     # a static location this way)
+
+    # the site's options of `serve`
+    static: List[Tuple[str, str]] = dataclasses.field(default_factory=list)
+    # (URL prefix, directory) pairs the server serves itself
+    user: Optional[str] = None  # the workers' user and group (as root)
+    group: Optional[str] = None
+    pid_file: Optional[str] = None  # None: in the work directory
 
     def home(self):
         return self.python_home or sys.prefix
@@ -101,6 +108,13 @@ class Server:
     reload_signal = signal.SIGHUP
     stop_signal = signal.SIGQUIT  # graceful: finish in-flight requests
     hard_stop_signal = signal.SIGTERM  # fast: drop in-flight requests
+
+    pid_name = "server.pid"  # the pid file's name in the work directory
+
+    def pid_path(self):
+        return self.options.pid_file or os.path.join(
+            self.workdir, self.pid_name
+        )
 
     def write_config(self):
         os.makedirs(self.workdir, exist_ok=True)

@@ -21,8 +21,31 @@ def access_log_path(access_log):
     return _quote(access_log) if access_log else "off"
 
 
+def static_location(prefix, directory):
+    """nginx serves prefix/ from directory itself (alias, sendfile)."""
+    prefix = "/" + prefix.strip("/")
+    return [
+        "location %s/ {" % prefix.rstrip("/"),
+        "    alias %s;" % _quote(directory.rstrip("/") + "/"),
+        "}",
+    ]
+
+
+def user_line(options):
+    """Whom the workers run as: --user/--group; a root master without
+    them keeps root (its default, nobody, could not read a Python under
+    /root); nothing for another user, who cannot switch."""
+    if options.user:
+        return "user %s%s;" % (
+            _quote(options.user),
+            " " + _quote(options.group) if options.group else "",
+        )
+    return "user root;" if os.geteuid() == 0 else ""
+
+
 class NginxServer(base.Server):
     name = "nginx"
+    pid_name = "nginx.pid"
     stop_signal = base.signal.SIGQUIT  # graceful: in-flight requests finish
 
     def module_path(self):
@@ -60,11 +83,10 @@ class NginxServer(base.Server):
             "daemon off;",
             "master_process on;",
             "worker_processes %d;" % o.workers,
-            "pid %s;" % os.path.join(self.workdir, "nginx.pid"),
+            "pid %s;" % _quote(self.pid_path()),
             "error_log %s %s;" % (o.error_log or "stderr", o.log_level),
-            # a root master runs workers as nobody unless told; the app and
-            # its venv must be readable by the workers' user
-            "user root;" if os.geteuid() == 0 else "",
+            # the app and its venv must be readable by the workers' user
+            user_line(o),
             "thread_pool pywsgi threads=%d;" % o.threads,
             "",
             "events {",
@@ -97,6 +119,10 @@ class NginxServer(base.Server):
         ]
         for mount in o.mounts:
             lines += ["    " + line for line in self._location(mount)]
+        for prefix, directory in o.static:
+            lines += [
+                "    " + line for line in static_location(prefix, directory)
+            ]
         if o.extra_config:
             lines += ["    " + line for line in o.extra_config.splitlines()]
         lines.append("}")
@@ -141,6 +167,8 @@ class NginxServer(base.Server):
         ]
         for mount in o.mounts:
             lines += self._location(mount)
+        for prefix, directory in o.static:
+            lines += static_location(prefix, directory)
         lines += [
             "",
             "# The workers' user (www-data on Debian) must be able to read",

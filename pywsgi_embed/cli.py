@@ -19,7 +19,13 @@ import subprocess
 import sys
 import tempfile
 
-from pywsgi_embed import __version__, foreground, loader, servers
+from pywsgi_embed import (
+    __version__,
+    foreground,
+    loader,
+    server_root,
+    servers,
+)
 from pywsgi_embed.servers import Mount, Options, ServerError
 
 GRACEFUL_TIMEOUT = 10.0
@@ -304,6 +310,18 @@ def build_parser():
         "work directory)",
     )
     serve.add_argument(
+        "--server-root",
+        metavar="DIR",
+        help="keep the server's config and files in DIR (default: a "
+        "temporary directory, deleted at exit)",
+    )
+    serve.add_argument(
+        "--setup-only",
+        action="store_true",
+        help="with --server-root: write the config and start, stop and "
+        "reload scripts there for a process supervisor, and start nothing",
+    )
+    serve.add_argument(
         "--graceful-timeout",
         type=seconds,
         default=GRACEFUL_TIMEOUT,
@@ -541,11 +559,18 @@ def cmd_serve(args):
         pid_file=log_file(args.pid_file),
         **identity_of(args),
     )
-    workdir = tempfile.mkdtemp(prefix="pywsgi-embed-")
+    if args.setup_only and not args.server_root:
+        raise CliError("--setup-only needs --server-root DIR")
+    if args.server_root:
+        workdir = os.path.abspath(args.server_root)
+        os.makedirs(workdir, exist_ok=True)
+    else:
+        workdir = tempfile.mkdtemp(prefix="pywsgi-embed-")
     try:
         server = servers.get(args.server)(options, workdir)
         server.module_path()
-        check_port(options.host, options.port)
+        if not args.setup_only:  # the port may be the running server's
+            check_port(options.host, options.port)
         check_app(options)
         config = server.write_config()
         problem = server.check_config(config)
@@ -553,6 +578,8 @@ def cmd_serve(args):
             raise CliError(
                 "%s refuses the configuration:\n%s" % (server.name, problem)
             )
+        if args.setup_only:
+            return setup_only(server, config)
         print(
             "pywsgi-embed: serving %s at %s on %s (%s); Ctrl-C stops"
             % (
@@ -571,7 +598,26 @@ def cmd_serve(args):
             server, server.argv(config), args.graceful_timeout
         )
     finally:
-        subprocess.run(["rm", "-rf", workdir])
+        if not args.server_root:
+            subprocess.run(["rm", "-rf", workdir])
+
+
+def setup_only(server, config):
+    scripts = server_root.write(server, config)
+    print(
+        "pywsgi-embed: wrote the %s server root %s: %s and %s\n"
+        "pywsgi-embed: %s runs it in the foreground (for a supervisor); "
+        "stop and reload signal it"
+        % (
+            server.name,
+            server.workdir,
+            os.path.basename(config),
+            ", ".join(os.path.basename(p) for p in scripts),
+            scripts[0],
+        ),
+        file=sys.stderr,
+    )
+    return 0
 
 
 def describe(args):

@@ -607,3 +607,54 @@ def test_serve_refuses_bad_site_options(args, reason):
     assert proc.returncode in (1, 2)
     assert reason in proc.stderr
     assert "serving" not in proc.stderr
+
+
+@pytest.mark.parametrize("server", ["nginx", "apache"])
+def test_server_root_setup_only_for_a_supervisor(tmp_path, server):
+    root = tmp_path / "root"
+    port = harness.free_port()
+    proc = cli(
+        "serve",
+        HELLO,
+        "--server",
+        server,
+        "--port",
+        str(port),
+        "--server-root",
+        str(root),
+        "--setup-only",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "serving" not in proc.stderr and no_server_left(port)
+    for name in ("start", "stop", "reload"):
+        assert os.access(root / name, os.X_OK), name
+    assert subprocess.run([str(root / "stop")]).returncode == 1  # not up
+
+    # what a supervisor does: start in the foreground, reload, stop
+    with open(tmp_path / "server.out", "w") as out:
+        started = subprocess.Popen(
+            [str(root / "start")],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        assert harness.wait_for_port(port, started, timeout=30)
+        assert get(port)[0] == 200
+        master = started.pid  # start execs the server
+        assert subprocess.run([str(root / "reload")]).returncode == 0
+        assert get(port)[0] == 200
+        assert started.poll() is None and started.pid == master
+        assert subprocess.run([str(root / "stop")]).returncode == 0
+        assert started.wait(timeout=60) == 0
+        assert no_server_left(port)
+    finally:
+        if started.poll() is None:
+            os.killpg(started.pid, signal.SIGKILL)
+            started.wait()
+
+
+def test_setup_only_needs_a_server_root():
+    proc = cli("serve", "examples/hello.py", "--setup-only")
+    assert proc.returncode == 1
+    assert "--setup-only needs --server-root" in proc.stderr

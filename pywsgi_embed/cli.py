@@ -21,6 +21,7 @@ import tempfile
 
 from pywsgi_embed import (
     __version__,
+    config_file,
     foreground,
     loader,
     server_root,
@@ -40,15 +41,24 @@ class CliError(Exception):
 # -- value types (argparse reports their ValueError with the option) ---------
 
 
+def integer(text):
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            "%r is not a whole number" % text
+        ) from None
+
+
 def positive_int(text):
-    value = int(text)
+    value = integer(text)
     if value < 1:
         raise argparse.ArgumentTypeError("%s is not a positive number" % text)
     return value
 
 
 def port_number(text):
-    value = int(text)
+    value = integer(text)
     if not 1 <= value <= 65535:
         raise argparse.ArgumentTypeError(
             "%s is not a TCP port (1 to 65535)" % text
@@ -71,7 +81,12 @@ def static_pair(text):
 
 
 def seconds(text):
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            "%r is not a number of seconds" % text
+        ) from None
     if not value >= 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(
             "%s is not a number of seconds" % text
@@ -113,7 +128,15 @@ def add_app_arguments(parser):
     parser.add_argument(
         "app",
         metavar="APP",
+        nargs="?",  # or `app = ...` in --config FILE
         help="file.py[:callable], module:callable or 'module:factory()'",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="a TOML file of options, keyed as the long options "
+        "(port = 8080, static = [\"/static=public\"], app = \"app.py\"); "
+        "the command line wins over it",
     )
     parser.add_argument(
         "--threads",
@@ -354,7 +377,26 @@ def build_parser():
         "doctor",
         help="check Python, cffi, the gateway, the servers and modules",
     )
+    parser.commands = {"serve": serve, "config": config}  # take --config
     return parser
+
+
+def parse(argv):
+    """The arguments, with the values of --config FILE as defaults."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = parser.commands.get(args.command)
+    if command is None:
+        return args
+    if args.config:
+        try:
+            command.set_defaults(**config_file.defaults(args.config, command))
+        except config_file.ConfigFileError as exc:
+            command.error(str(exc))
+        args = parser.parse_args(argv)
+    if not args.app:
+        command.error("APP is required (or app = ... in --config FILE)")
+    return args
 
 
 # -- shared steps ----------------------------------------------------------------
@@ -670,7 +712,7 @@ COMMANDS = {
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    args = parse(argv)
     try:
         return COMMANDS[args.command](args)
     except (CliError, ServerError) as exc:

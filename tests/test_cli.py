@@ -658,3 +658,84 @@ def test_setup_only_needs_a_server_root():
     proc = cli("serve", "examples/hello.py", "--setup-only")
     assert proc.returncode == 1
     assert "--setup-only needs --server-root" in proc.stderr
+
+
+# -- --config FILE -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("server", ["nginx", "apache"])
+def test_config_file_sets_the_options(tmp_path, server):
+    public = tmp_path / "public"
+    public.mkdir()
+    (public / "a.txt").write_text("from the file\n")
+    port = harness.free_port()
+    site = tmp_path / "site.toml"
+    site.write_text(
+        'app = "%s"\n'
+        'server = "%s"\n'
+        "port = %d\n"
+        'mount = ["/hello"]\n'
+        'static = ["/files=%s"]\n'
+        'access-log = "-"\n' % (HELLO, server, port, public)
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pywsgi_embed", "serve", "--config", str(site)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    if not harness.wait_for_port(port, proc, timeout=30):
+        pytest.fail("serve did not start:\n" + proc.communicate(timeout=30)[0])
+    with Serving(proc, port) as running:
+        assert get(port, "/hello/")[1].startswith(b"Hello from Python")
+        assert get(port, "/files/a.txt") == (200, b"from the file\n")
+        out = running.stop()
+    assert "on %s" % server in out and "GET /files/a.txt" in out
+
+
+def test_command_line_wins_over_the_config_file(tmp_path):
+    site = tmp_path / "site.toml"
+    site.write_text("port = 1\n")  # below 1024: refused if it were used
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    with taken:
+        proc = cli("serve", HELLO, "--config", str(site), "--port", str(port))
+    assert "127.0.0.1:%d is in use" % port in proc.stderr  # ours, not 1
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ('port = "x"\n', "port: 'x' is not a whole number"),
+        ("workers = 0\n", "workers: 0 is not a positive number"),
+        ("prot = 8000\n", "prot is not an option of pywsgi-embed serve"),
+        ('server = "lighttpd"\n', "server: 'lighttpd' is not one of"),
+        ("setup-only = 1\n", "setup-only: true or false"),
+        ("port = [8000\n", "not TOML"),
+    ],
+)
+def test_config_file_refuses_bad_values_with_the_file_and_key(
+    tmp_path, text, reason
+):
+    site = tmp_path / "site.toml"
+    site.write_text(text)
+    proc = cli("serve", HELLO, "--config", str(site))
+    assert proc.returncode == 2
+    assert "%s: %s" % (site, reason) in proc.stderr, proc.stderr
+
+
+def test_config_command_refuses_a_config_file_port(tmp_path):
+    site = tmp_path / "site.toml"
+    site.write_text("port = 8000\n")
+    proc = cli("config", "nginx", HELLO, "--config", str(site))
+    assert proc.returncode == 2
+    assert "your server's own config sets it" in proc.stderr
+
+
+def test_serve_without_an_app_says_how_to_give_one():
+    proc = cli("serve")
+    assert proc.returncode == 2
+    assert "APP is required" in proc.stderr

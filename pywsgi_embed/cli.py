@@ -373,6 +373,36 @@ def build_parser():
     )
     path.add_argument("server", choices=servers.NAMES)
 
+    cgi = sub.add_parser(
+        "cgi",
+        help="serve one request as a CGI script (for CGI-only hosts)",
+        description="Serve the one request of a CGI process (RFC 3875): "
+        "the CGI variables\nand stdin in, `Status:`, headers and body on "
+        "stdout; the app's output and\nerrors on stderr (the host's error "
+        "log).",
+        epilog=APP_FORMS
+        + """
+as a CGI script (Apache: ScriptAlias /app /srv/site/app.cgi):
+  #!/bin/sh
+  exec /srv/venv/bin/pywsgi-embed cgi /srv/site/wsgi.py
+
+or the app file itself, starting with  #!/srv/venv/bin/pywsgi-embed cgi
+""",
+        formatter_class=HelpFormatter,
+    )
+    cgi.add_argument(
+        "app",
+        metavar="APP",
+        help="file.py[:callable], module:callable or 'module:factory()'",
+    )
+    cgi.add_argument(
+        "--python-path",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="put DIR on sys.path (repeatable)",
+    )
+
     sub.add_parser(
         "doctor",
         help="check Python, cffi, the gateway, the servers and modules",
@@ -697,6 +727,13 @@ def cmd_module_path(args):
     return 0
 
 
+def cmd_cgi(args):
+    from pywsgi_embed import cgi
+
+    paths = [os.path.abspath(p) for p in args.python_path]
+    return cgi.run(absolute_app(args.app), paths)
+
+
 def cmd_doctor(args):
     from pywsgi_embed import doctor
 
@@ -708,6 +745,7 @@ COMMANDS = {
     "config": cmd_config,
     "module-path": cmd_module_path,
     "doctor": cmd_doctor,
+    "cgi": cmd_cgi,
 }
 
 

@@ -182,6 +182,12 @@ def load(cfg, err, errlen):
         return 0
 
 
+def run_once(app_id):
+    """wsgi.run_once for the requests of app_id: True under CGI
+    (pywsgi_embed/cgi.py), whose process serves one request."""
+    _apps[app_id].template["wsgi.run_once"] = True
+
+
 def environ_of(app, env, env_len, length, handle):
     """The environ of a request: a copy of the app's template updated from
     the packed blob with one unpack, one decode and one split; zip(it, it)

@@ -739,3 +739,72 @@ def test_serve_without_an_app_says_how_to_give_one():
     proc = cli("serve")
     assert proc.returncode == 2
     assert "APP is required" in proc.stderr
+
+
+# -- cgi -----------------------------------------------------------------------
+
+CGI_ENV = {
+    "GATEWAY_INTERFACE": "CGI/1.1",
+    "REQUEST_METHOD": "POST",
+    "SCRIPT_NAME": "/site",
+    "PATH_INFO": "/echo",
+    "QUERY_STRING": "a=1",
+    "SERVER_NAME": "localhost",
+    "SERVER_PORT": "80",
+    "SERVER_PROTOCOL": "HTTP/1.1",
+    "CONTENT_LENGTH": "5",
+    "CONTENT_TYPE": "text/plain",
+    "HTTP_PROXY": "http://attacker.example/",
+}
+
+ECHO_APP = """\
+def application(environ, start_response):
+    print("to the host's error log, not the response")
+    body = environ["wsgi.input"].read()
+    start_response("201 Created", [("Content-Type", "text/plain")])
+    return [b"%s %s %s %r " % (
+        environ["SCRIPT_NAME"].encode(), environ["PATH_INFO"].encode(),
+        body, environ.get("HTTP_PROXY"),
+    ), repr(environ["wsgi.run_once"]).encode()]
+"""
+
+
+def run_cgi(argv):
+    env = dict(CGI_ENV, PATH=os.environ["PATH"])
+    return subprocess.run(
+        argv, input=b"hello", env=env, capture_output=True, timeout=60
+    )
+
+
+def test_cgi_serves_one_request_from_the_environment_and_stdin(tmp_path):
+    app = tmp_path / "echo.py"
+    app.write_text(ECHO_APP)
+    proc = run_cgi([sys.executable, "-m", "pywsgi_embed", "cgi", str(app)])
+    assert proc.returncode == 0, proc.stderr
+    head, _, body = proc.stdout.partition(b"\r\n\r\n")
+    assert head.split(b"\r\n")[0] == b"Status: 201 Created"
+    assert b"Content-Type: text/plain" in head.split(b"\r\n")
+    assert body == b"/site /echo hello None True"  # httpoxy: no HTTP_PROXY
+    assert b"not the response" in proc.stderr
+
+
+def test_cgi_script_form_with_a_shebang(tmp_path):
+    script = tmp_path / "echo.cgi"
+    pywsgi_embed = os.path.join(
+        os.path.dirname(sys.executable), "pywsgi-embed"
+    )
+    script.write_text("#!%s cgi\n%s" % (pywsgi_embed, ECHO_APP))
+    script.chmod(0o755)
+    proc = run_cgi([str(script)])  # the kernel runs `pywsgi-embed cgi FILE`
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(b"Status: 201 Created\r\n")
+    assert proc.stdout.endswith(b"hello None True")
+
+
+def test_cgi_app_that_does_not_load_is_a_500_with_the_reason(tmp_path):
+    proc = run_cgi(
+        [sys.executable, "-m", "pywsgi_embed", "cgi", str(tmp_path / "no.py")]
+    )
+    assert proc.returncode == 1
+    assert proc.stdout.startswith(b"Status: 500 Internal Server Error\r\n")
+    assert b"no such file" in proc.stderr

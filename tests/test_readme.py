@@ -1,0 +1,179 @@
+"""The README's shell examples, run as written (in a sandbox directory
+that holds the files they name), so that they stay true.
+
+Every ```sh block is checked by bash -n first (an unquoted `create_app()`
+is a syntax error there).  Then each command: `make` targets with
+`make -n`; `pywsgi-embed serve` really serves (on a free port: a --port
+added at the end wins) and stops on Ctrl-C, or with --setup-only writes
+its server root; a block that is a script (#!) runs as a CGI script.  An
+example of another kind fails the test until it is taught here.
+"""
+
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+
+from tests import harness
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PYWSGI_EMBED = os.path.join(os.path.dirname(sys.executable), "pywsgi-embed")
+
+APP = """\
+def application(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"readme example"]
+
+app = application
+
+
+def create_app():
+    return application
+"""
+
+# the files the examples name, relative to the sandbox
+FILES = {
+    "myproject/wsgi.py": APP,
+    "app.py": APP,
+    "mypackage/__init__.py": "",
+    "mypackage/web.py": APP,
+    "srv/mysite/wsgi.py": APP,
+    "srv/site/wsgi.py": APP,
+    "srv/mysite/static/style.css": "body {}\n",
+}
+
+
+def shell_blocks():
+    with open(os.path.join(ROOT, "README.md")) as f:
+        text = f.read()
+    return re.findall(r"^```sh\n(.*?)^```", text, re.S | re.M)
+
+
+def commands(block):
+    """The commands of a block: continuations joined, comments dropped."""
+    joined = block.replace("\\\n", " ")
+    return [
+        shlex.split(line, comments=True)
+        for line in joined.splitlines()
+        if shlex.split(line, comments=True)
+    ]
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    for name, text in FILES.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    os.chmod(tmp_path, 0o755)
+    return tmp_path
+
+
+def in_sandbox(argv, sandbox):
+    """/srv/... paths of the examples inside the sandbox."""
+    return [a.replace("/srv/", str(sandbox) + "/srv/") for a in argv]
+
+
+def check_make(argv):
+    proc = subprocess.run(
+        ["make", "-n"] + argv[1:], cwd=ROOT, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, (argv, proc.stderr)
+
+
+def check_serve(argv, sandbox):
+    argv = [PYWSGI_EMBED] + in_sandbox(argv[1:], sandbox)
+    env = dict(
+        os.environ,
+        PATH=os.path.dirname(sys.executable) + ":" + os.environ["PATH"],
+    )
+    if "--setup-only" in argv:
+        proc = subprocess.run(
+            argv,
+            cwd=sandbox,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert proc.returncode == 0, (argv, proc.stderr)
+        root = argv[argv.index("--server-root") + 1]
+        assert os.access(os.path.join(root, "start"), os.X_OK)
+        return
+    port = harness.free_port()
+    proc = subprocess.Popen(
+        argv + ["--port", str(port)],
+        cwd=sandbox,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert harness.wait_for_port(port, proc, timeout=60), argv
+        with urllib.request.urlopen(
+            "http://127.0.0.1:%d/" % port, timeout=30
+        ) as resp:
+            assert resp.read() == b"readme example", argv
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        out = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 0, (argv, out)
+
+
+def check_cgi_script(block, sandbox):
+    script = sandbox / "example.cgi"
+    script.write_text(
+        in_sandbox(
+            [block.replace("/srv/venv/bin/pywsgi-embed", PYWSGI_EMBED)],
+            sandbox,
+        )[0]
+    )
+    script.chmod(0o755)
+    env = {
+        "PATH": os.environ["PATH"],
+        "GATEWAY_INTERFACE": "CGI/1.1",
+        "REQUEST_METHOD": "GET",
+        "SCRIPT_NAME": "/app",
+        "PATH_INFO": "/",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+    }
+    proc = subprocess.run(
+        [str(script)],
+        env=env,
+        capture_output=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.stdout.startswith(b"Status: 200 OK\r\n"), proc.stderr
+    assert proc.stdout.endswith(b"readme example")
+
+
+@pytest.mark.parametrize(
+    "block", shell_blocks(), ids=lambda b: b.split("\n")[0][:40]
+)
+def test_readme_shell_example(block, sandbox):
+    syntax = subprocess.run(
+        ["bash", "-n"], input=block, text=True, capture_output=True
+    )
+    assert syntax.returncode == 0, syntax.stderr
+    if block.startswith("#!"):
+        return check_cgi_script(block, sandbox)
+    for argv in commands(block):
+        if argv[0] == "make":
+            check_make(argv)
+        elif argv[:2] == ["pywsgi-embed", "serve"]:
+            check_serve(argv, sandbox)
+        else:
+            pytest.fail(
+                "README example of a kind this test cannot check: %s" % argv
+            )

@@ -79,7 +79,11 @@ def enabled_targets(config, smoke, cgi_excluded=False):
         for t in TARGETS
         if t[0] in names
         and (smoke or (t[0], t[1]) not in SMOKE_ONLY)
-        and not (cgi_excluded and t[1] == "cgid")
+        # the CGI target is local only: the images hold no mod_cgid setup
+        and not (
+            t[1] == "cgid"
+            and (cgi_excluded or config.pywsgi_target_factory is not None)
+        )
     ]
 
 

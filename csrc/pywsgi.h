@@ -28,7 +28,7 @@
 
 /* ---- BEGIN CFFI C ---- */
 
-#define PYWSGI_ABI_VERSION 3
+#define PYWSGI_ABI_VERSION 4
 
 /* results of pywsgi_handle(), pywsgi_start() and pywsgi_next() */
 #define PYWSGI_DONE  0    /* the response is complete */
@@ -158,6 +158,14 @@ int pywsgi_handle(pywsgi_request *r);
 int pywsgi_start(pywsgi_request *r);
 int pywsgi_next(pywsgi_request *r);
 void pywsgi_cancel(pywsgi_request *r);
+
+/* After pywsgi_init(): the address of the GIL's "held" flag (non-zero while
+   some thread holds the GIL), for a scheduler to read without the GIL, a
+   hint that may be stale by the time it is read; NULL when this Python has
+   no GIL (free-threaded).  Lets nginx's dispatcher tell steps that compute
+   (the GIL is busy: more threads would only queue on it) from steps that
+   wait (the GIL is free: another thread can run the next step now). */
+const volatile int *pywsgi_gil(void);
 
 /* Worker exit: run Python's atexit functions and flush the log.  Python is
    not finalized: a thread stuck in the app must not hang the server. */

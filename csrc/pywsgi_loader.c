@@ -78,6 +78,7 @@ pywsgi_gateway_open(pywsgi_gateway *gw, const char *path, char *err,
     PYWSGI_ENTRY(next, "pywsgi_next")
     PYWSGI_ENTRY(cancel, "pywsgi_cancel")
     PYWSGI_ENTRY(fini, "pywsgi_fini")
+    PYWSGI_ENTRY(gil, "pywsgi_gil")
 
 #undef PYWSGI_ENTRY
 

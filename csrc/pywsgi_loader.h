@@ -22,6 +22,7 @@ typedef struct {
     int          (*next)(pywsgi_request *r);
     void         (*cancel)(pywsgi_request *r);
     void         (*fini)(void);
+    const volatile int *(*gil)(void);
 } pywsgi_gateway;
 
 /* Load the library at path.  0, or -1 with the reason in err: the file

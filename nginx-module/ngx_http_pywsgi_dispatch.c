@@ -1,36 +1,47 @@
 
 /*
  * Threads mode's dispatcher: the steps of requests (see
- * ngx_http_pywsgi_thread.c) onto a thread pool, on as few threads as keep
- * the app busy.
+ * ngx_http_pywsgi_thread.c) onto a thread pool, on as many threads as the
+ * app can use: one while the app computes, one per request while it waits.
  *
- * Why not one nginx thread task per step: each post wakes an idle pool
- * thread; with an app that only computes, all of them then queue on the
- * GIL and every step costs a handoff from thread to thread.  Measured with
- * the hello-world app, wrk -c16, one worker: 16 threads 25k req/s and 4.2
- * context switches a request, one thread 42k and 0.4.  More threads than
- * one pay only while steps block (sleep, a database, a slow upstream).
+ * A step that computes needs the GIL, so a second thread only queues on it
+ * and every step then pays a handoff from thread to thread; a step that
+ * waits (a database, a sleep, an upstream) holds no GIL, and every other
+ * waiting request deserves a thread of its own at once.  What tells the
+ * two apart is the GIL itself: the gateway gives the address of its "held"
+ * flag (pywsgi_gil()), read here without taking it.
  *
- * So each pool has a queue of steps, and "runners", long tasks on the
- * pool, take them one after the other, holding on to their Python thread
- * state; when the queue is empty, one runner waits on a condition variable
- * for NGX_HTTP_PYWSGI_PARK ms, the others leave.  A runner is stalled
- * when its step has run for NGX_HTTP_PYWSGI_STALL ms (blocks, or computes);
- * a step is queued with a new runner only when no runner is healthy (not
- * stalled), decided when a step is queued and by a timer while steps wait,
- * and a runner leaves after a step when another one is healthy.  So a pool
- * runs about one runner more than it has blocked ones, never more than
- * its threads.
+ * Each pool has a queue of steps and "runners", long tasks on the pool
+ * that take steps one after the other, keeping their Python thread state.
+ * A runner is FREE (not on the pool), COMING (posted, or woken, and about
+ * to take a step), BUSY (in a step) or PARKED (waiting on its own
+ * condition variable, most recent first, so the one woken has warm
+ * caches).  The rules, all under one mutex per worker:
+ *
+ *   - a step that waits with no runner COMING gets one more runner when
+ *     the GIL is free (every BUSY runner waits on something), or when
+ *     every BUSY runner has been in its step for NGX_HTTP_PYWSGI_STALL ms
+ *     (a long computation: the GIL's switch interval then shares it, so a
+ *     short request is not held up); a PARKED runner is woken first;
+ *   - that is checked when a step is queued, by the newest PARKED runner
+ *     every NGX_HTTP_PYWSGI_POLL us while steps wait (the GIL often frees
+ *     between two events of the loop), and by a timer of the loop, which
+ *     alone may post new runners, more at once the more are BUSY;
+ *   - after a step a runner takes the next one, unless the GIL is held by
+ *     another thread: then that one computes, and this one parks;
+ *   - a runner parked for NGX_HTTP_PYWSGI_PARK ms leaves the pool.
  *
  * Finished steps go to one list per worker; the loop learns of them from
  * an eventfd, written only when that list was empty, and completes them in
  * the order they finished.
  *
- * Measured (bench/nginx_bench.py, 2 cores): a 16-thread pool went from
- * 0.22 to 0.49 of nginx's "return 200".  A runner that spun (sched_yield)
- * for the next step instead of waiting on the condition variable answered
- * single requests faster, but cost 12% under load here, where the
- * spinning core is one the loop and the client need.
+ * Why this design, measured in bench/concurrency_bench.py and
+ * bench/nginx_bench.py: the dispatcher before it added a runner only when
+ * every running one had been in its step for 2 ms and let a runner leave
+ * after a step while another was younger than that, so an app that waits
+ * a few milliseconds ran on a handful of threads (a fixed ceiling of about
+ * one step started per 2 ms, whatever the pool); one thread per step, as
+ * nginx's own thread tasks do, made CPU-bound apps convoy on the GIL.
  */
 
 
@@ -41,8 +52,18 @@
 #endif
 
 
-#define NGX_HTTP_PYWSGI_STALL  2
-#define NGX_HTTP_PYWSGI_PARK   100
+#define NGX_HTTP_PYWSGI_STALL  2            /* ms */
+#define NGX_HTTP_PYWSGI_PARK   100          /* ms */
+#define NGX_HTTP_PYWSGI_POLL   250          /* us */
+#define NGX_HTTP_PYWSGI_TICK   1            /* ms */
+
+
+typedef enum {
+    NGX_HTTP_PYWSGI_FREE = 0,
+    NGX_HTTP_PYWSGI_COMING,
+    NGX_HTTP_PYWSGI_BUSY,
+    NGX_HTTP_PYWSGI_PARKED
+} ngx_http_pywsgi_runner_state_e;
 
 
 typedef struct ngx_http_pywsgi_runner_s  ngx_http_pywsgi_runner_t;
@@ -51,10 +72,11 @@ struct ngx_http_pywsgi_queue_s {
     ngx_thread_pool_t           *pool;
     ngx_http_pywsgi_ctx_t       *head;          /* steps waiting */
     ngx_http_pywsgi_ctx_t      **last;
+    ngx_uint_t                   nwaiting;
     ngx_http_pywsgi_runner_t    *runners;       /* all ever made */
-    ngx_uint_t                   nrunning;
-    ngx_uint_t                   parked;        /* a runner waits on cond */
-    pthread_cond_t               cond;
+    ngx_http_pywsgi_runner_t    *parked;        /* newest first */
+    ngx_uint_t                   ncoming;
+    ngx_uint_t                   nbusy;
     ngx_event_t                  watch;         /* while steps wait */
 };
 
@@ -62,29 +84,38 @@ struct ngx_http_pywsgi_queue_s {
 struct ngx_http_pywsgi_runner_s {
     ngx_thread_task_t            task;
     ngx_http_pywsgi_queue_t     *queue;
-    ngx_http_pywsgi_runner_t    *next;
-    ngx_msec_t                   since;         /* its step began */
-    ngx_uint_t                   running;       /* posted, not yet left */
-    ngx_uint_t                   busy;          /* in a step */
+    ngx_http_pywsgi_runner_t    *next;          /* in queue->runners */
+    ngx_http_pywsgi_runner_t    *next_parked;
+    pthread_cond_t               cond;
+    ngx_http_pywsgi_runner_state_e  state;
+    ngx_msec_t                   since;         /* BUSY or PARKED since */
 };
 
 
 static void ngx_http_pywsgi_runner(void *data, ngx_log_t *log);
-static ngx_http_pywsgi_ctx_t *ngx_http_pywsgi_park(
-    ngx_http_pywsgi_queue_t *q);
-static ngx_int_t ngx_http_pywsgi_cond_init(ngx_http_pywsgi_queue_t *q,
-    ngx_log_t *log);
-static ngx_uint_t ngx_http_pywsgi_healthy(ngx_http_pywsgi_queue_t *q,
-    ngx_http_pywsgi_runner_t *except);
+static ngx_http_pywsgi_ctx_t *ngx_http_pywsgi_take(
+    ngx_http_pywsgi_queue_t *q, ngx_http_pywsgi_runner_t *rn);
+static ngx_uint_t ngx_http_pywsgi_park(ngx_http_pywsgi_queue_t *q,
+    ngx_http_pywsgi_runner_t *rn, ngx_log_t *log);
+static void ngx_http_pywsgi_unpark(ngx_http_pywsgi_queue_t *q,
+    ngx_http_pywsgi_runner_t *rn);
+static ngx_uint_t ngx_http_pywsgi_room(ngx_http_pywsgi_queue_t *q);
+static ngx_uint_t ngx_http_pywsgi_gil_held(void);
+static ngx_uint_t ngx_http_pywsgi_add(ngx_http_pywsgi_queue_t *q,
+    ngx_uint_t n, ngx_http_pywsgi_runner_t **spawned);
 static ngx_http_pywsgi_runner_t *ngx_http_pywsgi_spawn(
     ngx_http_pywsgi_queue_t *q);
-static ngx_int_t ngx_http_pywsgi_post_runner(ngx_http_pywsgi_queue_t *q,
+static void ngx_http_pywsgi_post_runners(ngx_http_pywsgi_queue_t *q,
     ngx_http_pywsgi_runner_t *rn);
 static void ngx_http_pywsgi_watch(ngx_event_t *ev);
 static void ngx_http_pywsgi_runner_left(ngx_event_t *ev);
 static void ngx_http_pywsgi_notify(void);
 static void ngx_http_pywsgi_done_handler(ngx_event_t *ev);
 static ngx_int_t ngx_http_pywsgi_notify_open(ngx_cycle_t *cycle);
+static ngx_int_t ngx_http_pywsgi_cond_init(pthread_cond_t *cond,
+    ngx_log_t *log);
+static void ngx_http_pywsgi_deadline(struct timespec *ts, ngx_msec_t ms,
+    ngx_uint_t us);
 static ngx_msec_t ngx_http_pywsgi_now(void);
 
 
@@ -93,6 +124,7 @@ static ngx_thread_mutex_t        ngx_http_pywsgi_mutex;
 static ngx_http_pywsgi_ctx_t    *ngx_http_pywsgi_done;    /* newest first */
 static ngx_connection_t         *ngx_http_pywsgi_notify_conn;
 static ngx_fd_t                  ngx_http_pywsgi_notify_fd[2] = { -1, -1 };
+static const volatile int       *ngx_http_pywsgi_gil;     /* NULL: no GIL */
 
 
 /* at configuration: one queue per pool, however many locations use it */
@@ -130,7 +162,7 @@ ngx_http_pywsgi_queue_add(ngx_conf_t *cf, ngx_array_t *queues,
 }
 
 
-/* in each worker, before the first request */
+/* in each worker, once Python runs, before the first request */
 
 ngx_int_t
 ngx_http_pywsgi_dispatch_init(ngx_cycle_t *cycle, ngx_array_t *queues)
@@ -148,13 +180,11 @@ ngx_http_pywsgi_dispatch_init(ngx_cycle_t *cycle, ngx_array_t *queues)
         return NGX_ERROR;
     }
 
+    ngx_http_pywsgi_gil = ngx_http_pywsgi_gw.gil();
+
     qp = queues->elts;
 
     for (i = 0; i < queues->nelts; i++) {
-        if (ngx_http_pywsgi_cond_init(qp[i], cycle->log) != NGX_OK) {
-            return NGX_ERROR;
-        }
-
         qp[i]->watch.handler = ngx_http_pywsgi_watch;
         qp[i]->watch.data = qp[i];
         qp[i]->watch.log = cycle->log;
@@ -191,62 +221,37 @@ ngx_int_t
 ngx_http_pywsgi_dispatch(ngx_http_pywsgi_queue_t *q,
     ngx_http_pywsgi_ctx_t *ctx)
 {
-    ngx_http_pywsgi_ctx_t     **pp;
-    ngx_http_pywsgi_runner_t   *rn;
+    ngx_http_pywsgi_runner_t  *spawned;
 
     ctx->next_step = NULL;
-    rn = NULL;
+    spawned = NULL;
 
     ngx_thread_mutex_lock(&ngx_http_pywsgi_mutex, ngx_cycle->log);
 
     *q->last = ctx;
     q->last = &ctx->next_step;
+    q->nwaiting++;
 
-    if (q->parked) {
-        (void) pthread_cond_signal(&q->cond);
-
-    } else if (!ngx_http_pywsgi_healthy(q, NULL)) {
-        rn = ngx_http_pywsgi_spawn(q);
+    if (ngx_http_pywsgi_room(q)) {
+        (void) ngx_http_pywsgi_add(q, 1, &spawned);
     }
 
     ngx_thread_mutex_unlock(&ngx_http_pywsgi_mutex, ngx_cycle->log);
 
-    if (rn && ngx_http_pywsgi_post_runner(q, rn) != NGX_OK) {
+    /* a runner the pool refuses is FREE again: the step waits for the
+       runners there are, or the next try of the timer */
 
-        ngx_thread_mutex_lock(&ngx_http_pywsgi_mutex, ngx_cycle->log);
-
-        if (q->nrunning > 0) {
-            /* a runner already there takes it, later */
-            rn = NULL;
-
-        } else {
-            for (pp = &q->head; *pp != ctx; pp = &(*pp)->next_step) {
-                /* void */
-            }
-
-            *pp = ctx->next_step;
-
-            if (q->last == &ctx->next_step) {
-                q->last = pp;
-            }
-        }
-
-        ngx_thread_mutex_unlock(&ngx_http_pywsgi_mutex, ngx_cycle->log);
-
-        if (rn) {
-            return NGX_ERROR;
-        }
-    }
+    ngx_http_pywsgi_post_runners(q, spawned);
 
     if (!q->watch.timer_set) {
-        ngx_add_timer(&q->watch, NGX_HTTP_PYWSGI_STALL);
+        ngx_add_timer(&q->watch, NGX_HTTP_PYWSGI_TICK);
     }
 
     return NGX_OK;
 }
 
 
-/* on a pool thread */
+/* on a pool thread: take steps until parked for long */
 
 static void
 ngx_http_pywsgi_runner(void *data, ngx_log_t *log)
@@ -262,32 +267,21 @@ ngx_http_pywsgi_runner(void *data, ngx_log_t *log)
     ngx_thread_mutex_lock(&ngx_http_pywsgi_mutex, log);
 
     for ( ;; ) {
-        ctx = q->head;
+        ctx = ngx_http_pywsgi_take(q, rn);
 
         if (ctx == NULL) {
-            ctx = ngx_http_pywsgi_park(q);
-
-            if (ctx == NULL) {
-                break;
+            if (ngx_http_pywsgi_park(q, rn, log)) {
+                continue;
             }
+
+            break;
         }
-
-        q->head = ctx->next_step;
-
-        if (q->head == NULL) {
-            q->last = &q->head;
-        }
-
-        rn->busy = 1;
-        rn->since = ngx_http_pywsgi_now();
 
         ngx_thread_mutex_unlock(&ngx_http_pywsgi_mutex, log);
 
         ngx_http_pywsgi_step(ctx);
 
         ngx_thread_mutex_lock(&ngx_http_pywsgi_mutex, log);
-
-        rn->busy = 0;
 
         notify = (ngx_http_pywsgi_done == NULL);
         ctx->next_step = ngx_http_pywsgi_done;
@@ -299,123 +293,220 @@ ngx_http_pywsgi_runner(void *data, ngx_log_t *log)
             ngx_thread_mutex_lock(&ngx_http_pywsgi_mutex, log);
         }
 
-        if (ngx_http_pywsgi_healthy(q, rn)) {
-            /* another runner keeps up: one is enough */
-            break;
+        if (q->head && ngx_http_pywsgi_gil_held()) {
+            /* another thread computes: it takes the next step, this one
+               would only queue on the GIL */
+            if (!ngx_http_pywsgi_park(q, rn, log)) {
+                break;
+            }
         }
     }
 
-    rn->running = 0;
-    q->nrunning--;
+    rn->state = NGX_HTTP_PYWSGI_FREE;
 
     ngx_thread_mutex_unlock(&ngx_http_pywsgi_mutex, log);
 }
 
 
-/*
- * Under the mutex, the queue empty: wait a while for a step rather than
- * leave, if no other runner waits already.  A runner that left is posted
- * anew, to whichever pool thread nginx wakes, with cold caches: measured,
- * a 16-thread pool then made 15% fewer requests than a 1-thread one.
- */
+/* under the mutex: the next step for rn, which becomes BUSY */
 
 static ngx_http_pywsgi_ctx_t *
-ngx_http_pywsgi_park(ngx_http_pywsgi_queue_t *q)
+ngx_http_pywsgi_take(ngx_http_pywsgi_queue_t *q, ngx_http_pywsgi_runner_t *rn)
 {
-    struct timespec  until;
+    ngx_http_pywsgi_ctx_t  *ctx;
 
-    if (q->parked) {
+    if (rn->state == NGX_HTTP_PYWSGI_COMING) {
+        q->ncoming--;
+
+    } else if (rn->state == NGX_HTTP_PYWSGI_BUSY) {
+        q->nbusy--;
+    }
+
+    rn->state = NGX_HTTP_PYWSGI_FREE;
+
+    ctx = q->head;
+
+    if (ctx == NULL) {
         return NULL;
     }
 
-    (void) clock_gettime(CLOCK_MONOTONIC, &until);
+    q->head = ctx->next_step;
 
-    until.tv_nsec += NGX_HTTP_PYWSGI_PARK * 1000000L;
-    until.tv_sec += until.tv_nsec / 1000000000L;
-    until.tv_nsec %= 1000000000L;
+    if (q->head == NULL) {
+        q->last = &q->head;
+    }
 
-    q->parked = 1;
+    q->nwaiting--;
 
-    while (q->head == NULL) {
-        if (pthread_cond_timedwait(&q->cond, &ngx_http_pywsgi_mutex, &until)
-            != 0)
+    rn->state = NGX_HTTP_PYWSGI_BUSY;
+    rn->since = ngx_http_pywsgi_now();
+    q->nbusy++;
+
+    return ctx;
+}
+
+
+/*
+ * Under the mutex: wait to be woken (1: take a step), or leave after
+ * NGX_HTTP_PYWSGI_PARK ms (0).  The newest parked runner looks every
+ * NGX_HTTP_PYWSGI_POLL us whether waiting steps can use it.
+ */
+
+static ngx_uint_t
+ngx_http_pywsgi_park(ngx_http_pywsgi_queue_t *q, ngx_http_pywsgi_runner_t *rn,
+    ngx_log_t *log)
+{
+    ngx_msec_t       parked;
+    struct timespec  until;
+
+    if (rn->state == NGX_HTTP_PYWSGI_BUSY) {
+        q->nbusy--;
+
+    } else if (rn->state == NGX_HTTP_PYWSGI_COMING) {
+        q->ncoming--;
+    }
+
+    rn->state = NGX_HTTP_PYWSGI_PARKED;
+    rn->next_parked = q->parked;
+    q->parked = rn;
+    parked = ngx_http_pywsgi_now();
+
+    for ( ;; ) {
+        if (q->parked == rn && q->nwaiting > q->ncoming) {
+            ngx_http_pywsgi_deadline(&until, 0, NGX_HTTP_PYWSGI_POLL);
+
+        } else {
+            ngx_http_pywsgi_deadline(&until, NGX_HTTP_PYWSGI_PARK, 0);
+        }
+
+        (void) pthread_cond_timedwait(&rn->cond,
+                                      &ngx_http_pywsgi_mutex, &until);
+
+        if (rn->state == NGX_HTTP_PYWSGI_COMING) {
+            /* woken by ngx_http_pywsgi_add() */
+            return 1;
+        }
+
+        if (q->parked == rn && ngx_http_pywsgi_room(q)) {
+            ngx_http_pywsgi_unpark(q, rn);
+            rn->state = NGX_HTTP_PYWSGI_COMING;
+            q->ncoming++;
+            return 1;
+        }
+
+        if ((ngx_msec_int_t) (ngx_http_pywsgi_now() - parked)
+            >= NGX_HTTP_PYWSGI_PARK)
         {
-            /* ETIMEDOUT */
+            ngx_http_pywsgi_unpark(q, rn);
+            return 0;
+        }
+    }
+}
+
+
+static void
+ngx_http_pywsgi_unpark(ngx_http_pywsgi_queue_t *q,
+    ngx_http_pywsgi_runner_t *rn)
+{
+    ngx_http_pywsgi_runner_t  **pp;
+
+    for (pp = &q->parked; *pp; pp = &(*pp)->next_parked) {
+        if (*pp == rn) {
+            *pp = rn->next_parked;
             break;
         }
     }
 
-    q->parked = 0;
-
-    return q->head;
+    rn->next_parked = NULL;
+    rn->state = NGX_HTTP_PYWSGI_FREE;
 }
 
 
-static ngx_int_t
-ngx_http_pywsgi_cond_init(ngx_http_pywsgi_queue_t *q, ngx_log_t *log)
-{
-    ngx_err_t           err;
-    pthread_condattr_t  attr;
-
-    /* timed waits on the monotonic clock: a clock step does not matter */
-
-    err = pthread_condattr_init(&attr);
-
-    if (err == 0) {
-        err = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    }
-
-    if (err == 0) {
-        err = pthread_cond_init(&q->cond, &attr);
-    }
-
-    if (err != 0) {
-        ngx_log_error(NGX_LOG_EMERG, log, err,
-                      "pywsgi: pthread_cond_init() failed");
-        return NGX_ERROR;
-    }
-
-    (void) pthread_condattr_destroy(&attr);
-
-    return NGX_OK;
-}
-
-
-/* is a runner other than "except" running and not stalled?  Under the
-   mutex; one not yet started counts as healthy: it will take steps */
+/*
+ * Under the mutex: may one more runner take a waiting step now?  Yes when
+ * none is COMING already and either no thread holds the GIL (the BUSY ones
+ * all wait) or every BUSY one has been in its step for STALL ms.
+ */
 
 static ngx_uint_t
-ngx_http_pywsgi_healthy(ngx_http_pywsgi_queue_t *q,
-    ngx_http_pywsgi_runner_t *except)
+ngx_http_pywsgi_room(ngx_http_pywsgi_queue_t *q)
 {
     ngx_msec_t                 now;
     ngx_http_pywsgi_runner_t  *rn;
 
-    now = 0;
+    if (q->nwaiting == 0 || q->ncoming > 0) {
+        return 0;
+    }
+
+    if (!ngx_http_pywsgi_gil_held()) {
+        return 1;
+    }
+
+    now = ngx_http_pywsgi_now();
 
     for (rn = q->runners; rn; rn = rn->next) {
-        if (rn == except || !rn->running) {
-            continue;
-        }
-
-        if (!rn->busy) {
-            return 1;
-        }
-
-        if (now == 0) {
-            now = ngx_http_pywsgi_now();
-        }
-
-        if ((ngx_msec_int_t) (now - rn->since) < NGX_HTTP_PYWSGI_STALL) {
-            return 1;
+        if (rn->state == NGX_HTTP_PYWSGI_BUSY
+            && (ngx_msec_int_t) (now - rn->since) < NGX_HTTP_PYWSGI_STALL)
+        {
+            return 0;
         }
     }
 
-    return 0;
+    return 1;
 }
 
 
-/* under the mutex, on the loop: a runner to post (free ones are reused) */
+static ngx_uint_t
+ngx_http_pywsgi_gil_held(void)
+{
+    if (ngx_http_pywsgi_gil == NULL) {
+        return 0;
+    }
+
+    return __atomic_load_n(ngx_http_pywsgi_gil, __ATOMIC_RELAXED) != 0;
+}
+
+
+/*
+ * Under the mutex, on the loop: up to n more runners for the waiting
+ * steps, parked ones first; new ones are returned in *spawned (linked by
+ * next_parked) for the caller to post once it released the mutex.
+ */
+
+static ngx_uint_t
+ngx_http_pywsgi_add(ngx_http_pywsgi_queue_t *q, ngx_uint_t n,
+    ngx_http_pywsgi_runner_t **spawned)
+{
+    ngx_uint_t                 added;
+    ngx_http_pywsgi_runner_t  *rn;
+
+    for (added = 0; added < n && q->nwaiting > q->ncoming; added++) {
+        rn = q->parked;
+
+        if (rn) {
+            q->parked = rn->next_parked;
+            rn->next_parked = NULL;
+            (void) pthread_cond_signal(&rn->cond);
+
+        } else {
+            rn = ngx_http_pywsgi_spawn(q);
+            if (rn == NULL) {
+                break;
+            }
+
+            rn->next_parked = *spawned;
+            *spawned = rn;
+        }
+
+        rn->state = NGX_HTTP_PYWSGI_COMING;
+        q->ncoming++;
+    }
+
+    return added;
+}
+
+
+/* under the mutex, on the loop: a FREE runner (made if need be) */
 
 static ngx_http_pywsgi_runner_t *
 ngx_http_pywsgi_spawn(ngx_http_pywsgi_queue_t *q)
@@ -424,82 +515,87 @@ ngx_http_pywsgi_spawn(ngx_http_pywsgi_queue_t *q)
 
     for (rn = q->runners; rn; rn = rn->next) {
         /* the loop has seen it leave: nginx lets its task be posted again */
-        if (!rn->running && !rn->task.event.active) {
-            break;
+        if (rn->state == NGX_HTTP_PYWSGI_FREE && !rn->task.event.active) {
+            return rn;
         }
     }
 
+    rn = ngx_calloc(sizeof(ngx_http_pywsgi_runner_t), ngx_cycle->log);
     if (rn == NULL) {
-        rn = ngx_calloc(sizeof(ngx_http_pywsgi_runner_t), ngx_cycle->log);
-        if (rn == NULL) {
-            return NULL;
-        }
-
-        rn->queue = q;
-        rn->task.ctx = rn;
-        rn->task.handler = ngx_http_pywsgi_runner;
-        rn->task.event.data = rn;
-        rn->task.event.handler = ngx_http_pywsgi_runner_left;
-        rn->task.event.log = ngx_cycle->log;
-
-        rn->next = q->runners;
-        q->runners = rn;
+        return NULL;
     }
 
-    rn->running = 1;
-    rn->busy = 0;
-    q->nrunning++;
+    if (ngx_http_pywsgi_cond_init(&rn->cond, ngx_cycle->log) != NGX_OK) {
+        ngx_free(rn);
+        return NULL;
+    }
+
+    rn->queue = q;
+    rn->task.ctx = rn;
+    rn->task.handler = ngx_http_pywsgi_runner;
+    rn->task.event.data = rn;
+    rn->task.event.handler = ngx_http_pywsgi_runner_left;
+    rn->task.event.log = ngx_cycle->log;
+
+    rn->next = q->runners;
+    q->runners = rn;
 
     return rn;
 }
 
 
-static ngx_int_t
-ngx_http_pywsgi_post_runner(ngx_http_pywsgi_queue_t *q,
+/* on the loop, the mutex released: post the runners ngx_http_pywsgi_add()
+   made; one the pool refuses is FREE again */
+
+static void
+ngx_http_pywsgi_post_runners(ngx_http_pywsgi_queue_t *q,
     ngx_http_pywsgi_runner_t *rn)
 {
-    if (ngx_thread_task_post(q->pool, &rn->task) == NGX_OK) {
-        return NGX_OK;
+    ngx_http_pywsgi_runner_t  *next;
+
+    for ( /* void */ ; rn; rn = next) {
+        next = rn->next_parked;
+        rn->next_parked = NULL;
+
+        if (ngx_thread_task_post(q->pool, &rn->task) == NGX_OK) {
+            continue;
+        }
+
+        ngx_thread_mutex_lock(&ngx_http_pywsgi_mutex, ngx_cycle->log);
+        rn->state = NGX_HTTP_PYWSGI_FREE;
+        q->ncoming--;
+        ngx_thread_mutex_unlock(&ngx_http_pywsgi_mutex, ngx_cycle->log);
     }
-
-    ngx_thread_mutex_lock(&ngx_http_pywsgi_mutex, ngx_cycle->log);
-    rn->running = 0;
-    q->nrunning--;
-    ngx_thread_mutex_unlock(&ngx_http_pywsgi_mutex, ngx_cycle->log);
-
-    return NGX_ERROR;
 }
 
 
-/* steps wait and every runner is stalled: one more */
+/* while steps wait: more runners when they can run, more at once the more
+   are BUSY (a burst of requests that all wait gets threads quickly) */
 
 static void
 ngx_http_pywsgi_watch(ngx_event_t *ev)
 {
     ngx_uint_t                 waiting;
     ngx_http_pywsgi_queue_t   *q;
-    ngx_http_pywsgi_runner_t  *rn;
+    ngx_http_pywsgi_runner_t  *spawned;
 
     q = ev->data;
-    rn = NULL;
+    spawned = NULL;
 
     ngx_thread_mutex_lock(&ngx_http_pywsgi_mutex, ev->log);
 
-    waiting = (q->head != NULL);
+    waiting = (q->nwaiting > 0);
 
-    if (waiting && !ngx_http_pywsgi_healthy(q, NULL)) {
-        rn = ngx_http_pywsgi_spawn(q);
+    if (ngx_http_pywsgi_room(q)) {
+        (void) ngx_http_pywsgi_add(q, q->nbusy + 1, &spawned);
     }
 
     ngx_thread_mutex_unlock(&ngx_http_pywsgi_mutex, ev->log);
 
-    if (rn) {
-        /* on failure the steps wait for the runners there are */
-        (void) ngx_http_pywsgi_post_runner(q, rn);
-    }
+    ngx_http_pywsgi_post_runners(q, spawned);
 
     if (waiting) {
-        ngx_add_timer(ev, NGX_HTTP_PYWSGI_STALL);
+        ngx_add_timer(ev, NGX_HTTP_PYWSGI_TICK);
     }
 }
 
@@ -612,6 +708,47 @@ ngx_http_pywsgi_notify_open(ngx_cycle_t *cycle)
 }
 
 
+static ngx_int_t
+ngx_http_pywsgi_cond_init(pthread_cond_t *cond, ngx_log_t *log)
+{
+    ngx_err_t           err;
+    pthread_condattr_t  attr;
+
+    /* timed waits on the monotonic clock: a clock step does not matter */
+
+    err = pthread_condattr_init(&attr);
+
+    if (err == 0) {
+        err = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    }
+
+    if (err == 0) {
+        err = pthread_cond_init(cond, &attr);
+    }
+
+    if (err != 0) {
+        ngx_log_error(NGX_LOG_ALERT, log, err,
+                      "pywsgi: pthread_cond_init() failed");
+        return NGX_ERROR;
+    }
+
+    (void) pthread_condattr_destroy(&attr);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_pywsgi_deadline(struct timespec *ts, ngx_msec_t ms, ngx_uint_t us)
+{
+    (void) clock_gettime(CLOCK_MONOTONIC, ts);
+
+    ts->tv_nsec += (long) ms * 1000000L + (long) us * 1000L;
+    ts->tv_sec += ts->tv_nsec / 1000000000L;
+    ts->tv_nsec %= 1000000000L;
+}
+
+
 static ngx_msec_t
 ngx_http_pywsgi_now(void)
 {
@@ -623,4 +760,3 @@ ngx_http_pywsgi_now(void)
 
     return (ngx_msec_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
-

@@ -113,7 +113,10 @@ def make_builder():
     ffibuilder.set_source(
         "pywsgi_embed._gateway",
         '#include "pywsgi.h"\n#include "gateway.h"\n',
-        sources=[os.path.join(CSRC, "gateway.c")],
+        sources=[
+            os.path.join(CSRC, "gateway.c"),
+            os.path.join(CSRC, "gateway_gil.c"),
+        ],
         include_dirs=[CSRC],
         library_dirs=[libpython()[0]],
         libraries=[libpython()[1]],

@@ -30,6 +30,7 @@ from pywsgi_embed import (
 from pywsgi_embed.servers import Mount, Options, ServerError
 
 GRACEFUL_TIMEOUT = 10.0
+DEFAULT_THREADS = 16
 # the levels nginx and Apache both have, most verbose first
 LOG_LEVELS = ("debug", "info", "notice", "warn", "error", "crit", "alert")
 
@@ -141,7 +142,7 @@ def add_app_arguments(parser):
     parser.add_argument(
         "--threads",
         type=positive_int,
-        default=16,
+        default=DEFAULT_THREADS,
         help="nginx: the pool that runs the app; Apache: threads per process",
     )
     parser.add_argument(
@@ -708,6 +709,15 @@ def describe(args):
 
 def cmd_config(args):
     check_app_file(args.app)
+    if args.server == "apache" and args.mode != "threads":
+        raise CliError(
+            "--mode is nginx's: Apache runs the app on its MPM's threads"
+        )
+    if args.server == "apache" and args.threads != DEFAULT_THREADS:
+        raise CliError(
+            "--threads is not for config apache: your Apache's MPM config "
+            "sets it (ThreadsPerChild)"
+        )
     options = options_of(args)
     with tempfile.TemporaryDirectory(prefix="pywsgi-embed-") as workdir:
         server = servers.get(args.server)(options, workdir)

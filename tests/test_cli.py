@@ -519,6 +519,15 @@ def test_config_refuses_what_the_system_server_decides(option, value):
     assert proc.stdout == ""
 
 
+@pytest.mark.parametrize(
+    "option, value", [("--threads", "4"), ("--mode", "inline")]
+)
+def test_config_apache_refuses_what_only_nginx_takes(option, value):
+    proc = cli("config", "apache", "examples/hello.py", option, value)
+    assert proc.returncode == 1
+    assert option in proc.stderr and proc.stdout == ""
+
+
 def test_config_refuses_an_app_file_that_does_not_exist():
     proc = cli("config", "apache", "examples/no_such_file.py")
     assert proc.returncode == 1

@@ -47,6 +47,7 @@ bench: build
 	$(PY) bench/gateway_overhead.py
 	$(PY) bench/nginx_bench.py
 	$(PY) bench/apache_bench.py
+	$(PY) bench/concurrency_bench.py
 
 clean:
 	rm -rf build pywsgi_embed/modules pywsgi_embed/_gateway*.so *.egg-info

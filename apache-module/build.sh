@@ -43,7 +43,7 @@ mkdir "$builddir/src"
 cp "$here"/mod_pywsgi*.c "$here"/mod_pywsgi.h "$builddir/src/"
 cp "$csrc"/pywsgi.h "$csrc"/pywsgi_env.h "$csrc"/pywsgi_env.c \
    "$csrc"/pywsgi_headers.h "$csrc"/pywsgi_loader.h \
-   "$csrc"/pywsgi_loader.c "$builddir/src/"
+   "$csrc"/pywsgi_loader.c "$csrc"/pywsgi_process.h "$builddir/src/"
 
 cd "$builddir/src"
 

@@ -42,6 +42,18 @@
  *       The gateway library to load (main server only).  Default: the one
  *       installed with this module, one directory up.
  *
+ *   PyWSGIProcessEnv NAME VALUE                   (main server only)
+ *       An environment variable of the children (os.environ), set
+ *       before Python starts in each; may repeat.  The children also
+ *       inherit the environment Apache was started with (Debian:
+ *       /etc/apache2/envvars).
+ *
+ *   PyWSGIChdir /path/to/dir                      (main server only)
+ *       The children's working directory, entered before the apps are
+ *       imported.  Default: the folder of the first file app (a module
+ *       app leaves Apache's own, "/" for a daemon).  Relative to
+ *       ServerRoot.
+ *
  *   PyWSGIRunAsRoot On|Off                        (main server only)
  *       When Apache starts as root, keep the children as root instead of
  *       switching to User (Apache refuses "User root").  For development
@@ -175,10 +187,11 @@ set_app(cmd_parms *cmd, void *dummy, const char *prefix, const char *spec)
 }
 
 
+/* the directory arg of a main-server directive, relative to ServerRoot */
 static const char *
-set_python_home(cmd_parms *cmd, void *dummy, const char *arg)
+global_directory(cmd_parms *cmd, const char *arg, const char **path)
 {
-    const char   *err, *path;
+    const char   *err;
     apr_finfo_t   finfo;
 
     err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
@@ -186,19 +199,25 @@ set_python_home(cmd_parms *cmd, void *dummy, const char *arg)
         return err;
     }
 
-    path = ap_server_root_relative(cmd->pool, arg);
+    *path = ap_server_root_relative(cmd->pool, arg);
 
-    if (path == NULL
-        || apr_stat(&finfo, path, APR_FINFO_TYPE, cmd->temp_pool)
+    if (*path == NULL
+        || apr_stat(&finfo, *path, APR_FINFO_TYPE, cmd->temp_pool)
            != APR_SUCCESS
         || finfo.filetype != APR_DIR)
     {
-        return apr_pstrcat(cmd->pool, "PyWSGIPythonHome: ", arg,
+        return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", arg,
                            ": no such directory", NULL);
     }
 
-    mod_pywsgi_globals.python_home = path;
     return NULL;
+}
+
+
+static const char *
+set_python_home(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    return global_directory(cmd, arg, &mod_pywsgi_globals.python_home);
 }
 
 
@@ -242,6 +261,50 @@ set_env(cmd_parms *cmd, void *dummy, const char *key, const char *value)
     e->key_checksum = 0;
 
     return NULL;
+}
+
+
+static const char *
+add_process_env(cmd_parms *cmd, void *dummy, const char *name,
+    const char *value)
+{
+    const char         *err;
+    apr_table_entry_t  *e;
+    int                 i;
+
+    err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    if (err != NULL) {
+        return err;
+    }
+
+    err = pywsgi_process_env_name_error(name, strlen(name));
+    if (err != NULL) {
+        return apr_pstrcat(cmd->pool, "PyWSGIProcessEnv \"", name, "\": ",
+                           err, NULL);
+    }
+
+    e = (apr_table_entry_t *) mod_pywsgi_globals.process_env->elts;
+
+    for (i = 0; i < mod_pywsgi_globals.process_env->nelts; i++) {
+        if (strcmp(e[i].key, name) == 0) {
+            return apr_pstrcat(cmd->pool, "PyWSGIProcessEnv: \"", name,
+                               "\" is set twice", NULL);
+        }
+    }
+
+    e = &APR_ARRAY_PUSH(mod_pywsgi_globals.process_env, apr_table_entry_t);
+    e->key = (char *) name;
+    e->val = (char *) value;
+    e->key_checksum = 0;
+
+    return NULL;
+}
+
+
+static const char *
+set_chdir(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    return global_directory(cmd, arg, &mod_pywsgi_globals.chdir);
 }
 
 
@@ -300,6 +363,10 @@ static const command_rec pywsgi_cmds[] = {
                  (void *) APR_OFFSETOF(pywsgi_dir_conf, pass_auth),
                  RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,
                  "On: the apps see the Authorization header (default Off)"),
+    AP_INIT_TAKE2("PyWSGIProcessEnv", add_process_env, NULL, RSRC_CONF,
+                  "an environment variable of the children: NAME VALUE"),
+    AP_INIT_TAKE1("PyWSGIChdir", set_chdir, NULL, RSRC_CONF,
+                  "the children's working directory"),
     AP_INIT_TAKE1("PyWSGIGateway", set_gateway, NULL, RSRC_CONF,
                   "the pywsgi-embed gateway library to load"),
     AP_INIT_FLAG("PyWSGIRunAsRoot", set_run_as_root, NULL, RSRC_CONF,
@@ -370,6 +437,8 @@ pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
                                                     sizeof(const char *));
     mod_pywsgi_globals.mounts = apr_array_make(pconf, 8,
                                                sizeof(pywsgi_mount *));
+    mod_pywsgi_globals.process_env = apr_array_make(pconf, 4,
+                                                sizeof(apr_table_entry_t));
 
     return OK;
 }

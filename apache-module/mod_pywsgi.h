@@ -26,6 +26,7 @@
 
 #include "pywsgi.h"
 #include "pywsgi_loader.h"
+#include "pywsgi_process.h"
 
 
 #define PYWSGI_HANDLER    "pywsgi-app"
@@ -66,6 +67,9 @@ typedef struct {
     const char          *gateway;       /* NULL: next to the module */
     int                  run_as_root;
     apr_array_header_t  *mounts;        /* every pywsgi_mount *, by index */
+    apr_array_header_t  *process_env;   /* of apr_table_entry_t
+                                           (PyWSGIProcessEnv) */
+    const char          *chdir;         /* PyWSGIChdir, absolute */
 } mod_pywsgi_globals_t;
 
 

@@ -81,6 +81,41 @@ python_path(apr_pool_t *p)
 }
 
 
+/* the PyWSGIProcessEnv pairs as pywsgi_config.process_env takes them */
+static const char *
+process_env(apr_pool_t *p, apr_size_t *len)
+{
+    apr_array_header_t  *vars = mod_pywsgi_globals.process_env;
+    apr_table_entry_t   *e = (apr_table_entry_t *) vars->elts;
+    apr_size_t           n, klen, vlen;
+    char                *blob, *at;
+    int                  i;
+
+    n = 0;
+    for (i = 0; i < vars->nelts; i++) {
+        n += strlen(e[i].key) + 1 + strlen(e[i].val) + 1;
+    }
+
+    *len = n;
+    if (n == 0) {
+        return NULL;
+    }
+
+    blob = apr_palloc(p, n);
+    at = blob;
+
+    for (i = 0; i < vars->nelts; i++) {
+        klen = strlen(e[i].key) + 1;
+        vlen = strlen(e[i].val) + 1;
+        memcpy(at, e[i].key, klen);
+        memcpy(at + klen, e[i].val, vlen);
+        at += klen + vlen;
+    }
+
+    return blob;
+}
+
+
 static int
 open_gateway(apr_pool_t *p, server_rec *s, char *err, size_t errlen)
 {
@@ -190,6 +225,8 @@ mod_pywsgi_child_init(apr_pool_t *p, server_rec *s)
     cfg.io = &mod_pywsgi_io_table;
     cfg.multithread = threads > 1;
     cfg.multiprocess = 1;
+    cfg.process_env = process_env(p, &cfg.process_env_len);
+    cfg.chdir = mod_pywsgi_globals.chdir;
 
     /* our callbacks block (ap_pass_brigade waits for a slow client), so
        the gateway releases the GIL around them, except around start() of

@@ -18,6 +18,7 @@
 #include <Python.h>
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -269,12 +270,61 @@ check_cffi(char *err, size_t errlen)
 }
 
 
+/*
+ * The worker's environment variables of the configuration, set before
+ * Python starts: os.environ is built from the C environment at start-up,
+ * and PYTHON* variables (PYTHONHASHSEED, PYTHONWARNINGS, ...) and TZ take
+ * effect as they would for a process started with them.  The modules
+ * checked the names at config time (pywsgi_process.h); setenv() checks
+ * again.
+ */
+static int
+set_process_env(const pywsgi_config *cfg, char *err, size_t errlen)
+{
+    const char  *p, *end, *name, *value;
+
+    if (cfg->process_env == NULL) {
+        return 0;
+    }
+
+    p = cfg->process_env;
+    end = p + cfg->process_env_len;
+
+    while (p < end) {
+        name = p;
+        value = memchr(name, '\0', end - name);
+
+        if (value == NULL || ++value >= end
+            || memchr(value, '\0', end - value) == NULL)
+        {
+            snprintf(err, errlen, "the module's process_env is not "
+                     "\"NAME\\0VALUE\\0\" pairs");
+            return -1;
+        }
+
+        if (setenv(name, value, 1) != 0) {
+            snprintf(err, errlen, "cannot set the environment variable "
+                     "\"%s\": %s", name, strerror(errno));
+            return -1;
+        }
+
+        p = value + strlen(value) + 1;
+    }
+
+    return 0;
+}
+
+
 static int
 boot(const pywsgi_config *cfg, char *err, size_t errlen)
 {
     PyConfig   pc;
     PyStatus   st;
     int        rc;
+
+    if (set_process_env(cfg, err, errlen) != 0) {
+        return -1;
+    }
 
     PyConfig_InitPythonConfig(&pc);
 

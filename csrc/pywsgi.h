@@ -28,7 +28,7 @@
 
 /* ---- BEGIN CFFI C ---- */
 
-#define PYWSGI_ABI_VERSION 4
+#define PYWSGI_ABI_VERSION 5
 
 /* results of pywsgi_handle(), pywsgi_start() and pywsgi_next() */
 #define PYWSGI_DONE  0    /* the response is complete */
@@ -111,6 +111,16 @@ typedef struct pywsgi_config {
                                        the throughput with 16 threads,
                                        measured); the GIL is released
                                        around the others */
+    const char       *process_env;  /* the worker's environment variables,
+                                       "NAME\0VALUE\0" pairs, set before
+                                       Python starts (so os.environ and
+                                       PYTHON* settings see them); NULL:
+                                       none; read by the first init only */
+    size_t            process_env_len;
+    const char       *chdir;        /* the worker's working directory,
+                                       entered before the first app is
+                                       imported; NULL: the folder of a
+                                       file app, else left as it is */
 } pywsgi_config;
 
 /* One request, filled by the module; the gateway keeps no pointer to it

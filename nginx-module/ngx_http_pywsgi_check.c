@@ -10,6 +10,11 @@
  * interpreter forked without the CPython fork protocol), so a child does
  * it: it loads the gateway and the apps, writes the first failure to a pipe
  * and exits; the master only reads.
+ *
+ * The child takes the workers' environment first (nginx keeps only TZ and
+ * what "env" directives name or set, which must come before http { }) and
+ * their working_directory: an app that needs a variable imports here only
+ * if it will import in the workers.
  */
 
 
@@ -18,8 +23,9 @@
 #include <sys/wait.h>
 
 
-static void ngx_http_pywsgi_check_child(ngx_http_pywsgi_main_conf_t *pmcf,
-    u_char *python_path, int fd);
+static void ngx_http_pywsgi_check_child(ngx_cycle_t *cycle,
+    ngx_http_pywsgi_main_conf_t *pmcf, u_char *python_path, int fd);
+static void ngx_http_pywsgi_check_as_worker(ngx_cycle_t *cycle, int fd);
 static void ngx_http_pywsgi_check_fail(int fd, ngx_int_t index,
     const char *err);
 static ssize_t ngx_http_pywsgi_check_read(int fd, u_char *buf, size_t len);
@@ -60,7 +66,7 @@ ngx_http_pywsgi_check_apps(ngx_conf_t *cf, ngx_http_pywsgi_main_conf_t *pmcf)
 
     if (pid == 0) {
         close(fds[0]);
-        ngx_http_pywsgi_check_child(pmcf, python_path, fds[1]);
+        ngx_http_pywsgi_check_child(cf->cycle, pmcf, python_path, fds[1]);
         /* unreachable */
     }
 
@@ -113,8 +119,8 @@ ngx_http_pywsgi_check_apps(ngx_conf_t *cf, ngx_http_pywsgi_main_conf_t *pmcf)
 
 
 static void
-ngx_http_pywsgi_check_child(ngx_http_pywsgi_main_conf_t *pmcf,
-    u_char *python_path, int fd)
+ngx_http_pywsgi_check_child(ngx_cycle_t *cycle,
+    ngx_http_pywsgi_main_conf_t *pmcf, u_char *python_path, int fd)
 {
     char                    path[NGX_MAX_PATH];
     static char             err[NGX_HTTP_PYWSGI_ERRLEN];
@@ -122,6 +128,8 @@ ngx_http_pywsgi_check_child(ngx_http_pywsgi_main_conf_t *pmcf,
     pywsgi_config           cfg;
     pywsgi_gateway          gw;
     ngx_http_pywsgi_app_t  *app;
+
+    ngx_http_pywsgi_check_as_worker(cycle, fd);
 
     if (ngx_http_pywsgi_gateway_path(pmcf, path, sizeof(path)) != NGX_OK) {
         ngx_http_pywsgi_check_fail(fd, -1,
@@ -145,6 +153,30 @@ ngx_http_pywsgi_check_child(ngx_http_pywsgi_main_conf_t *pmcf,
 
     /* no atexit handlers, no flushing of the master's stdio buffers */
     _exit(0);
+}
+
+
+/* what ngx_worker_process_init() does to a worker's environment and
+   working directory */
+
+static void
+ngx_http_pywsgi_check_as_worker(ngx_cycle_t *cycle, int fd)
+{
+    ngx_core_conf_t  *ccf;
+
+    if (ngx_set_environment(cycle, NULL) == NULL) {
+        ngx_http_pywsgi_check_fail(fd, -1, "cannot set the workers' "
+                                   "environment in the check process");
+    }
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+
+    if (ccf->working_directory.len
+        && chdir((char *) ccf->working_directory.data) == -1)
+    {
+        ngx_http_pywsgi_check_fail(fd, -1, "cannot enter the "
+                                   "working_directory in the check process");
+    }
 }
 
 

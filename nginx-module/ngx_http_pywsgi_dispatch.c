@@ -20,13 +20,18 @@
  *
  *   - a step that waits with no runner COMING gets one more runner when
  *     the GIL is free (every BUSY runner waits on something), or when
- *     every BUSY runner has been in its step for NGX_HTTP_PYWSGI_STALL ms
+ *     every BUSY runner has been in its step for NGX_HTTP_PYWSGI_STALL us
  *     (a long computation: the GIL's switch interval then shares it, so a
- *     short request is not held up); a PARKED runner is woken first;
+ *     short request is not held up; one such runner per
+ *     NGX_HTTP_PYWSGI_SHARE us); a PARKED runner is woken first;
  *   - that is checked when a step is queued, by the newest PARKED runner
- *     every NGX_HTTP_PYWSGI_POLL us while steps wait (the GIL often frees
- *     between two events of the loop), and by a timer of the loop, which
- *     alone may post new runners, more at once the more are BUSY;
+ *     while steps wait (the GIL of an app that waits frees within
+ *     microseconds, so it looks again after NGX_HTTP_PYWSGI_POLL us, and
+ *     twice as late each time it finds no room, up to
+ *     NGX_HTTP_PYWSGI_POLL_MAX: an app that computes is not polled often;
+ *     a step queued when it does not poll wakes it to), and by a timer of
+ *     the loop, which alone may post new runners, more at once the more
+ *     are BUSY;
  *   - after a step a runner takes the next one, unless the GIL is held by
  *     another thread: then that one computes, and this one parks;
  *   - a runner parked for NGX_HTTP_PYWSGI_PARK ms leaves the pool.
@@ -52,9 +57,12 @@
 #endif
 
 
-#define NGX_HTTP_PYWSGI_STALL  2            /* ms */
+#define NGX_HTTP_PYWSGI_YOUNG  50           /* us */
+#define NGX_HTTP_PYWSGI_STALL  2000         /* us */
+#define NGX_HTTP_PYWSGI_SHARE  10000        /* us */
 #define NGX_HTTP_PYWSGI_PARK   100          /* ms */
-#define NGX_HTTP_PYWSGI_POLL   250          /* us */
+#define NGX_HTTP_PYWSGI_POLL   25           /* us, doubling ... */
+#define NGX_HTTP_PYWSGI_POLL_MAX  200       /* us: ... up to this */
 #define NGX_HTTP_PYWSGI_TICK   1            /* ms */
 
 
@@ -77,6 +85,11 @@ struct ngx_http_pywsgi_queue_s {
     ngx_http_pywsgi_runner_t    *parked;        /* newest first */
     ngx_uint_t                   ncoming;
     ngx_uint_t                   nbusy;
+    ngx_uint_t                   poll;          /* us, of the newest parked */
+    ngx_http_pywsgi_runner_t    *poller;        /* parked, and waits for
+                                                   that long only */
+    uint64_t                     shared;        /* us: a runner was added
+                                                   beside a long step */
     ngx_event_t                  watch;         /* while steps wait */
 };
 
@@ -88,7 +101,7 @@ struct ngx_http_pywsgi_runner_s {
     ngx_http_pywsgi_runner_t    *next_parked;
     pthread_cond_t               cond;
     ngx_http_pywsgi_runner_state_e  state;
-    ngx_msec_t                   since;         /* BUSY or PARKED since */
+    uint64_t                     since;         /* us: BUSY since */
 };
 
 
@@ -116,7 +129,7 @@ static ngx_int_t ngx_http_pywsgi_cond_init(pthread_cond_t *cond,
     ngx_log_t *log);
 static void ngx_http_pywsgi_deadline(struct timespec *ts, ngx_msec_t ms,
     ngx_uint_t us);
-static ngx_msec_t ngx_http_pywsgi_now(void);
+static uint64_t ngx_http_pywsgi_now(void);
 
 
 /* per worker: the lock of all queues and of the finished steps */
@@ -156,6 +169,7 @@ ngx_http_pywsgi_queue_add(ngx_conf_t *cf, ngx_array_t *queues,
 
     q->pool = pool;
     q->last = &q->head;
+    q->poll = NGX_HTTP_PYWSGI_POLL;
     *qp = q;
 
     return q;
@@ -234,6 +248,11 @@ ngx_http_pywsgi_dispatch(ngx_http_pywsgi_queue_t *q,
 
     if (ngx_http_pywsgi_room(q)) {
         (void) ngx_http_pywsgi_add(q, 1, &spawned);
+
+    } else if (q->parked && q->poller == NULL) {
+        /* not now: the newest parked runner is to look again soon */
+        q->poll = NGX_HTTP_PYWSGI_POLL;
+        (void) pthread_cond_signal(&q->parked->cond);
     }
 
     ngx_thread_mutex_unlock(&ngx_http_pywsgi_mutex, ngx_cycle->log);
@@ -356,7 +375,7 @@ static ngx_uint_t
 ngx_http_pywsgi_park(ngx_http_pywsgi_queue_t *q, ngx_http_pywsgi_runner_t *rn,
     ngx_log_t *log)
 {
-    ngx_msec_t       parked;
+    uint64_t         parked;
     struct timespec  until;
 
     if (rn->state == NGX_HTTP_PYWSGI_BUSY) {
@@ -373,7 +392,8 @@ ngx_http_pywsgi_park(ngx_http_pywsgi_queue_t *q, ngx_http_pywsgi_runner_t *rn,
 
     for ( ;; ) {
         if (q->parked == rn && q->nwaiting > q->ncoming) {
-            ngx_http_pywsgi_deadline(&until, 0, NGX_HTTP_PYWSGI_POLL);
+            ngx_http_pywsgi_deadline(&until, 0, q->poll);
+            q->poller = rn;
 
         } else {
             ngx_http_pywsgi_deadline(&until, NGX_HTTP_PYWSGI_PARK, 0);
@@ -382,21 +402,31 @@ ngx_http_pywsgi_park(ngx_http_pywsgi_queue_t *q, ngx_http_pywsgi_runner_t *rn,
         (void) pthread_cond_timedwait(&rn->cond,
                                       &ngx_http_pywsgi_mutex, &until);
 
+        if (q->poller == rn) {
+            q->poller = NULL;
+        }
+
         if (rn->state == NGX_HTTP_PYWSGI_COMING) {
             /* woken by ngx_http_pywsgi_add() */
             return 1;
         }
 
-        if (q->parked == rn && ngx_http_pywsgi_room(q)) {
-            ngx_http_pywsgi_unpark(q, rn);
-            rn->state = NGX_HTTP_PYWSGI_COMING;
-            q->ncoming++;
-            return 1;
+        if (q->parked == rn && q->nwaiting > q->ncoming) {
+
+            if (ngx_http_pywsgi_room(q)) {
+                q->poll = NGX_HTTP_PYWSGI_POLL;
+                ngx_http_pywsgi_unpark(q, rn);
+                rn->state = NGX_HTTP_PYWSGI_COMING;
+                q->ncoming++;
+                return 1;
+            }
+
+            if (q->poll < NGX_HTTP_PYWSGI_POLL_MAX) {
+                q->poll *= 2;
+            }
         }
 
-        if ((ngx_msec_int_t) (ngx_http_pywsgi_now() - parked)
-            >= NGX_HTTP_PYWSGI_PARK)
-        {
+        if (ngx_http_pywsgi_now() - parked >= NGX_HTTP_PYWSGI_PARK * 1000) {
             ngx_http_pywsgi_unpark(q, rn);
             return 0;
         }
@@ -423,36 +453,58 @@ ngx_http_pywsgi_unpark(ngx_http_pywsgi_queue_t *q,
 
 
 /*
- * Under the mutex: may one more runner take a waiting step now?  Yes when
- * none is COMING already and either no thread holds the GIL (the BUSY ones
- * all wait) or every BUSY one has been in its step for STALL ms.
+ * Under the mutex: how many more runners may take waiting steps now?
+ * None while one is COMING already.  When no thread holds the GIL and no
+ * BUSY runner has only just begun its step (it may not have taken the
+ * GIL yet: the GIL is free between two steps of an app that computes),
+ * the BUSY ones all wait on something: as many more as are BUSY, plus
+ * one.  When every BUSY one has been in its step for STALL us (a long
+ * computation, or one the machine keeps from its core), one more, at most
+ * one per SHARE us: else a burst of CPU-bound steps on a loaded machine
+ * would end up on every thread of the pool.
  */
 
 static ngx_uint_t
 ngx_http_pywsgi_room(ngx_http_pywsgi_queue_t *q)
 {
-    ngx_msec_t                 now;
+    uint64_t                   now, age;
+    ngx_uint_t                 young, stalled;
     ngx_http_pywsgi_runner_t  *rn;
 
     if (q->nwaiting == 0 || q->ncoming > 0) {
         return 0;
     }
 
-    if (!ngx_http_pywsgi_gil_held()) {
-        return 1;
-    }
-
     now = ngx_http_pywsgi_now();
+    young = 0;
+    stalled = 1;
 
     for (rn = q->runners; rn; rn = rn->next) {
-        if (rn->state == NGX_HTTP_PYWSGI_BUSY
-            && (ngx_msec_int_t) (now - rn->since) < NGX_HTTP_PYWSGI_STALL)
-        {
-            return 0;
+        if (rn->state != NGX_HTTP_PYWSGI_BUSY) {
+            continue;
+        }
+
+        age = now - rn->since;
+
+        if (age < NGX_HTTP_PYWSGI_YOUNG) {
+            young = 1;
+        }
+
+        if (age < NGX_HTTP_PYWSGI_STALL) {
+            stalled = 0;
         }
     }
 
-    return 1;
+    if (!young && !ngx_http_pywsgi_gil_held()) {
+        return q->nbusy + 1;
+    }
+
+    if (stalled && now - q->shared >= NGX_HTTP_PYWSGI_SHARE) {
+        q->shared = now;
+        return 1;
+    }
+
+    return 0;
 }
 
 
@@ -586,9 +638,7 @@ ngx_http_pywsgi_watch(ngx_event_t *ev)
 
     waiting = (q->nwaiting > 0);
 
-    if (ngx_http_pywsgi_room(q)) {
-        (void) ngx_http_pywsgi_add(q, q->nbusy + 1, &spawned);
-    }
+    (void) ngx_http_pywsgi_add(q, ngx_http_pywsgi_room(q), &spawned);
 
     ngx_thread_mutex_unlock(&ngx_http_pywsgi_mutex, ev->log);
 
@@ -749,14 +799,14 @@ ngx_http_pywsgi_deadline(struct timespec *ts, ngx_msec_t ms, ngx_uint_t us)
 }
 
 
-static ngx_msec_t
+/* in us; not ngx_current_msec: the loop updates that, and may be asleep */
+
+static uint64_t
 ngx_http_pywsgi_now(void)
 {
     struct timespec  ts;
 
-    /* not ngx_current_msec: the loop updates that, and may be asleep */
-
     (void) clock_gettime(CLOCK_MONOTONIC, &ts);
 
-    return (ngx_msec_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }

@@ -33,6 +33,15 @@
  *                                  app that cannot be imported, with its
  *                                  traceback, and the running workers keep
  *                                  serving
+ *   pywsgi_process_env NAME VALUE; http, repeatable: an environment
+ *                                  variable of the workers (os.environ),
+ *                                  set before Python starts; nginx clears
+ *                                  the rest of its environment unless told
+ *                                  "env NAME;" in the main context
+ *   pywsgi_chdir DIR;              http: the workers' working directory,
+ *                                  entered before the apps are imported
+ *                                  (default: the folder of the first file
+ *                                  app); relative to the prefix
  *
  * Python starts in each worker process after the fork (init_process), never
  * in the master.  There is no preload-in-the-master: nginx forks workers
@@ -57,6 +66,12 @@ static char *ngx_http_pywsgi_app(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_pywsgi_param(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_pywsgi_process_env(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_pywsgi_chdir(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_pywsgi_pack_process_env(ngx_conf_t *cf,
+    ngx_http_pywsgi_main_conf_t *pmcf);
 static void *ngx_http_pywsgi_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_pywsgi_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_pywsgi_merge_loc_conf(ngx_conf_t *cf, void *parent,
@@ -146,6 +161,20 @@ static ngx_command_t  ngx_http_pywsgi_commands[] = {
       offsetof(ngx_http_pywsgi_main_conf_t, check),
       NULL },
 
+    { ngx_string("pywsgi_process_env"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_pywsgi_process_env,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("pywsgi_chdir"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_pywsgi_chdir,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -181,14 +210,14 @@ ngx_module_t  ngx_http_pywsgi_module = {
 };
 
 
-/* the io callbacks that differ by mode; read and log are the same */
+/* the io callbacks of a step (ngx_http_pywsgi_step.c); read and log are
+   ngx_http_pywsgi_request.c's */
 
 static int
 ngx_http_pywsgi_start(void *handle, int status, const char *status_line,
     size_t status_len, const char *headers, size_t headers_len,
     size_t nheaders, const char *body, size_t body_len, int flags)
 {
-    ngx_http_pywsgi_ctx_t   *ctx = handle;
     ngx_http_pywsgi_head_t   head;
 
     head.status = status;
@@ -198,37 +227,21 @@ ngx_http_pywsgi_start(void *handle, int status, const char *status_line,
     head.headers_len = headers_len;
     head.nheaders = nheaders;
 
-    if (ctx->threaded) {
-        return ngx_http_pywsgi_thread_start(ctx, &head, body, body_len, flags);
-    }
-
-    return ngx_http_pywsgi_inline_start(ctx, &head, body, body_len, flags);
+    return ngx_http_pywsgi_step_head(handle, &head, body, body_len);
 }
 
 
 static int
 ngx_http_pywsgi_write(void *handle, const char *buf, size_t n)
 {
-    ngx_http_pywsgi_ctx_t  *ctx = handle;
-
-    if (ctx->threaded) {
-        return ngx_http_pywsgi_thread_write(ctx, buf, n);
-    }
-
-    return ngx_http_pywsgi_inline_write(ctx, buf, n);
+    return ngx_http_pywsgi_step_write(handle, buf, n);
 }
 
 
 static int
 ngx_http_pywsgi_sendfile(void *handle, int fd, int64_t offset, int64_t n)
 {
-    ngx_http_pywsgi_ctx_t  *ctx = handle;
-
-    if (ctx->threaded) {
-        return ngx_http_pywsgi_thread_sendfile(ctx, fd, offset, n);
-    }
-
-    return ngx_http_pywsgi_inline_sendfile(ctx, fd, offset, n);
+    return ngx_http_pywsgi_step_sendfile(handle, fd, offset, n);
 }
 
 
@@ -323,6 +336,97 @@ ngx_http_pywsgi_param(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+static char *
+ngx_http_pywsgi_process_env(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_pywsgi_main_conf_t *pmcf = conf;
+
+    char          *why;
+    ngx_str_t     *value;
+    ngx_uint_t     i;
+    ngx_keyval_t  *kv;
+
+    value = cf->args->elts;
+
+    why = (char *) pywsgi_process_env_name_error((char *) value[1].data,
+                                                 value[1].len);
+    if (why) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\": %s", &value[1],
+                           why);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_strlen(value[2].data) != value[2].len) {
+        return "has a NUL byte in its value";
+    }
+
+    if (pmcf->process_env == NULL) {
+        pmcf->process_env = ngx_array_create(cf->pool, 4,
+                                             sizeof(ngx_keyval_t));
+        if (pmcf->process_env == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    kv = pmcf->process_env->elts;
+
+    for (i = 0; i < pmcf->process_env->nelts; i++) {
+        if (kv[i].key.len == value[1].len
+            && ngx_strncmp(kv[i].key.data, value[1].data, value[1].len) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%V\" is set twice", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    kv = ngx_array_push(pmcf->process_env);
+    if (kv == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    kv->key = value[1];
+    kv->value = value[2];
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_pywsgi_chdir(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_pywsgi_main_conf_t *pmcf = conf;
+
+    ngx_str_t        *value;
+    ngx_file_info_t   fi;
+
+    if (pmcf->chdir.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    pmcf->chdir = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &pmcf->chdir, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_file_info(pmcf->chdir.data, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_file_info_n " \"%V\" failed", &pmcf->chdir);
+        return NGX_CONF_ERROR;
+    }
+
+    if (!ngx_is_dir(&fi)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" is not a directory",
+                           &pmcf->chdir);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 static void *
 ngx_http_pywsgi_create_main_conf(ngx_conf_t *cf)
 {
@@ -338,6 +442,9 @@ ngx_http_pywsgi_create_main_conf(ngx_conf_t *cf)
      *
      *     pmcf->python_home = { 0, NULL };
      *     pmcf->gateway = { 0, NULL };
+     *     pmcf->process_env = NULL;
+     *     pmcf->process_env_blob = { 0, NULL };
+     *     pmcf->chdir = { 0, NULL };
      */
 
     pmcf->python_path = NGX_CONF_UNSET_PTR;
@@ -482,11 +589,56 @@ ngx_http_pywsgi_postconfiguration(ngx_conf_t *cf)
     ngx_conf_init_ptr_value(pmcf->python_path, NULL);
     ngx_conf_init_value(pmcf->check, 1);
 
+    if (ngx_http_pywsgi_pack_process_env(cf, pmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (pmcf->apps.nelts == 0 || !pmcf->check) {
         return NGX_OK;
     }
 
     return ngx_http_pywsgi_check_apps(cf, pmcf);
+}
+
+
+/* the pywsgi_process_env pairs as pywsgi_config.process_env takes them */
+
+static ngx_int_t
+ngx_http_pywsgi_pack_process_env(ngx_conf_t *cf,
+    ngx_http_pywsgi_main_conf_t *pmcf)
+{
+    size_t         len;
+    u_char        *p;
+    ngx_uint_t     i;
+    ngx_keyval_t  *kv;
+
+    if (pmcf->process_env == NULL) {
+        return NGX_OK;
+    }
+
+    kv = pmcf->process_env->elts;
+    len = 0;
+
+    for (i = 0; i < pmcf->process_env->nelts; i++) {
+        len += kv[i].key.len + 1 + kv[i].value.len + 1;
+    }
+
+    p = ngx_pnalloc(cf->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    pmcf->process_env_blob.data = p;
+    pmcf->process_env_blob.len = len;
+
+    for (i = 0; i < pmcf->process_env->nelts; i++) {
+        p = ngx_cpymem(p, kv[i].key.data, kv[i].key.len);
+        *p++ = '\0';
+        p = ngx_cpymem(p, kv[i].value.data, kv[i].value.len);
+        *p++ = '\0';
+    }
+
+    return NGX_OK;
 }
 
 
@@ -574,6 +726,9 @@ ngx_http_pywsgi_config(ngx_http_pywsgi_main_conf_t *pmcf,
     cfg->io = &ngx_http_pywsgi_io;
     cfg->multithread = (app->mode == NGX_HTTP_PYWSGI_THREADS);
     cfg->multiprocess = multiprocess ? 1 : 0;
+    cfg->process_env = (const char *) pmcf->process_env_blob.data;
+    cfg->process_env_len = pmcf->process_env_blob.len;
+    cfg->chdir = (const char *) pmcf->chdir.data;
 
     /* both modes only copy (threads) or queue non-blocking output (inline):
        the gateway may call back holding the GIL */

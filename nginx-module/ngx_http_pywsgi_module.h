@@ -6,12 +6,15 @@
  *   ngx_http_pywsgi_module.c   directives, configuration, worker start/exit
  *   ngx_http_pywsgi_check.c    loading the apps in a child at config time
  *   ngx_http_pywsgi_request.c  the content handler, the record, the body
+ *   ngx_http_pywsgi_response.c a request's life on the loop: its steps,
+ *                              their output into nginx chunk by chunk,
+ *                              waiting for it to drain, the one way out
+ *   ngx_http_pywsgi_step.c     one step, on a pool thread (threads mode)
+ *                              or the loop (inline): the gateway call, the
+ *                              io callbacks that copy what the app made
  *   ngx_http_pywsgi_output.c   status, headers and buffers into nginx
- *   ngx_http_pywsgi_inline.c   inline mode: the loop runs the app
- *   ngx_http_pywsgi_thread.c   threads mode: the app on a thread pool, the
- *                              response back to the loop chunk by chunk
- *   ngx_http_pywsgi_dispatch.c threads mode: the steps of requests onto as
- *                              few pool threads as keep the app busy
+ *   ngx_http_pywsgi_dispatch.c threads mode: the steps of requests onto
+ *                              the pool, as many threads as the app can use
  */
 
 
@@ -32,6 +35,7 @@
 #include "pywsgi.h"
 #include "pywsgi_env.h"
 #include "pywsgi_loader.h"
+#include "pywsgi_process.h"
 
 
 #define NGX_HTTP_PYWSGI_INLINE   0
@@ -66,6 +70,9 @@ typedef struct {
     ngx_array_t                 *python_path;   /* of ngx_str_t */
     ngx_str_t                    gateway;
     ngx_flag_t                   check;
+    ngx_array_t                 *process_env;   /* of ngx_keyval_t */
+    ngx_str_t                    process_env_blob; /* "k\0v\0" pairs */
+    ngx_str_t                    chdir;
     ngx_array_t                  apps;          /* ngx_http_pywsgi_app_t */
     ngx_array_t                  queues;        /* of queue pointers, one
                                                    per thread pool */
@@ -106,39 +113,54 @@ typedef struct {
 
 
 /*
+ * Where a request is.  START, NEXT and CLOSE: a step of that kind is
+ * queued or runs (threads mode: on a pool thread, the loop then keeps off
+ * the fields marked "the step's" below; inline mode: on the loop, at once
+ * or from a posted event).  SEND: the loop waits for the client to take
+ * the output of the last step before it runs the next.
+ */
+typedef enum {
+    NGX_HTTP_PYWSGI_START = 0,      /* pywsgi_start(): the app up to its
+                                       first body chunk */
+    NGX_HTTP_PYWSGI_NEXT,           /* pywsgi_next(): one more chunk */
+    NGX_HTTP_PYWSGI_SEND,           /* the output drains to the client */
+    NGX_HTTP_PYWSGI_CLOSE           /* pywsgi_cancel(): the request ended
+                                       while the app was mid-response */
+} ngx_http_pywsgi_state_e;
+
+
+/*
  * One request.  Allocated with malloc, not from r->pool: in threads mode a
- * step may still run after nginx finalized the request; a pool cleanup then
- * clears ctx->request and the next step cancels the app instead.
+ * step may still run after nginx finalized the request; the pool cleanup
+ * then clears ctx->request and the step's completion closes the app.
  */
 struct ngx_http_pywsgi_ctx_s {
+    /* the loop's */
+    ngx_http_pywsgi_state_e      state;
+    ngx_uint_t                   mode;          /* NGX_HTTP_PYWSGI_INLINE
+                                                   or _THREADS */
     ngx_http_request_t          *request;       /* NULL once it is gone */
     ngx_pool_cleanup_t          *cleanup;       /* clears request */
-    pywsgi_request               rec;
-
-    ngx_chain_t                 *body;          /* read callback position */
-    off_t                        body_pos;
-
-    ngx_int_t                    out_rc;        /* of the last output */
-    unsigned                     threaded:1;
-    unsigned                     header_sent:1;
-    unsigned                     last_sent:1;
-    unsigned                     posted:1;      /* a step is queued or runs */
-
-    /* threads mode; the pool thread writes only the fields below, the
-       loop does not touch them while a step runs (no bit-fields here) */
     ngx_http_pywsgi_queue_t     *queue;
-    ngx_http_pywsgi_ctx_t       *next_step;     /* in a queue, or done */
-    ngx_event_t                  hold;          /* keeps a quitting worker
-                                                   alive while a step runs */
-    int                          started;       /* pywsgi_start() ran */
-    int                          cancel;        /* the step cancels */
-    int                          rc;            /* of the last step */
-    ngx_http_pywsgi_head_t      *head;          /* made on the thread */
-    ngx_http_pywsgi_seg_t       *out;           /* made on the thread */
-    ngx_http_pywsgi_seg_t      **out_last;
+    ngx_http_pywsgi_ctx_t       *next_step;     /* the dispatcher's: in a
+                                                   queue, or done */
+    ngx_event_t                  event;         /* threads mode: a timer
+                                                   that keeps a quitting
+                                                   worker alive while a step
+                                                   runs; inline mode: posts
+                                                   the next step */
     ngx_http_pywsgi_seg_t       *sent;          /* given to nginx */
     ngx_chain_t                 *free;
     ngx_chain_t                 *busy;
+
+    /* the step's: written by a step, read by the loop once it is over */
+    pywsgi_request               rec;
+    ngx_chain_t                 *body;          /* read callback position */
+    off_t                        body_pos;
+    int                          rc;            /* of the last step */
+    ngx_http_pywsgi_head_t      *head;
+    ngx_http_pywsgi_seg_t       *out;
+    ngx_http_pywsgi_seg_t      **out_last;
 };
 
 
@@ -164,7 +186,6 @@ ngx_int_t ngx_http_pywsgi_check_apps(ngx_conf_t *cf,
 ngx_int_t ngx_http_pywsgi_handler(ngx_http_request_t *r);
 ssize_t ngx_http_pywsgi_read(void *handle, char *buf, size_t n);
 void ngx_http_pywsgi_log(void *handle, int level, const char *msg, size_t n);
-void ngx_http_pywsgi_free(ngx_http_pywsgi_ctx_t *ctx);
 
 /* ngx_http_pywsgi_output.c */
 ngx_int_t ngx_http_pywsgi_send_head(ngx_http_request_t *r,
@@ -175,30 +196,22 @@ ngx_chain_t *ngx_http_pywsgi_chain_file(ngx_http_request_t *r,
     ngx_chain_t **free, ngx_fd_t fd, off_t offset, size_t len);
 ngx_int_t ngx_http_pywsgi_keep_fd(ngx_http_request_t *r, ngx_fd_t fd);
 ngx_fd_t ngx_http_pywsgi_dup(ngx_log_t *log, int fd);
-void ngx_http_pywsgi_finalize(ngx_http_request_t *r,
-    ngx_http_pywsgi_ctx_t *ctx, int rc, ngx_int_t out);
 
-/* ngx_http_pywsgi_inline.c */
-void ngx_http_pywsgi_run_inline(ngx_http_request_t *r,
-    ngx_http_pywsgi_ctx_t *ctx);
-int ngx_http_pywsgi_inline_start(ngx_http_pywsgi_ctx_t *ctx,
-    ngx_http_pywsgi_head_t *head, const char *body, size_t len, int flags);
-int ngx_http_pywsgi_inline_write(ngx_http_pywsgi_ctx_t *ctx,
-    const char *buf, size_t n);
-int ngx_http_pywsgi_inline_sendfile(ngx_http_pywsgi_ctx_t *ctx, int fd,
-    int64_t offset, int64_t n);
-
-/* ngx_http_pywsgi_thread.c */
-void ngx_http_pywsgi_run_threaded(ngx_http_request_t *r,
-    ngx_http_pywsgi_ctx_t *ctx);
-int ngx_http_pywsgi_thread_start(ngx_http_pywsgi_ctx_t *ctx,
-    ngx_http_pywsgi_head_t *head, const char *body, size_t len, int flags);
-int ngx_http_pywsgi_thread_write(ngx_http_pywsgi_ctx_t *ctx,
-    const char *buf, size_t n);
-int ngx_http_pywsgi_thread_sendfile(ngx_http_pywsgi_ctx_t *ctx, int fd,
-    int64_t offset, int64_t n);
-void ngx_http_pywsgi_step(ngx_http_pywsgi_ctx_t *ctx);
+/* ngx_http_pywsgi_response.c */
+void ngx_http_pywsgi_run(ngx_http_request_t *r, ngx_http_pywsgi_ctx_t *ctx);
 void ngx_http_pywsgi_step_done(ngx_http_pywsgi_ctx_t *ctx);
+void ngx_http_pywsgi_close(ngx_http_pywsgi_ctx_t *ctx);
+void ngx_http_pywsgi_free(ngx_http_pywsgi_ctx_t *ctx);
+
+/* ngx_http_pywsgi_step.c */
+void ngx_http_pywsgi_step(ngx_http_pywsgi_ctx_t *ctx);
+int ngx_http_pywsgi_step_head(ngx_http_pywsgi_ctx_t *ctx,
+    ngx_http_pywsgi_head_t *head, const char *body, size_t len);
+int ngx_http_pywsgi_step_write(ngx_http_pywsgi_ctx_t *ctx,
+    const char *buf, size_t n);
+int ngx_http_pywsgi_step_sendfile(ngx_http_pywsgi_ctx_t *ctx, int fd,
+    int64_t offset, int64_t n);
+void ngx_http_pywsgi_free_segments(void *data);
 
 /* ngx_http_pywsgi_dispatch.c */
 ngx_http_pywsgi_queue_t *ngx_http_pywsgi_queue_add(ngx_conf_t *cf,

@@ -1,7 +1,7 @@
 
 /*
- * The app's status, headers and body, into nginx: shared by inline and
- * threads mode, always on the event loop.
+ * The app's status and headers, and buffers over its body, into nginx:
+ * always on the event loop.
  */
 
 
@@ -248,34 +248,4 @@ ngx_http_pywsgi_dup(ngx_log_t *log, int fd)
     }
 
     return nfd;
-}
-
-
-/*
- * The end of a response, by the gateway's result: DONE completes it (the
- * last buffer, unless it went out already), ABORT drops the connection so
- * that the client sees a truncated response, never a complete-looking one
- * (no chunked terminator), FAIL answers 500 if nothing was sent.
- */
-
-void
-ngx_http_pywsgi_finalize(ngx_http_request_t *r, ngx_http_pywsgi_ctx_t *ctx,
-    int rc, ngx_int_t out)
-{
-    if (rc == PYWSGI_DONE && ctx->header_sent) {
-        if (!ctx->last_sent && !r->header_only) {
-            out = ngx_http_send_special(r, NGX_HTTP_LAST);
-        }
-
-        ngx_http_finalize_request(r, out);
-        return;
-    }
-
-    if (rc == PYWSGI_FAIL && !ctx->header_sent) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    r->connection->error = 1;
-    ngx_http_finalize_request(r, NGX_ERROR);
 }

@@ -63,13 +63,7 @@ ngx_http_pywsgi_body_handler(ngx_http_request_t *r)
         return;
     }
 
-    if (plcf->mode == NGX_HTTP_PYWSGI_THREADS) {
-        ctx->threaded = 1;
-        ngx_http_pywsgi_run_threaded(r, ctx);
-
-    } else {
-        ngx_http_pywsgi_run_inline(r, ctx);
-    }
+    ngx_http_pywsgi_run(r, ctx);
 }
 
 
@@ -105,7 +99,6 @@ ngx_http_pywsgi_create_ctx(ngx_http_request_t *r)
     ctx->rec.app = app[plcf->app].id;
     ctx->rec.handle = ctx;
     ctx->body = r->request_body ? r->request_body->bufs : NULL;
-    ctx->out_rc = NGX_OK;
 
     ngx_http_set_ctx(r, ctx, ngx_http_pywsgi_module);
 
@@ -113,7 +106,8 @@ ngx_http_pywsgi_create_ctx(ngx_http_request_t *r)
 }
 
 
-/* r->pool is going away: the request must not be touched any more */
+/* r->pool is going away: the request must not be touched any more; with
+   no step in flight the app is closed now, else when the step is over */
 
 static void
 ngx_http_pywsgi_cleanup(void *data)
@@ -122,6 +116,10 @@ ngx_http_pywsgi_cleanup(void *data)
 
     ctx->request = NULL;
     ctx->cleanup = NULL;
+
+    if (ctx->state == NGX_HTTP_PYWSGI_SEND) {
+        ngx_http_pywsgi_close(ctx);
+    }
 }
 
 

@@ -172,6 +172,20 @@ def add_app_arguments(parser):
         help="a venv or Python prefix (default: this Python, %s)" % sys.prefix,
     )
     parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable of the app's processes (repeatable); "
+        "serve also passes on its own environment",
+    )
+    parser.add_argument(
+        "--chdir",
+        metavar="DIR",
+        help="the working directory of the app's processes (default: the "
+        "folder of a file app; for a module app, where serve runs)",
+    )
+    parser.add_argument(
         "--static",
         action="append",
         default=[],
@@ -245,9 +259,8 @@ stopping: Ctrl-C or SIGTERM is the server's graceful stop for at most
 --graceful-timeout seconds, then its fast stop, then SIGKILL %g s later;
 a second Ctrl-C goes to the fast stop at once.
 
-environment: PATH finds nginx (else /usr/sbin/nginx) and apache2.  The app's
-import is checked first with this environment; Apache's children inherit it,
-nginx's workers do not (nginx clears it).
+environment: PATH finds nginx (else /usr/sbin/nginx) and apache2.  The app
+gets serve's environment, on both servers, and --env adds to it.
 """
     % foreground.FAST_STOP_TIMEOUT
 )
@@ -447,11 +460,13 @@ def absolute_app(spec):
 
 def python_path_of(args):
     """--python-path entries, absolute; for a module spec the current
-    directory first, as `python -m` and gunicorn do."""
+    directory after them (the app's own folder, as `python -m` and
+    gunicorn have it, comes after the configured path, as a file app's
+    folder does)."""
     paths = [os.path.abspath(p) for p in args.python_path]
     target = args.app.rpartition(":")[0] or args.app
     if not loader.is_file_spec(target) and os.getcwd() not in paths:
-        paths.insert(0, os.getcwd())
+        paths.append(os.getcwd())
     return paths
 
 
@@ -467,6 +482,21 @@ def static_of(args):
 
 
 SERVER_ONLY = ("host", "port", "workers", "mpm")  # add_server_arguments
+
+
+def process_env_of(args):
+    """{NAME: VALUE} of the --env options."""
+    env = {}
+    for item in args.env:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise CliError("--env %r: give NAME=VALUE" % item)
+        if "\n" in value or "\0" in value:
+            raise CliError(
+                "--env %s: a value cannot hold a newline or NUL" % name
+            )
+        env[name] = value
+    return env
 
 
 def options_of(args, **extra):
@@ -486,6 +516,8 @@ def options_of(args, **extra):
         if args.python_home
         else None,
         python_path=python_path_of(args),
+        process_env=process_env_of(args),
+        chdir=os.path.abspath(args.chdir) if args.chdir else None,
         **extra,
     )
 
@@ -518,7 +550,8 @@ CHECK_APP = """
 import sys
 from pywsgi_embed import loader
 try:
-    loader.load(sys.argv[1], sys.argv[2:])
+    loader.enter_working_directory(sys.argv[1], sys.argv[2])
+    loader.load(sys.argv[1], sys.argv[3:])
 except loader.LoadError as exc:
     sys.stderr.write(str(exc) + "\\n")
     sys.exit(3)
@@ -529,7 +562,7 @@ def check_app(options):
     """Import the app once, in the configured Python, before any server
     starts: a bad path or an import error stops here with the reason."""
     spec = options.mounts[0].app
-    env = dict(os.environ)
+    env = dict(os.environ, **options.process_env)
     package_parent = os.path.dirname(
         os.path.dirname(os.path.abspath(__file__))
     )
@@ -537,7 +570,8 @@ def check_app(options):
         filter(None, [env.get("PYTHONPATH"), package_parent])
     )
     proc = subprocess.run(
-        [python_of(options), "-c", CHECK_APP, spec] + options.python_path,
+        [python_of(options), "-c", CHECK_APP, spec, options.chdir or ""]
+        + options.python_path,
         capture_output=True,
         text=True,
         env=env,
@@ -630,6 +664,7 @@ def cmd_serve(args):
         error_log=log_file(args.error_log),
         graceful_timeout=args.graceful_timeout,
         pid_file=log_file(args.pid_file),
+        pass_env=sorted(os.environ),  # the app sees serve's environment
         **identity_of(args),
     )
     if args.setup_only and not args.server_root:

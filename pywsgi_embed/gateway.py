@@ -37,6 +37,7 @@ _apps = {}  # App by id: a dict, so a bad id (-1 after a failed
 _read = None  # the server's read callback
 _inflight = {}  # step mode: Response -> its cffi handle, between steps
 _errors = None  # wsgi.errors of every request
+_in_working_directory = False  # the first load entered it, once a worker
 
 
 class App:
@@ -167,8 +168,10 @@ def load(cfg, err, errlen):
             check_io(cfg.io)
             set_io(cfg.io, cfg.io_nonblocking)
             redirect_stdio()
+        spec = loader.absolute_spec(_text(cfg.app))
+        enter_working_directory(spec, cfg)
         paths = _text(cfg.python_path).split(":")
-        app = loader.load(_text(cfg.app), paths)
+        app = loader.load(spec, paths)
         app_id = len(_apps)
         _apps[app_id] = App(app, make_template(cfg))
         return app_id + 1
@@ -186,6 +189,17 @@ def run_once(app_id):
     """wsgi.run_once for the requests of app_id: True under CGI
     (pywsgi_embed/cgi.py), whose process serves one request."""
     _apps[app_id].template["wsgi.run_once"] = True
+
+
+def enter_working_directory(spec, cfg):
+    """The working directory is the worker's: the first app's load enters
+    it (pywsgi_config.chdir, or the folder of a file app), before the
+    import, and the later apps' loads leave it."""
+    global _in_working_directory
+    if not _in_working_directory:
+        chdir = _text(cfg.chdir, None)
+        loader.enter_working_directory(spec, chdir)
+        _in_working_directory = True
 
 
 def environ_of(app, env, env_len, length, handle):
@@ -257,7 +271,7 @@ def new_response(rec):
     app = _apps[rec.app]
     handle = _handle_of(rec)
     environ = environ_of(app, rec.env, rec.env_len, rec.content_length, handle)
-    return Response(handle, environ), app.call
+    return Response(handle, environ, app.call), app.call
 
 
 def step(rec):

@@ -18,6 +18,7 @@ emptied when full, so that varying lists cannot crowd out the hot ones.
 """
 
 import re
+from http import HTTPStatus
 
 HOP_BY_HOP = frozenset(
     (
@@ -33,6 +34,7 @@ HOP_BY_HOP = frozenset(
 )
 
 _STATUS = re.compile(r"[1-9][0-9][0-9] [\t\x20-\x7e\x80-\xff]*")
+_BARE_STATUS = re.compile(r"[1-9][0-9][0-9]")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BAD_VALUE_CHAR = re.compile(r"[\x01-\x08\x0a-\x1f\x7f]")
 
@@ -57,20 +59,36 @@ def head_of(status, headers):
     code, line = parse_status(status)
     blob, count, length = encode_headers(headers)
     hit = (line + b"\0" + blob, count, length, code)
-    if key is not None:
+    # a bare "200" is not cached: each call of it reaches the app's
+    # warning in response.py
+    if key is not None and len(status) > 3:
         if len(heads) >= CACHE_MAX:
             heads.clear()
         heads[key] = hit
     return hit
 
 
+def reason_of(code):
+    """The standard reason phrase of a status code."""
+    try:
+        return HTTPStatus(code).phrase
+    except ValueError:
+        return "Unknown"
+
+
 def parse_status(status):
-    """(code, status line bytes) of a valid status, else raise."""
+    """(code, status line bytes) of a valid status, else raise.  A bare
+    "NNN" (gunicorn and NGINX Unit take it, PEP 3333 asks for a reason)
+    gets the standard reason phrase: the status line on the wire stays
+    valid HTTP."""
     if type(status) is not str:
         raise TypeError(
             "start_response(): the status must be a str, not %s"
             % type(status).__name__
         )
+    if _BARE_STATUS.fullmatch(status) is not None:
+        code = int(status)
+        return code, ("%d %s" % (code, reason_of(code))).encode("latin-1")
     if _STATUS.fullmatch(status) is None:
         raise ValueError(
             "start_response(): the status %r is not "

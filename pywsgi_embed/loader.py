@@ -45,12 +45,54 @@ def is_file_spec(target):
 
 
 def add_python_path(entries):
-    """Put the configured directories first on sys.path, in their order."""
-    for entry in reversed([e for e in entries if e]):
-        entry = os.path.abspath(entry)
+    """Put the configured directories first on sys.path, in their order;
+    how many lead it now."""
+    entries = [os.path.abspath(e) for e in entries if e]
+    for entry in reversed(entries):
         if entry in sys.path:
             sys.path.remove(entry)
         sys.path.insert(0, entry)
+    return len(set(entries))
+
+
+def absolute_spec(spec):
+    """spec with a file app's path made absolute: entering the working
+    directory must not move the app."""
+    spec = spec.strip()
+    target, sep, name = spec.rpartition(":")
+    if not sep or "/" in name or name.endswith(".py"):
+        target, sep, name = spec, "", ""
+    if not target or not is_file_spec(target):
+        return spec
+    return os.path.abspath(target) + sep + name
+
+
+def working_directory(spec, chdir=None):
+    """The directory a worker runs its app in: chdir when one is
+    configured, else the folder of a file app (wherever the server was
+    started: "/" under systemd, the shell's directory under `serve`), else
+    None: the server's own working directory stays."""
+    if chdir:
+        return os.path.abspath(chdir)
+    target = parse_spec(spec)[0]
+    if is_file_spec(target):
+        return os.path.dirname(os.path.abspath(target))
+    return None
+
+
+def enter_working_directory(spec, chdir=None):
+    """chdir() into working_directory(spec, chdir), before the app is
+    imported; LoadError if it cannot."""
+    directory = working_directory(spec, chdir)
+    if directory is None:
+        return
+    try:
+        os.chdir(directory)
+    except OSError as exc:
+        raise LoadError(
+            "cannot make %s the working directory (uid %d): %s"
+            % (directory, os.getuid(), exc.strerror)
+        ) from None
 
 
 def _app_traceback(exc):
@@ -67,11 +109,13 @@ def _app_traceback(exc):
     return "".join(lines).rstrip()
 
 
-def _import_file(path):
+def _import_file(path, after=0):
     """Execute an app file as a module, with its directory on sys.path so
-    that it imports its neighbours.  It is registered under its own name
-    (wsgi.py -> wsgi) unless that is taken, so a later `import wsgi`
-    returns it instead of running it twice."""
+    that it imports its neighbours: after the first `after` entries (the
+    configured python path comes first, as with mod_wsgi and NGINX Unit,
+    so a module there wins over a neighbour of the same name).  It is
+    registered under its own name (wsgi.py -> wsgi) unless that is taken,
+    so a later `import wsgi` returns it instead of running it twice."""
     path = os.path.abspath(path)
     if not os.path.isfile(path):
         raise LoadError("%s: no such file" % path)
@@ -81,7 +125,7 @@ def _import_file(path):
         )
     directory = os.path.dirname(path)
     if directory not in sys.path:
-        sys.path.insert(0, directory)
+        sys.path.insert(after, directory)
     name = os.path.splitext(os.path.basename(path))[0]
     if not name.isidentifier() or name in sys.modules:
         name = "_pywsgi_app_%x" % (hash(path) & 0xFFFFFFFF)
@@ -122,10 +166,10 @@ def _import_module(target):
 
 def load(spec, python_path=()):
     """The app callable of spec, importing it now."""
-    add_python_path(python_path)
+    first = add_python_path(python_path)
     target, name, call = parse_spec(spec)
     if is_file_spec(target):
-        module, where = _import_file(target)
+        module, where = _import_file(target, first)
     else:
         module, where = _import_module(target)
     try:

@@ -74,17 +74,22 @@ def log(handle, level, text):
         _log(handle, level, data, len(data))
 
 
-class WSGIError(Exception):
-    """The app broke a rule of PEP 3333."""
+class WSGIError(RuntimeError):
+    """The app broke a rule of PEP 3333.  A RuntimeError, as mod_wsgi and
+    NGINX Unit raise for the same misuse, so an app that catches either
+    works."""
 
 
 class ClientGone(OSError):
     """The client went away while the response was going out."""
 
 
+_warned_no_reason = set()  # id() of the apps told about a bare status
+
+
 def run(handle, environ, call):
     """Run one request to its end: DONE, or ABORT."""
-    resp = Response(handle, environ)
+    resp = Response(handle, environ, call)
     try:
         result = call(environ, resp.start_response)
     except BaseException as exc:
@@ -117,7 +122,7 @@ def run(handle, environ, call):
 class Response:
     """The state of one response, from app() to close()."""
 
-    # count and code are set with head; iterator by proceed() before use
+    # count and code are set with head; next_chunk by proceed() before use
     __slots__ = (
         "handle",
         "environ",
@@ -127,12 +132,14 @@ class Response:
         "code",
         "started",
         "result",
-        "iterator",
+        "next_chunk",
+        "call",
     )
 
-    def __init__(self, handle, environ):
+    def __init__(self, handle, environ, call=None):
         self.handle = handle
         self.environ = environ
+        self.call = call  # the app, for its warnings
         self.head = None  # status line + headers, once start_response ran
         self.left = -1  # bytes the app's Content-Length still allows
         self.started = False  # status and headers went to the server
@@ -151,8 +158,24 @@ class Response:
                 pass
         if hit is None:
             hit = head_of(status, headers)
+            if len(status) == 3:
+                self._no_reason(status, hit[0])
         self.head, self.count, self.left, self.code = hit
         return self.write
+
+    def _no_reason(self, status, head):
+        """A bare "200": accepted with the standard reason phrase, as
+        gunicorn and NGINX Unit do; the app is told once."""
+        if id(self.call) in _warned_no_reason:
+            return
+        _warned_no_reason.add(id(self.call))
+        line = head.split(b"\0", 1)[0].decode("latin-1")
+        log(
+            self.handle,
+            LOG_WARN,
+            "start_response(%r): PEP 3333 asks for 'NNN Reason phrase'; "
+            "sent as %r (logged once per app)" % (status, line),
+        )
 
     def _again(self, exc_info):
         """A call with exc_info, or a second call: allowed only with
@@ -271,7 +294,7 @@ class Response:
             if span is not None:
                 return self._file(*span)
         try:
-            self.iterator = iter(result)
+            self.next_chunk = iter(result).__next__
         except BaseException as exc:
             return self.fail(exc)
         return self.pull()
@@ -299,7 +322,7 @@ class Response:
                 )
             )
         if self.started:  # write() was used: keep the order
-            self.iterator = iter(self.result)
+            self.next_chunk = iter(self.result).__next__
             return self.pull()
         left = self.left
         head = self.head
@@ -321,9 +344,20 @@ class Response:
 
     def pull(self):
         """Send the app's next non-empty chunk: MORE when one went out and
-        more may follow, else DONE or ABORT."""
+        more may follow, else DONE or ABORT.
+
+        The app's iterator was taken once, by proceed(): iterating it here
+        would call its __iter__ again on each pull, which PEP 3333 rules
+        out (an __iter__ may rewind, or call start_response), so only its
+        __next__ is called (as cheap as a for loop: try costs nothing
+        until it catches)."""
+        next_chunk = self.next_chunk
         try:
-            for chunk in self.iterator:
+            while True:
+                try:
+                    chunk = next_chunk()
+                except StopIteration:
+                    break
                 if type(chunk) is not bytes:
                     raise WSGIError(
                         "the app's iterable yielded %s; a WSGI "
@@ -397,7 +431,7 @@ class Response:
     def close(self):
         """Call the iterable's close(), exactly once."""
         result = self.result
-        self.result = self.iterator = None
+        self.result = self.next_chunk = None
         if result is None or type(result) is list:
             return
         try:

@@ -32,6 +32,36 @@ def cli(*args, **kwargs):
     )
 
 
+def wait_serving(proc, port):
+    """Wait for serve's "serving" line, then for the port: serve's check of
+    the config (nginx -t) listens on the port for a moment before, and a
+    connection that lands there is reset.  What serve printed so far is
+    kept in proc.early_output."""
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if line.startswith("pywsgi-embed: serving"):
+            break
+    proc.early_output = "".join(seen)
+    if not harness.wait_for_port(port, proc, timeout=30):
+        out = proc.early_output + proc.communicate(timeout=30)[0]
+        pytest.fail("serve did not start:\n" + out)
+
+
+def wait_serving_file(proc, port, out_path):
+    """wait_serving() of a serve whose output goes to out_path."""
+    if not harness.wait_until(
+        lambda: (
+            "pywsgi-embed: serving" in out_path.read_text()
+            or proc.poll() is not None
+        ),
+        60,
+    ) or not harness.wait_for_port(port, proc, timeout=30):
+        if proc.poll() is None:
+            proc.kill()
+        pytest.fail("serve did not start:\n" + out_path.read_text())
+
+
 def serve(*args):
     port = harness.free_port()
     proc = subprocess.Popen(
@@ -43,9 +73,7 @@ def serve(*args):
         stderr=subprocess.STDOUT,
         text=True,
     )
-    if not harness.wait_for_port(port, proc, timeout=30):
-        out = proc.communicate(timeout=30)[0]
-        pytest.fail("serve did not start:\n" + out)
+    wait_serving(proc, port)
     return proc, port
 
 
@@ -62,7 +90,8 @@ class Serving:
     def stop(self, signum=signal.SIGINT):
         if self.proc.poll() is None:
             self.proc.send_signal(signum)
-        return self.proc.communicate(timeout=30)[0]
+        early = getattr(self.proc, "early_output", "")
+        return early + self.proc.communicate(timeout=30)[0]
 
     def __exit__(self, kind, exc, tb):
         if exc is not None:
@@ -170,8 +199,8 @@ def test_serve_a_module_spec_from_the_current_directory(tmp_path):
         stderr=subprocess.STDOUT,
         text=True,
     )
+    wait_serving(proc, port)
     with Serving(proc, port):
-        assert harness.wait_for_port(port, proc, timeout=30)
         assert get(port) == (200, b"factory made")
 
 
@@ -213,7 +242,7 @@ def test_doctor_reports_each_part():
     assert all("cffi" in l for l in problems), problems
 
 
-# -- stopping with a request stuck in the app --------------------------------
+# -- stopping with a request stuck in the app ---------------------------------
 
 
 def server_pgid(proc):
@@ -261,9 +290,7 @@ class StuckServe:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        if not harness.wait_for_port(self.port, self.proc, timeout=30):
-            self.proc.kill()
-            pytest.fail("serve did not start:\n" + self.output())
+        wait_serving_file(self.proc, self.port, self.out_path)
         self.pgid = server_pgid(self.proc)
         self.client = socket.create_connection(("127.0.0.1", self.port))
         self.client.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
@@ -399,7 +426,7 @@ def test_serve_on_a_port_in_use_says_so_before_serving(server):
     assert "AH00015" not in proc.stderr  # Apache's misleading "logs"
 
 
-# -- logs ----------------------------------------------------------------------
+# -- logs ---------------------------------------------------------------------
 
 
 def serve_to_file(tmp_path, *args):
@@ -416,9 +443,7 @@ def serve_to_file(tmp_path, *args):
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    if not harness.wait_for_port(port, proc, timeout=30):
-        proc.kill()
-        pytest.fail("serve did not start:\n" + out_path.read_text())
+    wait_serving_file(proc, port, out_path)
     return proc, port, out_path
 
 
@@ -488,7 +513,7 @@ def test_output_redirected_to_a_file_keeps_every_line_whole(tmp_path, server):
     assert "[info]" not in out and ":info]" not in out, out
 
 
-# -- help and config -----------------------------------------------------------
+# -- help and config ----------------------------------------------------------
 
 
 def test_serve_help_shows_defaults_app_forms_examples_environment():
@@ -546,7 +571,7 @@ def test_make_run_takes_the_port_and_the_server():
     assert "serve examples/hello.py --server apache --port 8123" in proc.stdout
 
 
-# -- the options a site needs ------------------------------------------------
+# -- the options a site needs -------------------------------------------------
 
 
 def uid_of(pid):
@@ -669,7 +694,7 @@ def test_setup_only_needs_a_server_root():
     assert "--setup-only needs --server-root" in proc.stderr
 
 
-# -- --config FILE -------------------------------------------------------------
+# -- --config FILE ------------------------------------------------------------
 
 
 @pytest.mark.parametrize("server", ["nginx", "apache"])
@@ -694,8 +719,7 @@ def test_config_file_sets_the_options(tmp_path, server):
         stderr=subprocess.STDOUT,
         text=True,
     )
-    if not harness.wait_for_port(port, proc, timeout=30):
-        pytest.fail("serve did not start:\n" + proc.communicate(timeout=30)[0])
+    wait_serving(proc, port)
     with Serving(proc, port) as running:
         assert get(port, "/hello/")[1].startswith(b"Hello from Python")
         assert get(port, "/files/a.txt") == (200, b"from the file\n")
@@ -750,7 +774,7 @@ def test_serve_without_an_app_says_how_to_give_one():
     assert "APP is required" in proc.stderr
 
 
-# -- cgi -----------------------------------------------------------------------
+# -- cgi ----------------------------------------------------------------------
 
 CGI_ENV = {
     "GATEWAY_INTERFACE": "CGI/1.1",
@@ -817,3 +841,106 @@ def test_cgi_app_that_does_not_load_is_a_500_with_the_reason(tmp_path):
     assert proc.returncode == 1
     assert proc.stdout.startswith(b"Status: 500 Internal Server Error\r\n")
     assert b"no such file" in proc.stderr
+
+
+PROCESS_APP = """
+import os
+SHELL = os.environ["PYWSGI_T_SHELL"]   # read at import time
+DATA = open("data.txt").read()         # relative to --chdir
+
+def application(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [("%s|%s|%s|%s" % (SHELL, os.environ.get("PYWSGI_T_FLAG"),
+             os.environ.get("PYWSGI_T_OVER"), DATA)).encode()]
+"""
+
+
+@pytest.mark.parametrize("server", ["nginx", "apache"])
+def test_serve_passes_its_environment_env_and_chdir(tmp_path, server):
+    site, work = tmp_path / "site", tmp_path / "work"
+    site.mkdir()
+    work.mkdir()
+    (site / "wsgi.py").write_text(PROCESS_APP)
+    (work / "data.txt").write_text("work data")
+    port = harness.free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pywsgi_embed",
+            "serve",
+            "site/wsgi.py",
+            "--server",
+            server,
+            "--port",
+            str(port),
+            "--env",
+            "PYWSGI_T_FLAG=a=b c",
+            "--env",
+            "PYWSGI_T_OVER=from --env",
+            "--chdir",
+            "work",
+        ],
+        cwd=str(tmp_path),
+        env=dict(
+            os.environ,
+            PYTHONPATH=ROOT,
+            PYWSGI_T_SHELL="from the shell",
+            PYWSGI_T_OVER="from the shell",
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    with Serving(proc, port):
+        # serve's "nginx -t" listens on the port for a moment too: wait for
+        # the answer of the running server, not for the port
+        answers = []
+
+        def answered():
+            try:
+                answers.append(get(port))
+                return True
+            except OSError:
+                return proc.poll() is not None
+
+        assert harness.wait_until(answered, timeout=60) and answers
+        assert answers[-1] == (
+            200,
+            b"from the shell|a=b c|from --env|work data",
+        )
+
+
+def test_serve_refuses_a_bad_env():
+    proc = cli("serve", HELLO, "--env", "NOVALUE")
+    assert proc.returncode == 1
+    assert "--env 'NOVALUE': give NAME=VALUE" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "server, env, chdir",
+    [
+        ("nginx", 'pywsgi_process_env "A" "1 2";', 'pywsgi_chdir "/srv";'),
+        ("apache", 'PyWSGIProcessEnv "A" "1 2"', 'PyWSGIChdir "/srv"'),
+    ],
+)
+def test_config_prints_the_process_settings(server, env, chdir):
+    proc = cli(
+        "config",
+        server,
+        "examples/hello.py",
+        "--env",
+        "A=1 2",
+        "--chdir",
+        "/srv",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert env in proc.stdout.splitlines()
+    assert chdir in proc.stdout.splitlines()
+
+
+def test_nginx_passes_the_environment_but_its_own_variables():
+    from pywsgi_embed.servers import nginx
+
+    lines = nginx.env_lines(["HOME", "TZ", "NGINX", "DATABASE_URL", "X Y"])
+    assert lines == ['env "HOME";', 'env "DATABASE_URL";', 'env "X Y";']

@@ -106,16 +106,29 @@ def check_serve(argv, sandbox):
         assert os.access(os.path.join(root, "start"), os.X_OK)
         return
     port = harness.free_port()
-    proc = subprocess.Popen(
-        argv + ["--port", str(port)],
-        cwd=sandbox,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    out_path = sandbox / "serve.out"
+    with open(out_path, "w") as out:
+        proc = subprocess.Popen(
+            argv + ["--port", str(port)],
+            cwd=sandbox,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     try:
-        assert harness.wait_for_port(port, proc, timeout=60), argv
+        # after "serving": serve's nginx -t listens on the port before
+        assert harness.wait_until(
+            lambda: (
+                "pywsgi-embed: serving" in out_path.read_text()
+                or proc.poll() is not None
+            ),
+            60,
+        ), argv
+        assert harness.wait_for_port(port, proc, timeout=60), (
+            argv,
+            out_path.read_text(),
+        )
         with urllib.request.urlopen(
             "http://127.0.0.1:%d/" % port, timeout=30
         ) as resp:
@@ -123,8 +136,8 @@ def check_serve(argv, sandbox):
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
-        out = proc.communicate(timeout=60)[0]
-    assert proc.returncode == 0, (argv, out)
+        proc.wait(timeout=60)
+    assert proc.returncode == 0, (argv, out_path.read_text())
 
 
 def check_cgi_script(block, sandbox):

@@ -34,6 +34,18 @@ def quote(value):
     return '"%s"' % str(value).replace("\\", "\\\\").replace('"', '\\"')
 
 
+def process_lines(options):
+    """Main-server lines of the children's environment and directory (the
+    children inherit Apache's own environment too)."""
+    lines = [
+        "PyWSGIProcessEnv %s %s" % (quote(k), quote(v))
+        for k, v in options.process_env.items()
+    ]
+    if options.chdir:
+        lines.append("PyWSGIChdir %s" % quote(options.chdir))
+    return lines
+
+
 def load(name, filename=None):
     """LoadModule unless the module is compiled in (Debian builds a few,
     log_config among them, into apache2)."""
@@ -215,6 +227,7 @@ class ApacheServer(base.Server):
                 "PyWSGIPythonPath %s"
                 % " ".join(quote(p) for p in o.python_path)
             )
+        lines += process_lines(o)
         lines += [
             "PyWSGIEnv %s %s" % (quote(k), quote(v))
             for k, v in o.environ.items()
@@ -238,6 +251,7 @@ class ApacheServer(base.Server):
                 "PyWSGIPythonPath %s"
                 % " ".join(quote(p) for p in o.python_path)
             )
+        lines += process_lines(o)
         lines += ["", "# in the server config or a <VirtualHost>:"]
         lines += [
             "PyWSGIEnv %s %s" % (quote(k), quote(v))

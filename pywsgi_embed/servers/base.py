@@ -37,6 +37,13 @@ class Options:
     python_home: Optional[str] = None  # venv or prefix; None: sys.prefix
     python_path: List[str] = dataclasses.field(default_factory=list)
     environ: Dict[str, str] = dataclasses.field(default_factory=dict)
+    # the workers' process environment: variables set to these values, and
+    # (nginx, which clears the rest) names passed on from the environment
+    # the server starts in; the working directory (None: the folder of a
+    # file app)
+    process_env: Dict[str, str] = dataclasses.field(default_factory=dict)
+    pass_env: List[str] = dataclasses.field(default_factory=list)
+    chdir: Optional[str] = None
     error_log: Optional[str] = None  # None: stderr (the terminal)
     access_log: Optional[str] = None  # a file, "-" stdout, None: off
     log_level: str = "info"

@@ -43,6 +43,32 @@ def user_line(options):
     return "user root;" if os.geteuid() == 0 else ""
 
 
+# names nginx keeps for itself: TZ reaches the workers anyway, NGINX and
+# NGINX_BPF_MAPS carry the listening sockets of a binary upgrade
+OWN_ENV = frozenset(("TZ", "NGINX", "NGINX_BPF_MAPS"))
+
+
+def env_lines(names):
+    """Main-context "env NAME;" lines: nginx clears its workers'
+    environment except for the variables named so."""
+    return [
+        "env %s;" % _quote(name)
+        for name in names
+        if name not in OWN_ENV and name and "=" not in name
+    ]
+
+
+def process_lines(options):
+    """http-context lines of the workers' environment and directory."""
+    lines = [
+        "pywsgi_process_env %s %s;" % (_quote(k), _quote(v))
+        for k, v in options.process_env.items()
+    ]
+    if options.chdir:
+        lines.append("pywsgi_chdir %s;" % _quote(options.chdir))
+    return lines
+
+
 class NginxServer(base.Server):
     name = "nginx"
     pid_name = "nginx.pid"
@@ -88,6 +114,9 @@ class NginxServer(base.Server):
             # the app and its venv must be readable by the workers' user
             user_line(o),
             "thread_pool pywsgi threads=%d;" % o.threads,
+        ]
+        lines += env_lines(o.pass_env)
+        lines += [
             "",
             "events {",
             "    worker_connections 1024;",
@@ -112,6 +141,7 @@ class NginxServer(base.Server):
             "pywsgi_python_home %s;" % _quote(o.home()),
         ]
         lines += ["pywsgi_python_path %s;" % _quote(p) for p in o.python_path]
+        lines += process_lines(o)
         lines += ["", "server {", "    listen %s:%d;" % (o.host, o.port)]
         lines += [
             "    pywsgi_param %s %s;" % (k, _quote(v))
@@ -155,11 +185,15 @@ class NginxServer(base.Server):
             "# that run Python:",
             "load_module %s;" % self.module_path(),
             "thread_pool pywsgi threads=%d;" % o.threads,
+            "# nginx clears its workers' environment: pass a variable of the",
+            "# environment nginx starts in with env NAME; here, or set one",
+            "# with pywsgi_process_env NAME VALUE; in http { }",
             "",
             "# in http { }:",
             "pywsgi_python_home %s;" % _quote(o.home()),
         ]
         lines += ["pywsgi_python_path %s;" % _quote(p) for p in o.python_path]
+        lines += process_lines(o)
         lines += ["", "# in your server { }:"]
         lines += [
             "pywsgi_param %s %s;" % (k, _quote(v))

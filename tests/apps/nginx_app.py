@@ -1,6 +1,8 @@
 """The app of the nginx-specific tests: slow requests, a sink for big
-uploads, a big streamed download, a version stamp for reloads, and a
-CPU-bound route that tells its thread."""
+uploads, a big streamed download, a version stamp for reloads, a
+CPU-bound route that tells its thread, and routes that count what runs at
+once (/wait, /hold, /spin, with /stats and /release) so that the tests of
+the scheduler count events instead of timing them."""
 
 import os
 import threading
@@ -8,6 +10,55 @@ import time
 from urllib.parse import parse_qs
 
 VERSION = "v1"  # tests rewrite this line to check reloads
+
+_lock = threading.Lock()
+_counts = {"waiting": 0, "most_waiting": 0, "held": 0, "spinning": 0}
+_release = threading.Event()
+
+
+def _count(name, delta):
+    with _lock:
+        _counts[name] += delta
+        if name == "waiting":
+            _counts["most_waiting"] = max(
+                _counts["most_waiting"], _counts["waiting"]
+            )
+
+
+def _counted(name, action):
+    _count(name, 1)
+    try:
+        action()
+    finally:
+        _count(name, -1)
+
+
+def _spin():
+    # CPU only (the GIL held but for the interpreter's switches) until
+    # /release
+    while not _release.is_set():
+        pass
+
+
+def counting_routes(path, q):
+    """The body of a counting route, or None for another path."""
+    if path == "/wait":  # a request that waits, like a database query
+        _counted("waiting", lambda: time.sleep(float(q.get("ms", "20")) / 1e3))
+        return b"waited"
+    if path == "/hold":  # waits until /release
+        _counted("held", lambda: _release.wait(120))
+        return b"held"
+    if path == "/spin":  # computes until /release
+        _counted("spinning", _spin)
+        return b"spun"
+    if path == "/release":
+        _release.set()
+        return b"released"
+    if path == "/stats":
+        with _lock:
+            stats = "%(waiting)d %(most_waiting)d %(held)d %(spinning)d"
+            return (stats % _counts).encode()
+    return None
 
 
 def application(environ, start_response):
@@ -34,7 +85,7 @@ def application(environ, start_response):
                 ("Content-Length", str(size)),
             ],
         )
-        block = b"d" * (1 << 16)
+        block = b"d" * int(q.get("block", str(1 << 16)))
 
         def stream():
             left = size
@@ -52,6 +103,6 @@ def application(environ, start_response):
             pass
         body = b"%d" % threading.get_ident()
     else:
-        body = b"hello"
+        body = counting_routes(path, q) or b"hello"
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [body]

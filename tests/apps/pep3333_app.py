@@ -132,7 +132,6 @@ BAD_HEADERS = {
 
 BAD_STATUS = {
     "bytes": b"200 OK",
-    "no_reason": "200",
     "short": "20 OK",
     "crlf": "200 OK\r\nX: y",
     "int": 200,
@@ -351,6 +350,81 @@ def route_big(environ, start_response):
 def route_sleep(environ, start_response):
     time.sleep(float(query(environ).get("s", "0.3")))
     return reply(start_response, "slept")
+
+
+# -- the iterable: iter() once (PEP 3333) -----------------------------------
+
+
+class CountsIter:
+    """Three chunks; __iter__ counts its calls, the last chunk says how
+    many there were (PEP 3333: the server calls iter() once)."""
+
+    def __init__(self):
+        self.calls = 0
+        self.left = [b"one ", b"two "]
+
+    def __iter__(self):
+        self.calls += 1
+        return self
+
+    def __next__(self):
+        if self.left:
+            return self.left.pop(0)
+        if self.calls is None:
+            raise StopIteration
+        calls, self.calls = self.calls, None
+        return b"iter-calls=%d" % calls
+
+
+class RewindsIter:
+    """__iter__ starts over and returns self: a server that takes iter()
+    again for each chunk never reaches the end."""
+
+    CHUNKS = (b"first ", b"second ", b"third")
+
+    def __iter__(self):
+        self.index = 0
+        return self
+
+    def __next__(self):
+        if self.index == len(self.CHUNKS):
+            raise StopIteration
+        self.index += 1
+        return self.CHUNKS[self.index - 1]
+
+
+class StartsInIter:
+    """start_response is called by __iter__ (NGINX Unit's iter_exception
+    app does this): a second iter() would call it a second time."""
+
+    def __init__(self, start_response):
+        self.start_response = start_response
+        self.left = [b"started ", b"in ", b"__iter__"]
+
+    def __iter__(self):
+        self.start_response(
+            "200 OK", [("Content-Type", "text/plain"), ("X-From", "iter")]
+        )
+        return self
+
+    def __next__(self):
+        if not self.left:
+            raise StopIteration
+        return self.left.pop(0)
+
+
+def route_iter_counted(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return CountsIter()
+
+
+def route_iter_rewinds(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return RewindsIter()
+
+
+def route_iter_starts(environ, start_response):
+    return StartsInIter(start_response)
 
 
 # -- close() ---------------------------------------------------------------------

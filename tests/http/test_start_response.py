@@ -25,7 +25,6 @@ def test_bad_status_or_headers_rejected_inside_start_response(
         "name_space",
         "hop_connection",
         "hop_mixed_case",
-        "status_no_reason",
         "not_latin1",
     ],
 )
@@ -34,6 +33,21 @@ def test_bad_headers_uncaught_give_500(target, kind):  # 14, 18, 25
     assert resp.status == 500
     assert resp.header("Injected") is None
     assert "start_response()" in wait_for_log(target, "start_response()")
+
+
+@pytest.mark.not_cgi(
+    "one process per request: the warning once per app comes each time"
+)
+def test_bare_status_is_sent_with_its_reason_and_warned_once(target):
+    # gunicorn and NGINX Unit accept "202"; PEP 3333 asks for a reason
+    for _ in range(2):
+        resp = get(target, url("/app/status", status="202"))
+        assert (resp.status, resp.reason) == (202, "Accepted")
+        assert resp.body == b"status 202"
+    marker = "after-bare-status-%s" % target.mode
+    get(target, url("/app/errors", msg=marker))  # logged after the two
+    log = wait_for_log(target, marker)
+    assert log.count("start_response('202')") == 1, log
 
 
 def test_start_response_returns_write_and_takes_positionals(target):  # 14

@@ -1,9 +1,11 @@
 """Big bodies both ways stay out of the worker's memory: the request body
 goes to nginx's temp file, a streamed response waits for a slow client
-(backpressure) instead of piling up."""
+(backpressure) instead of piling up, in threads and in inline mode."""
 
 import socket
 import time
+
+import pytest
 
 from tests import harness
 from tests.nginx.conftest import status_kb, workers_of
@@ -46,8 +48,9 @@ def test_upload_200mb(nginx):
     assert growth < 32 * 1024, "worker peak RSS grew %d KiB" % growth
 
 
-def test_download_1gb_to_a_slow_reader(nginx):
-    srv = nginx()
+@pytest.mark.parametrize("mode", ["threads", "inline"])
+def test_download_1gb_to_a_slow_reader(nginx, mode):
+    srv = nginx(mode=mode)
     size = 1 << 30
     received = []
 
@@ -68,6 +71,34 @@ def test_download_1gb_to_a_slow_reader(nginx):
                 total += len(data)
                 if time.monotonic() < slow_until:
                     time.sleep(0.01)  # a slow start, then as fast as we can
+            received.append(total)
+
+    growth = peak_growth_kb(srv, download)
+    header_bytes = received[0] - size
+    assert 0 < header_bytes < 1024, received
+    assert growth < 32 * 1024, "worker peak RSS grew %d KiB" % growth
+
+
+@pytest.mark.parametrize("mode", ["threads", "inline"])
+def test_400_chunks_of_1mb_to_a_fast_reader(nginx, mode):
+    # each chunk is freed once sent: inline mode used to keep them all in
+    # r->pool until the response ended (426 MB for this one)
+    srv = nginx(mode=mode)
+    size = 400 * MB
+    received = []
+
+    def download():
+        with socket.create_connection((srv.host, srv.port), timeout=120) as s:
+            s.sendall(
+                b"GET /download?size=%d&block=%d HTTP/1.1\r\nHost: h\r\n"
+                b"Connection: close\r\n\r\n" % (size, MB)
+            )
+            total = 0
+            while True:
+                data = s.recv(1 << 20)
+                if not data:
+                    break
+                total += len(data)
             received.append(total)
 
     growth = peak_growth_kb(srv, download)

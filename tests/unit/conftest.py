@@ -23,7 +23,13 @@ from tests.unit.recorder import Recorder, install  # noqa: E402
 
 
 @pytest.fixture
-def server():
+def server(monkeypatch):
+    """A fresh worker, as far as the core can tell: its first load enters
+    the working directory (a file app's folder), which is put back."""
+    from pywsgi_embed import gateway
+
+    monkeypatch.setattr(gateway, "_in_working_directory", False)
+    monkeypatch.chdir(os.getcwd())
     rec = install(Recorder())
     yield rec
     assert not rec.callback_errors, rec.callback_errors

@@ -226,6 +226,7 @@ class Recorder:
         environ=b"",
         multithread=1,
         multiprocess=1,
+        chdir=None,
     ):
         """A pywsgi_config * (and what it points to, kept alive)."""
         cfg = ffi.new("pywsgi_config *")
@@ -247,6 +248,7 @@ class Recorder:
         cfg.io = self.io
         cfg.multithread = multithread
         cfg.multiprocess = multiprocess
+        cfg.chdir = text(chdir) if chdir is not None else ffi.NULL
         self._keep.append(keep)
         return cfg
 

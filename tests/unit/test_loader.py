@@ -74,6 +74,32 @@ def test_relative_file_spec(server, tmp_path, monkeypatch):
     assert app_id >= 0, err
 
 
+def test_relative_file_spec_in_a_subfolder(server, tmp_path, monkeypatch):
+    # the app's folder becomes the working directory: the relative spec
+    # is resolved before that
+    (tmp_path / "site").mkdir()
+    write(tmp_path / "site", "rel_sub_app.py", HELLO)
+    monkeypatch.chdir(tmp_path)
+    app_id, err = server.load("site/rel_sub_app.py:application")
+    assert app_id >= 0, err
+    assert os.getcwd() == str(tmp_path / "site")
+
+
+@pytest.mark.parametrize(
+    "spec, want",
+    [
+        ("a/b.py", "{cwd}/a/b.py"),
+        ("b.py:app", "{cwd}/b.py:app"),
+        ("a/b.py:make()", "{cwd}/a/b.py:make()"),
+        ("/abs/c.py", "/abs/c.py"),
+        ("pkg.mod:app", "pkg.mod:app"),
+        ("pkg.mod", "pkg.mod"),
+    ],
+)
+def test_absolute_spec(spec, want):
+    assert loader.absolute_spec(spec) == want.format(cwd=os.getcwd())
+
+
 def test_module_spec(server, tmp_path, modname):
     write(tmp_path, modname + ".py", HELLO)
     app_id, err = server.load(
@@ -295,3 +321,74 @@ def test_failed_load_does_not_register(server, tmp_path):
     before = len(gateway._apps)
     server.load(str(tmp_path / "missing.py"))
     assert len(gateway._apps) == before
+
+
+def test_python_path_comes_before_the_app_folder(server, tmp_path, modname):
+    # a module in the configured path wins over a neighbour of the same
+    # name, as with mod_wsgi and NGINX Unit
+    configured = tmp_path / "configured"
+    app_dir = tmp_path / "app"
+    configured.mkdir()
+    app_dir.mkdir()
+    write(configured, modname + ".py", "WHERE = 'configured'\n")
+    write(app_dir, modname + ".py", "WHERE = 'neighbour'\n")
+    app = write(
+        app_dir,
+        "wsgi.py",
+        "import %s as found\n%s" % (modname, HELLO),
+    )
+    saved = sys.path[:]
+    try:
+        app_id, err = server.load(app, python_path=str(configured))
+        assert app_id >= 0, err
+        assert sys.modules[modname].WHERE == "configured"
+        assert sys.path.index(str(configured)) < sys.path.index(str(app_dir))
+    finally:
+        sys.path[:] = saved
+
+
+def test_a_file_app_runs_in_its_folder(server, tmp_path):
+    app_dir = tmp_path / "site"
+    app_dir.mkdir()
+    (app_dir / "data.txt").write_text("relative data")
+    app = write(
+        app_dir,
+        "wsgi_cwd_%s.py" % uuid.uuid4().hex[:8],
+        "DATA = open('data.txt').read()\n" + HELLO,
+    )
+    app_id, err = server.load(app)
+    assert app_id >= 0, err
+    assert os.getcwd() == str(app_dir)
+
+
+def test_chdir_is_entered_before_the_import(server, tmp_path):
+    (tmp_path / "data.txt").write_text("relative data")
+    app_dir = tmp_path / "site"
+    app_dir.mkdir()
+    app = write(
+        app_dir,
+        "wsgi_cwd_%s.py" % uuid.uuid4().hex[:8],
+        "DATA = open('data.txt').read()\n" + HELLO,
+    )
+    app_id, err = server.load(app, chdir=str(tmp_path))
+    assert app_id >= 0, err
+    assert os.getcwd() == str(tmp_path)
+
+
+def test_a_missing_chdir_is_a_load_error(server, tmp_path):
+    missing = str(tmp_path / "no-such-dir")
+    app_id, err = server.load(write(tmp_path, "w.py", HELLO), chdir=missing)
+    assert app_id == -1
+    assert "cannot make %s the working directory" % missing in err
+    assert "No such file or directory" in err
+
+
+def test_the_first_app_sets_the_working_directory(server, tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    for d in (first, second):
+        app = write(d, "wsgi_%s.py" % uuid.uuid4().hex[:8], HELLO)
+        app_id, err = server.load(app)
+        assert app_id >= 0, err
+    assert os.getcwd() == str(first)

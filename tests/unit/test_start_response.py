@@ -53,7 +53,6 @@ def test_status_must_be_str(server, status):
 @pytest.mark.parametrize(
     "status",
     [
-        "200",
         "OK",
         "20 OK",
         "2000 OK",
@@ -357,3 +356,46 @@ def test_write_past_content_length_raises(server):
 
     code, seen = server.run(server.add_app(app))
     assert (code, seen.body) == (DONE, b"abcde")
+
+
+@pytest.mark.parametrize(
+    "status, line",
+    [("200", b"200 OK"), ("404", b"404 Not Found"), ("299", b"299 Unknown")],
+)
+def test_bare_status_gets_the_standard_reason(server, status, line):
+    def app(environ, start_response):
+        start_response(status, [("Content-Type", "text/plain")])
+        return [b"bare"]
+
+    _, seen = server.run(server.add_app(app))
+    assert seen.status_line == line
+    assert seen.body == b"bare"
+
+
+def test_bare_status_is_warned_once_per_app(server):
+    def app(environ, start_response):
+        start_response("201", [])
+        return [b"x"]
+
+    def other(environ, start_response):
+        start_response("201", [])
+        return [b"y"]
+
+    first = server.add_app(app)
+    second = server.add_app(other)
+    logs = [server.run(a)[1] for a in (first, first, second)]
+    warned = ["start_response('201')" in seen.log_text() for seen in logs]
+    assert warned == [True, False, True]
+    assert "sent as '201 Created'" in logs[0].log_text()
+
+
+def test_wsgi_error_is_a_runtime_error(server):
+    def app(environ, start_response):
+        start_response("200 OK", [])
+        try:
+            start_response("200 OK", [])
+        except RuntimeError as exc:
+            return [type(exc).__name__.encode()]
+        return [b"not raised"]
+
+    assert server.run(server.add_app(app))[1].body == b"WSGIError"

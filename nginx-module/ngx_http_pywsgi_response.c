@@ -1,22 +1,30 @@
 
 /*
- * Threads mode: the event loop never runs Python.
+ * A request's life on the event loop, in both modes: a series of steps
+ * (ngx_http_pywsgi_step.c) and what the loop does with each one's output.
  *
- * A request is a series of steps on the thread pool (queued by
- * ngx_http_pywsgi_dispatch.c, which picks the threads).  The first runs
- * pywsgi_start() (the app up to its first body chunk), each later one
- * pywsgi_next() (one more chunk).  On the pool thread the io callbacks
- * only copy what the app produced into memory of the request's ctx
- * (malloc'd, never nginx structures).  The step's completion, on the
- * loop, hands that to nginx; the next step is queued only once nginx
- * has sent it all (the output drained), so a slow client holds back the
- * app instead of filling memory, and holds no thread while it reads.
+ * The first step runs pywsgi_start() (the app up to its first body
+ * chunk), each later one pywsgi_next() (one more chunk).  In threads mode
+ * a step runs on the thread pool (queued by ngx_http_pywsgi_dispatch.c);
+ * in inline mode on the loop itself, the first one at once and each later
+ * one from a posted event, so that other connections get their turn
+ * between two chunks.  Either way the step only copies what the app made
+ * into memory of the ctx; its completion, here, hands that to nginx, and
+ * the next step runs only once nginx has sent it all (the output drained):
+ * a slow client holds back the app instead of filling memory, and holds
+ * no thread while it reads.
  *
- * While a step runs the request is pinned (r->main->blocked, as nginx's
- * own thread handlers do) and a timer keeps a gracefully quitting worker
- * alive.  If the request goes away anyway, a pool cleanup clears
- * ctx->request; the next completion then cancels the app (its iterable's
- * close() runs on a pool thread too) and frees the ctx.
+ * ctx->state says where the request is (see ngx_http_pywsgi_module.h);
+ * every way out (the response complete, cut, failed, the client gone, the
+ * request finalized by nginx under our feet) goes through
+ * ngx_http_pywsgi_close(): an app still mid-response is closed by one more
+ * step (its iterable's close() runs, on a pool thread in threads mode),
+ * then the ctx is freed.
+ *
+ * While a threads-mode step runs the request is pinned (r->main->blocked,
+ * as nginx's own thread handlers do) and a timer keeps a gracefully
+ * quitting worker alive; if the request goes away anyway, the pool cleanup
+ * clears ctx->request and the step's completion closes the app.
  */
 
 
@@ -27,11 +35,12 @@
 
 
 static ngx_int_t ngx_http_pywsgi_post(ngx_http_pywsgi_ctx_t *ctx);
+static void ngx_http_pywsgi_inline_handler(ngx_event_t *ev);
 static void ngx_http_pywsgi_hold_handler(ngx_event_t *ev);
 static void ngx_http_pywsgi_after_step(ngx_http_request_t *r,
     ngx_http_pywsgi_ctx_t *ctx);
 static ngx_int_t ngx_http_pywsgi_output(ngx_http_request_t *r,
-    ngx_http_pywsgi_ctx_t *ctx);
+    ngx_http_pywsgi_ctx_t *ctx, ngx_uint_t last);
 static ngx_chain_t *ngx_http_pywsgi_segments(ngx_http_request_t *r,
     ngx_http_pywsgi_ctx_t *ctx);
 static ngx_uint_t ngx_http_pywsgi_drained(ngx_http_request_t *r,
@@ -41,30 +50,38 @@ static void ngx_http_pywsgi_wait(ngx_http_request_t *r,
 static void ngx_http_pywsgi_write_handler(ngx_http_request_t *r);
 static void ngx_http_pywsgi_next(ngx_http_request_t *r,
     ngx_http_pywsgi_ctx_t *ctx);
-static void ngx_http_pywsgi_end(ngx_http_request_t *r,
+static void ngx_http_pywsgi_finish(ngx_http_request_t *r,
     ngx_http_pywsgi_ctx_t *ctx, int rc, ngx_int_t out);
-static void ngx_http_pywsgi_abandon(ngx_http_pywsgi_ctx_t *ctx);
+static void ngx_http_pywsgi_finalize(ngx_http_request_t *r, int rc,
+    ngx_int_t out);
 static ngx_int_t ngx_http_pywsgi_keep_sent(ngx_http_request_t *r,
     ngx_http_pywsgi_ctx_t *ctx);
-static void ngx_http_pywsgi_free_segments(void *data);
-static int ngx_http_pywsgi_append(ngx_http_pywsgi_ctx_t *ctx,
-    ngx_http_pywsgi_seg_t *seg);
 
+
+/* the request body is read: run the app */
 
 void
-ngx_http_pywsgi_run_threaded(ngx_http_request_t *r,
-    ngx_http_pywsgi_ctx_t *ctx)
+ngx_http_pywsgi_run(ngx_http_request_t *r, ngx_http_pywsgi_ctx_t *ctx)
 {
     ngx_http_pywsgi_loc_conf_t  *plcf;
 
     plcf = ngx_http_get_module_loc_conf(r, ngx_http_pywsgi_module);
 
+    ctx->mode = plcf->mode;
     ctx->queue = plcf->queue;
     ctx->out_last = &ctx->out;
+    ctx->state = NGX_HTTP_PYWSGI_START;
 
-    ctx->hold.data = ctx;
-    ctx->hold.handler = ngx_http_pywsgi_hold_handler;
-    ctx->hold.log = ngx_cycle->log;
+    if (ctx->mode == NGX_HTTP_PYWSGI_INLINE) {
+        ctx->event.handler = ngx_http_pywsgi_inline_handler;
+
+        /* the first step at once: one response in one call of the loop */
+        ngx_http_pywsgi_step(ctx);
+        ngx_http_pywsgi_step_done(ctx);
+        return;
+    }
+
+    ctx->event.handler = ngx_http_pywsgi_hold_handler;
 
     if (ngx_http_pywsgi_post(ctx) != NGX_OK) {
         ngx_http_pywsgi_free(ctx);
@@ -73,52 +90,57 @@ ngx_http_pywsgi_run_threaded(ngx_http_request_t *r,
 }
 
 
+/* the step of ctx->state, later: on the pool, or from a posted event */
+
 static ngx_int_t
 ngx_http_pywsgi_post(ngx_http_pywsgi_ctx_t *ctx)
 {
+    ctx->event.data = ctx;
+    ctx->event.log = ngx_cycle->log;
+
+    if (ctx->mode == NGX_HTTP_PYWSGI_INLINE) {
+        ngx_post_event(&ctx->event, &ngx_posted_events);
+        return NGX_OK;
+    }
+
     if (ngx_http_pywsgi_dispatch(ctx->queue, ctx) != NGX_OK) {
         return NGX_ERROR;
     }
-
-    ctx->posted = 1;
 
     if (ctx->request) {
         ctx->request->main->blocked++;
     }
 
-    ngx_add_timer(&ctx->hold, NGX_HTTP_PYWSGI_HOLD);
+    ngx_add_timer(&ctx->event, NGX_HTTP_PYWSGI_HOLD);
 
     return NGX_OK;
 }
 
 
-/* on a pool thread, called by a runner of ngx_http_pywsgi_dispatch.c */
-
-void
-ngx_http_pywsgi_step(ngx_http_pywsgi_ctx_t *ctx)
+static void
+ngx_http_pywsgi_inline_handler(ngx_event_t *ev)
 {
-    if (ctx->cancel) {
-        ngx_http_pywsgi_gw.cancel(&ctx->rec);
+    ngx_http_pywsgi_ctx_t  *ctx = ev->data;
+
+    if (ctx->request == NULL && ctx->state != NGX_HTTP_PYWSGI_CLOSE) {
+        /* finalized by nginx while the step waited for its turn */
         ctx->rc = PYWSGI_ABORT;
 
-    } else if (!ctx->started) {
-        ctx->started = 1;
-        ctx->rc = ngx_http_pywsgi_gw.start(&ctx->rec);
-
     } else {
-        ctx->rc = ngx_http_pywsgi_gw.next(&ctx->rec);
+        ngx_http_pywsgi_step(ctx);
     }
+
+    ngx_http_pywsgi_step_done(ctx);
 }
 
 
 static void
 ngx_http_pywsgi_hold_handler(ngx_event_t *ev)
 {
-    ngx_http_pywsgi_ctx_t  *ctx = ev->data;
+    /* a step still runs: the timer is all it takes to keep a quitting
+       worker alive */
 
-    if (ctx->posted) {
-        ngx_add_timer(ev, NGX_HTTP_PYWSGI_HOLD);
-    }
+    ngx_add_timer(ev, NGX_HTTP_PYWSGI_HOLD);
 }
 
 
@@ -130,22 +152,25 @@ ngx_http_pywsgi_step_done(ngx_http_pywsgi_ctx_t *ctx)
     ngx_connection_t    *c;
     ngx_http_request_t  *r;
 
-    ctx->posted = 0;
-
-    if (ctx->hold.timer_set) {
-        ngx_del_timer(&ctx->hold);
-    }
-
     r = ctx->request;
 
-    if (r == NULL) {
-        /* the request went away while the app ran, or this was the step
-           that cancelled the app */
-        ngx_http_pywsgi_abandon(ctx);
+    if (ctx->mode == NGX_HTTP_PYWSGI_THREADS) {
+        if (ctx->event.timer_set) {
+            ngx_del_timer(&ctx->event);
+        }
+
+        if (r) {
+            r->main->blocked--;
+        }
+    }
+
+    if (r == NULL || ctx->state == NGX_HTTP_PYWSGI_CLOSE) {
+        /* the request went away while the step waited or ran, or this was
+           the step that closed the app */
+        ngx_http_pywsgi_close(ctx);
         return;
     }
 
-    r->main->blocked--;
     c = r->connection;
 
     ngx_http_set_log_request(c->log, r);
@@ -165,25 +190,25 @@ ngx_http_pywsgi_after_step(ngx_http_request_t *r, ngx_http_pywsgi_ctx_t *ctx)
     rc = ctx->rc;
 
     if (r->connection->error) {
-        ngx_http_pywsgi_end(r, ctx, PYWSGI_ABORT, NGX_ERROR);
+        ngx_http_pywsgi_finish(r, ctx, PYWSGI_ABORT, NGX_ERROR);
         return;
     }
 
-    out = ngx_http_pywsgi_output(r, ctx);
+    out = ngx_http_pywsgi_output(r, ctx, rc == PYWSGI_DONE);
 
     if (out == NGX_ERROR) {
-        ngx_http_pywsgi_end(r, ctx, PYWSGI_ABORT, NGX_ERROR);
+        ngx_http_pywsgi_finish(r, ctx, PYWSGI_ABORT, NGX_ERROR);
         return;
     }
 
     if (rc != PYWSGI_MORE) {
-        ngx_http_pywsgi_end(r, ctx, rc, out);
+        ngx_http_pywsgi_finish(r, ctx, rc, out);
         return;
     }
 
     if (r->header_only) {
         /* HEAD: the body is not wanted, the app is closed early */
-        ngx_http_pywsgi_end(r, ctx, PYWSGI_DONE, out);
+        ngx_http_pywsgi_finish(r, ctx, PYWSGI_DONE, out);
         return;
     }
 
@@ -196,13 +221,15 @@ ngx_http_pywsgi_after_step(ngx_http_request_t *r, ngx_http_pywsgi_ctx_t *ctx)
 }
 
 
-/* what the last step made: the head, then the segments, into nginx */
+/* what the last step made, into nginx: the head, then the segments, the
+   last of them marked as the end of the response when it is */
 
 static ngx_int_t
-ngx_http_pywsgi_output(ngx_http_request_t *r, ngx_http_pywsgi_ctx_t *ctx)
+ngx_http_pywsgi_output(ngx_http_request_t *r, ngx_http_pywsgi_ctx_t *ctx,
+    ngx_uint_t last)
 {
     ngx_int_t     rc;
-    ngx_chain_t  *out;
+    ngx_chain_t  *out, *cl;
 
     rc = NGX_OK;
 
@@ -215,17 +242,26 @@ ngx_http_pywsgi_output(ngx_http_request_t *r, ngx_http_pywsgi_ctx_t *ctx)
         if (rc == NGX_ERROR || rc > NGX_OK) {
             return NGX_ERROR;
         }
-
-        ctx->header_sent = 1;
     }
 
-    if (ctx->out == NULL || r->header_only) {
+    if (r->header_only || !r->header_sent) {
         return rc;
+    }
+
+    if (ctx->out == NULL) {
+        return last ? ngx_http_send_special(r, NGX_HTTP_LAST) : rc;
     }
 
     out = ngx_http_pywsgi_segments(r, ctx);
     if (out == NULL) {
         return NGX_ERROR;
+    }
+
+    if (last) {
+        for (cl = out; cl->next; cl = cl->next) { /* void */ }
+
+        cl->buf->last_buf = (r == r->main);
+        cl->buf->last_in_chain = 1;
     }
 
     rc = ngx_http_output_filter(r, out);
@@ -252,7 +288,7 @@ ngx_http_pywsgi_segments(ngx_http_request_t *r, ngx_http_pywsgi_ctx_t *ctx)
         next = seg->next;
 
         if (seg->fd != NGX_INVALID_FILE) {
-            /* the dup made on the thread is the request's now */
+            /* the dup made by the step is the request's now */
             if (ngx_http_pywsgi_keep_fd(r, seg->fd) != NGX_OK) {
                 seg->fd = NGX_INVALID_FILE;
                 return NULL;
@@ -301,6 +337,8 @@ ngx_http_pywsgi_wait(ngx_http_request_t *r, ngx_http_pywsgi_ctx_t *ctx)
     ngx_event_t               *wev;
     ngx_http_core_loc_conf_t  *clcf;
 
+    ctx->state = NGX_HTTP_PYWSGI_SEND;
+
     clcf = ngx_http_get_module_loc_conf(r->main, ngx_http_core_module);
     wev = r->connection->write;
 
@@ -311,7 +349,7 @@ ngx_http_pywsgi_wait(ngx_http_request_t *r, ngx_http_pywsgi_ctx_t *ctx)
     }
 
     if (ngx_handle_write_event(wev, clcf->send_lowat) != NGX_OK) {
-        ngx_http_pywsgi_end(r, ctx, PYWSGI_ABORT, NGX_ERROR);
+        ngx_http_pywsgi_finish(r, ctx, PYWSGI_ABORT, NGX_ERROR);
     }
 }
 
@@ -333,7 +371,7 @@ ngx_http_pywsgi_write_handler(ngx_http_request_t *r)
         ngx_log_error(NGX_LOG_INFO, c->log, NGX_ETIMEDOUT,
                       "client timed out");
         c->timedout = 1;
-        ngx_http_pywsgi_end(r, ctx, PYWSGI_ABORT, NGX_ERROR);
+        ngx_http_pywsgi_finish(r, ctx, PYWSGI_ABORT, NGX_ERROR);
         return;
     }
 
@@ -345,7 +383,7 @@ ngx_http_pywsgi_write_handler(ngx_http_request_t *r)
                                 (ngx_buf_tag_t) &ngx_http_pywsgi_module);
 
         if (rc == NGX_ERROR) {
-            ngx_http_pywsgi_end(r, ctx, PYWSGI_ABORT, NGX_ERROR);
+            ngx_http_pywsgi_finish(r, ctx, PYWSGI_ABORT, NGX_ERROR);
             return;
         }
 
@@ -372,8 +410,10 @@ ngx_http_pywsgi_next(ngx_http_request_t *r, ngx_http_pywsgi_ctx_t *ctx)
     ngx_http_pywsgi_free_segments(ctx->sent);
     ctx->sent = NULL;
 
+    ctx->state = NGX_HTTP_PYWSGI_NEXT;
+
     if (ngx_http_pywsgi_post(ctx) != NGX_OK) {
-        ngx_http_pywsgi_end(r, ctx, PYWSGI_ABORT, NGX_ERROR);
+        ngx_http_pywsgi_finish(r, ctx, PYWSGI_ABORT, NGX_ERROR);
     }
 }
 
@@ -381,45 +421,71 @@ ngx_http_pywsgi_next(ngx_http_request_t *r, ngx_http_pywsgi_ctx_t *ctx)
 /* the response is over (rc: DONE, ABORT, FAIL), or must end now */
 
 static void
-ngx_http_pywsgi_end(ngx_http_request_t *r, ngx_http_pywsgi_ctx_t *ctx,
+ngx_http_pywsgi_finish(ngx_http_request_t *r, ngx_http_pywsgi_ctx_t *ctx,
     int rc, ngx_int_t out)
 {
     if (ctx->sent && ngx_http_pywsgi_keep_sent(r, ctx) != NGX_OK) {
         rc = PYWSGI_ABORT;
     }
 
-    if (rc == PYWSGI_DONE && ctx->last_sent == 0 && !ctx->header_sent) {
-        rc = PYWSGI_FAIL;
-    }
+    /* the request is nginx's alone from here: it may be gone once
+       finalized */
 
-    ngx_http_pywsgi_finalize(r, ctx, rc, out);
+    ctx->cleanup->handler = NULL;
+    ctx->request = NULL;
 
-    /* the request may be gone now; the app too, unless it is mid-response
-       (ended early: a client gone, HEAD): then it is cancelled on a thread */
+    ngx_http_pywsgi_finalize(r, rc, out);
 
-    if (ctx->request) {
-        ctx->cleanup->handler = NULL;
-        ctx->request = NULL;
-    }
-
-    ngx_http_pywsgi_abandon(ctx);
+    ngx_http_pywsgi_close(ctx);
 }
 
 
-/* a ctx without its request: cancel the app on a thread, or free it */
+/*
+ * By the gateway's result: DONE completes the response (its last buffer
+ * went out with the output), ABORT drops the connection so that the
+ * client sees a truncated response, never a complete-looking one (no
+ * chunked terminator), FAIL answers 500 if nothing was sent.
+ */
 
 static void
-ngx_http_pywsgi_abandon(ngx_http_pywsgi_ctx_t *ctx)
+ngx_http_pywsgi_finalize(ngx_http_request_t *r, int rc, ngx_int_t out)
 {
-    if (ctx->rec.state != NULL && !ctx->cancel) {
-        ctx->cancel = 1;
+    if (rc == PYWSGI_DONE && r->header_sent) {
+        ngx_http_finalize_request(r, out);
+        return;
+    }
 
-        if (ngx_http_pywsgi_post(ctx) == NGX_OK) {
+    if ((rc == PYWSGI_FAIL || rc == PYWSGI_DONE) && !r->header_sent) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    r->connection->error = 1;
+    ngx_http_finalize_request(r, NGX_ERROR);
+}
+
+
+/*
+ * The one way out, the request gone or detached: an app still
+ * mid-response is closed by a CLOSE step (its completion comes back
+ * here), then the ctx is freed.
+ */
+
+void
+ngx_http_pywsgi_close(ngx_http_pywsgi_ctx_t *ctx)
+{
+    if (ctx->rec.state != NULL && ctx->state != NGX_HTTP_PYWSGI_CLOSE) {
+        ctx->state = NGX_HTTP_PYWSGI_CLOSE;
+
+        if (ctx->mode == NGX_HTTP_PYWSGI_THREADS
+            && ngx_http_pywsgi_post(ctx) == NGX_OK)
+        {
             return;
         }
 
-        /* the pool refused the step: close the app here rather than never */
-        ngx_http_pywsgi_gw.cancel(&ctx->rec);
+        /* inline mode, or the pool refused the step: close the app here
+           rather than never */
+        ngx_http_pywsgi_step(ctx);
     }
 
     ngx_http_pywsgi_free(ctx);
@@ -446,25 +512,6 @@ ngx_http_pywsgi_keep_sent(ngx_http_request_t *r, ngx_http_pywsgi_ctx_t *ctx)
 }
 
 
-static void
-ngx_http_pywsgi_free_segments(void *data)
-{
-    ngx_http_pywsgi_seg_t  *seg = data;
-
-    ngx_http_pywsgi_seg_t  *next;
-
-    for ( /* void */ ; seg; seg = next) {
-        next = seg->next;
-
-        if (seg->fd != NGX_INVALID_FILE) {
-            ngx_close_file(seg->fd);
-        }
-
-        ngx_free(seg);
-    }
-}
-
-
 void
 ngx_http_pywsgi_free(ngx_http_pywsgi_ctx_t *ctx)
 {
@@ -472,115 +519,16 @@ ngx_http_pywsgi_free(ngx_http_pywsgi_ctx_t *ctx)
         ctx->cleanup->handler = NULL;
     }
 
-    if (ctx->hold.timer_set) {
-        ngx_del_timer(&ctx->hold);
+    if (ctx->event.timer_set) {
+        ngx_del_timer(&ctx->event);
+    }
+
+    if (ctx->event.posted) {
+        ngx_delete_posted_event(&ctx->event);
     }
 
     ngx_free(ctx->head);
     ngx_http_pywsgi_free_segments(ctx->out);
     ngx_http_pywsgi_free_segments(ctx->sent);
     ngx_free(ctx);
-}
-
-
-/*
- * The io callbacks of threads mode, on a pool thread: copies only.
- */
-
-int
-ngx_http_pywsgi_thread_start(ngx_http_pywsgi_ctx_t *ctx,
-    ngx_http_pywsgi_head_t *head, const char *body, size_t len, int flags)
-{
-    u_char                  *p;
-    ngx_http_pywsgi_head_t  *h;
-
-    h = ngx_alloc(sizeof(ngx_http_pywsgi_head_t) + head->status_len
-                  + head->headers_len, ngx_cycle->log);
-    if (h == NULL) {
-        return -1;
-    }
-
-    p = (u_char *) (h + 1);
-
-    *h = *head;
-    h->status_line = p;
-    p = ngx_cpymem(p, head->status_line, head->status_len);
-    h->headers = p;
-    ngx_memcpy(p, head->headers, head->headers_len);
-
-    ngx_free(ctx->head);
-    ctx->head = h;
-
-    if (len == 0) {
-        return 0;
-    }
-
-    return ngx_http_pywsgi_thread_write(ctx, body, len);
-}
-
-
-int
-ngx_http_pywsgi_thread_write(ngx_http_pywsgi_ctx_t *ctx, const char *buf,
-    size_t n)
-{
-    ngx_http_pywsgi_seg_t  *seg;
-
-    if (n == 0) {
-        return 0;
-    }
-
-    seg = ngx_alloc(offsetof(ngx_http_pywsgi_seg_t, data) + n,
-                    ngx_cycle->log);
-    if (seg == NULL) {
-        return -1;
-    }
-
-    seg->fd = NGX_INVALID_FILE;
-    seg->offset = 0;
-    seg->len = n;
-    ngx_memcpy(seg->data, buf, n);
-
-    return ngx_http_pywsgi_append(ctx, seg);
-}
-
-
-int
-ngx_http_pywsgi_thread_sendfile(ngx_http_pywsgi_ctx_t *ctx, int fd,
-    int64_t offset, int64_t n)
-{
-    ngx_http_pywsgi_seg_t  *seg;
-
-    if (n == 0) {
-        return 0;
-    }
-
-    seg = ngx_alloc(sizeof(ngx_http_pywsgi_seg_t), ngx_cycle->log);
-    if (seg == NULL) {
-        return -1;
-    }
-
-    /* the app closes its file once this returns */
-
-    seg->fd = ngx_http_pywsgi_dup(ngx_cycle->log, fd);
-
-    if (seg->fd == NGX_INVALID_FILE) {
-        ngx_free(seg);
-        return -1;
-    }
-
-    seg->offset = (off_t) offset;
-    seg->len = (size_t) n;
-
-    return ngx_http_pywsgi_append(ctx, seg);
-}
-
-
-static int
-ngx_http_pywsgi_append(ngx_http_pywsgi_ctx_t *ctx, ngx_http_pywsgi_seg_t *seg)
-{
-    seg->next = NULL;
-    *ctx->out_last = seg;
-    ctx->out_last = &seg->next;
-
-    return 0;
 }

@@ -17,6 +17,7 @@ import pwd
 import socket
 import subprocess
 import sys
+import sysconfig
 import tempfile
 
 from pywsgi_embed import (
@@ -613,6 +614,58 @@ def identity_of(args):
     return {"user": args.user, "group": group}
 
 
+READABLE = 'for p; do [ -r "$p" ] || { printf %s "$p"; exit 1; }; done'
+
+
+def unreadable_by(user, group, paths):
+    """The first of paths that user (in group only) cannot read, or None.
+    Asked of a shell run as that user: the kernel's answer, ACLs and all."""
+    proc = subprocess.run(
+        ["/bin/sh", "-c", READABLE, "sh"] + list(paths),
+        user=user,
+        group=group,
+        extra_groups=[],
+        capture_output=True,
+        text=True,
+        cwd="/",
+    )
+    return proc.stdout if proc.returncode != 0 else None
+
+
+def what_workers_read(options):
+    """The files the workers open as --user: the app, this package, and
+    the Python (its home, its standard library, its libpython)."""
+    paths = [m.app.rpartition(":")[0] or m.app for m in options.mounts]
+    paths = [p for p in paths if loader.is_file_spec(p)]
+    paths.append(os.path.dirname(os.path.abspath(__file__)))
+    paths.append(options.home())
+    if not options.python_home:
+        paths.append(os.path.dirname(os.__file__))  # the stdlib
+        library = sysconfig.get_config_var("LDLIBRARY")
+        libdir = sysconfig.get_config_var("LIBDIR")
+        if library and libdir:
+            paths.append(os.path.join(libdir, library))
+    return paths
+
+
+def check_identity(options):
+    """--user must read the app and the Python: a worker that cannot read
+    its libpython may load another of the same name, and run another
+    Python than the one the app was checked with."""
+    if not options.user:
+        return
+    path = unreadable_by(
+        options.user, options.group, what_workers_read(options)
+    )
+    if path:
+        raise CliError(
+            "--user %s cannot read %s, which its workers need (the app, "
+            "pywsgi_embed, the Python home and library): give that user "
+            "read access, or use a Python and an app it can read "
+            "(--python-home)" % (options.user, path)
+        )
+
+
 def log_file(path):
     """A log path for the server, whose working directory is not ours;
     "-" (the terminal) and None (the default) stay as they are."""
@@ -677,6 +730,7 @@ def cmd_serve(args):
     try:
         server = servers.get(args.server)(options, workdir)
         server.module_path()
+        check_identity(options)
         if not args.setup_only:  # the port may be the running server's
             check_port(options.host, options.port)
         check_app(options)

@@ -4,12 +4,10 @@ import os
 import pathlib
 import pwd
 import re
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 
@@ -583,18 +581,10 @@ def uid_of(pid):
 
 
 @pytest.mark.parametrize("server", ["nginx", "apache"])
-def test_static_pid_file_and_user(tmp_path, server):
-    # outside pytest's tmp_path (mode 0700): the workers' user reads it
-    public = pathlib.Path(tempfile.mkdtemp(prefix="pywsgi-static-"))
-    os.chmod(public, 0o755)
+def test_static_and_pid_file(tmp_path, server):
+    public = tmp_path / "public"
+    public.mkdir()
     (public / "style.css").write_text("body { color: teal }\n")
-    try:
-        check_static_pid_file_and_user(tmp_path, server, public)
-    finally:
-        shutil.rmtree(public)
-
-
-def check_static_pid_file_and_user(tmp_path, server, public):
     pid_file = tmp_path / "server.pid"
     proc, port = serve(
         HELLO,
@@ -604,8 +594,6 @@ def check_static_pid_file_and_user(tmp_path, server, public):
         "/assets=%s" % public,
         "--pid-file",
         str(pid_file),
-        "--user",
-        "nobody",
     )
     with Serving(proc, port):
         # the file, not the app's greeting: the server served it
@@ -614,12 +602,45 @@ def check_static_pid_file_and_user(tmp_path, server, public):
             b"body { color: teal }\n",
         )
         assert get(port, "/")[1].startswith(b"Hello from Python")
+        assert int(pid_file.read_text()) == server_pgid(proc)
+
+
+@pytest.mark.parametrize("server", ["nginx", "apache"])
+def test_user_runs_the_workers_or_says_what_it_cannot_read(server):
+    from pywsgi_embed import cli as cli_module
+    from pywsgi_embed.servers import Mount, Options
+
+    needed = cli_module.what_workers_read(Options(mounts=[Mount("/", HELLO)]))
+    unreadable = cli_module.unreadable_by("nobody", "nogroup", needed)
+    if unreadable:
+        # this machine's Python (pyenv under /root) is not nobody's to
+        # read: a worker would load another libpython, or fail
+        proc = cli("serve", HELLO, "--server", server, "--user", "nobody")
+        assert proc.returncode == 1
+        assert "--user nobody cannot read %s" % unreadable in proc.stderr
+        assert "serving" not in proc.stderr
+        return
+    proc, port = serve(HELLO, "--server", server, "--user", "nobody")
+    with Serving(proc, port):
+        assert get(port, "/")[1].startswith(b"Hello from Python")
         master = server_pgid(proc)
-        assert int(pid_file.read_text()) == master
         with open("/proc/%d/task/%d/children" % (master, master)) as f:
             children = [int(p) for p in f.read().split()]
         nobody = pwd.getpwnam("nobody").pw_uid
         assert children and all(uid_of(p) == nobody for p in children)
+
+
+def test_unreadable_by_asks_the_kernel(tmp_path):
+    from pywsgi_embed import cli as cli_module
+
+    secret = tmp_path / "secret"
+    secret.write_text("x")
+    secret.chmod(0o600)  # root's alone
+    public = pathlib.Path("/etc/hostname")
+    assert cli_module.unreadable_by("nobody", "nogroup", [public]) is None
+    assert cli_module.unreadable_by(
+        "nobody", "nogroup", [public, secret]
+    ) == str(secret)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTEST ?= -q
 
-.PHONY: all deps venv build test test-docker run bench clean
+.PHONY: all deps venv build test lint test-docker run bench clean
 
 all: build
 
@@ -27,6 +27,23 @@ build: deps venv
 
 test: build
 	$(PY) -m pytest $(PYTEST) tests --ignore=tests/docker
+
+# The quality gates (CI runs them): ruff's lint and format check over the
+# Python tree, shellcheck over the shell scripts, and the gateway library and
+# the Apache module compiled with warnings as errors into build/lint (the
+# nginx module's own build already uses -Werror).
+SHELL_SCRIPTS := .ci/run tools/install-deps.sh nginx-module/build.sh \
+                 nginx-module/config apache-module/build.sh docker/*.sh
+GATEWAY_FILE   = $(shell $(PY) -c 'import sysconfig; \
+                   print("_gateway" + sysconfig.get_config_var("EXT_SUFFIX"))')
+
+lint: deps venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	shellcheck $(SHELL_SCRIPTS)
+	PYWSGI_WERROR=1 $(PY) -m pywsgi_embed._build --lint
+	PYWSGI_WERROR=1 bash apache-module/build.sh build/lint/modules \
+	    $(GATEWAY_FILE) build/lint/apache
 
 # The HTTP suite against containers of docker/Dockerfile.* (built here,
 # host networking only); starts an engine if none answers.

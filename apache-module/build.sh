@@ -12,6 +12,8 @@
 #               leaves its .lo/.la/.libs next to the sources it compiles
 #
 # The module never includes Python.h: it dlopen()s the gateway at run time.
+# The warnings are nginx's (-W -Wall, unused parameters allowed: hooks have
+# fixed signatures); PYWSGI_WERROR=1 (make lint) makes them errors.
 set -eu
 
 if [ $# -lt 2 ]; then
@@ -43,15 +45,17 @@ mkdir "$builddir/src"
 cp "$here"/mod_pywsgi*.c "$here"/mod_pywsgi.h "$builddir/src/"
 cp "$csrc"/pywsgi.h "$csrc"/pywsgi_env.h "$csrc"/pywsgi_env.c \
    "$csrc"/pywsgi_headers.h "$csrc"/pywsgi_loader.h \
-   "$csrc"/pywsgi_loader.c "$csrc"/pywsgi_process.h "$builddir/src/"
+   "$csrc"/pywsgi_loader.c "$csrc"/pywsgi_process.h "$csrc"/pywsgi_spec.h \
+   "$csrc"/pywsgi_spec.c "$builddir/src/"
 
 cd "$builddir/src"
 
 # mod_pywsgi.c first: apxs names the module after the first source
 "$apxs" -c -o mod_pywsgi.la \
     -I . -DPYWSGI_GATEWAY_FILE="\\\"$gateway_file\\\"" \
-    -Wc,-Wall -Wc,-Wno-unused-parameter -Wc,-std=gnu99 \
-    mod_pywsgi.c $(ls mod_pywsgi_*.c) pywsgi_env.c pywsgi_loader.c \
+    -Wc,-Wall -Wc,-Wextra -Wc,-Wno-unused-parameter -Wc,-std=gnu99 \
+    ${PYWSGI_WERROR:+-Wc,-Werror} \
+    mod_pywsgi.c mod_pywsgi_*.c pywsgi_env.c pywsgi_loader.c pywsgi_spec.c \
     -ldl > "$builddir/build.log" 2>&1 || {
     cat "$builddir/build.log" >&2
     echo "pywsgi-embed: building the Apache module failed (log:" \

@@ -4,62 +4,8 @@
  *
  *   LoadModule pywsgi_module .../pywsgi_embed/modules/mod_pywsgi.so
  *
- * Directives:
- *
- *   PyWSGIApp /prefix /path/app.py[:callable]
- *   PyWSGIApp /prefix package.module:callable
- *       Serve an app at a URL prefix, which becomes SCRIPT_NAME ("/" is
- *       the root: SCRIPT_NAME ""), like WSGIScriptAlias.  Several per
- *       server; in the main server and in <VirtualHost> (a virtual host
- *       also serves the main server's apps; the longest prefix wins).  A
- *       relative file is relative to ServerRoot.  "apache2 -t" fails when
- *       an app file does not exist; the import itself happens in each
- *       child (see mod_pywsgi_child.c).  An app is not a file under
- *       DocumentRoot: <Directory> sections do not apply to it, <Location>
- *       sections do (Require, SetEnv, PyWSGIPassAuthorization, ...).
- *
- *   PyWSGIPythonHome /path/to/venv-or-prefix      (main server only)
- *       The Python the apps run in: a venv (its pyvenv.cfg is honoured)
- *       or an installation prefix.  Default: the Python pywsgi-embed was
- *       built with.
- *
- *   PyWSGIPythonPath dir [dir ...]                (main server only)
- *       Directories put first on sys.path, in order; may repeat.
- *
- *   PyWSGIEnv KEY VALUE                           (server, virtual host)
- *       An extra environ entry for the apps of that server.  Variables
- *       set with SetEnv, SetEnvIf or RewriteRule [E=] (r->subprocess_env)
- *       reach the environ too, as with mod_wsgi; the CGI variables and
- *       the request headers win over both.
- *
- *   PyWSGIPassAuthorization On|Off                (server, vhost, Location)
- *       Expose the Authorization and Proxy-Authorization request headers
- *       as HTTP_AUTHORIZATION / HTTP_PROXY_AUTHORIZATION.  Off by
- *       default, like mod_wsgi and CGI: with Apache doing the
- *       authentication, the app sees REMOTE_USER, not the password.
- *
- *   PyWSGIGateway /path/to/_gateway.cpython-311-x86_64-linux-gnu.so
- *       The gateway library to load (main server only).  Default: the one
- *       installed with this module, one directory up.
- *
- *   PyWSGIProcessEnv NAME VALUE                   (main server only)
- *       An environment variable of the children (os.environ), set
- *       before Python starts in each; may repeat.  The children also
- *       inherit the environment Apache was started with (Debian:
- *       /etc/apache2/envvars).
- *
- *   PyWSGIChdir /path/to/dir                      (main server only)
- *       The children's working directory, entered before the apps are
- *       imported.  Default: the folder of the first file app (a module
- *       app leaves Apache's own, "/" for a daemon).  Relative to
- *       ServerRoot.
- *
- *   PyWSGIRunAsRoot On|Off                        (main server only)
- *       When Apache starts as root, keep the children as root instead of
- *       switching to User (Apache refuses "User root").  For development
- *       servers whose Python or app lives in a root-only directory (a
- *       pyenv under /root): what "user root;" is to nginx.  Off by
- *       default; never use it on a server that faces a network.
+ * The directives are documented in README.md ("Apache"), how the module
+ * works in docs/ARCHITECTURE.md.
  *
  * Chunked request bodies are accepted (de-chunked by Apache's HTTP input
  * filter; wsgi.input reads to the end, CONTENT_LENGTH is absent).
@@ -75,51 +21,39 @@
 mod_pywsgi_globals_t  mod_pywsgi_globals;
 
 
-static int
-is_file_spec(const char *target)
-{
-    apr_size_t  n = strlen(target);
-
-    return strchr(target, '/') != NULL
-           || (n > 3 && strcmp(target + n - 3, ".py") == 0);
-}
-
-
 /*
- * "file.py[:name]" or "module:name" as pywsgi_embed/loader.py reads it: a
- * file part is made absolute (relative to ServerRoot) and must exist, so
+ * The app spec, parsed by csrc/pywsgi_spec.c.  A relative file is taken
+ * from the directory of the config file the directive is in (where its
+ * author sees it, as nginx takes it from its config's), and must exist, so
  * that "apache2 -t" reports a wrong path with the directive's line.
  */
 static const char *
 resolve_spec(cmd_parms *cmd, const char *spec, const char **out)
 {
-    const char   *colon, *name, *target, *path;
-    apr_finfo_t   finfo;
+    char          *dir, *path;
+    const char    *err, *target;
+    apr_finfo_t    finfo;
+    pywsgi_spec    ps;
 
-    colon = strrchr(spec, ':');
-    name = colon ? colon + 1 : NULL;
+    err = pywsgi_spec_parse(spec, strlen(spec), &ps);
+    if (err != NULL) {
+        return apr_psprintf(cmd->pool, "PyWSGIApp \"%s\": %s "
+                            "(file.py[:callable], module:callable or "
+                            "module:factory())", spec, err);
+    }
 
-    if (name == NULL || strchr(name, '/') != NULL
-        || (strlen(name) > 3 && strcmp(name + strlen(name) - 3, ".py") == 0))
+    target = apr_pstrmemdup(cmd->pool, ps.target, ps.target_len);
+
+    if (!ps.is_file) {
+        *out = apr_pstrmemdup(cmd->pool, ps.target,
+                              ps.target_len + ps.rest_len);
+        return NULL;                       /* a module: found in the child */
+    }
+
+    dir = ap_make_dirstr_parent(cmd->temp_pool, cmd->directive->filename);
+
+    if (apr_filepath_merge(&path, dir, target, 0, cmd->pool) != APR_SUCCESS)
     {
-        target = spec;
-        name = NULL;
-
-    } else {
-        target = apr_pstrmemdup(cmd->pool, spec, colon - spec);
-    }
-
-    if (*target == '\0') {
-        return "PyWSGIApp: no app given";
-    }
-
-    if (!is_file_spec(target)) {
-        *out = spec;                     /* a module: found in the child */
-        return NULL;
-    }
-
-    path = ap_server_root_relative(cmd->pool, target);
-    if (path == NULL) {
         return apr_pstrcat(cmd->pool, "PyWSGIApp: invalid path ", target,
                            NULL);
     }
@@ -131,7 +65,9 @@ resolve_spec(cmd_parms *cmd, const char *spec, const char **out)
                            NULL);
     }
 
-    *out = name ? apr_pstrcat(cmd->pool, path, ":", name, NULL) : path;
+    *out = apr_pstrcat(cmd->pool, path,
+                       apr_pstrmemdup(cmd->temp_pool, ps.rest, ps.rest_len),
+                       NULL);
     return NULL;
 }
 

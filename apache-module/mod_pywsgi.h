@@ -27,6 +27,7 @@
 #include "pywsgi.h"
 #include "pywsgi_loader.h"
 #include "pywsgi_process.h"
+#include "pywsgi_spec.h"
 
 
 #define PYWSGI_HANDLER    "pywsgi-app"

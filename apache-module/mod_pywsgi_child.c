@@ -217,21 +217,19 @@ mod_pywsgi_child_init(apr_pool_t *p, server_rec *s)
         threads = 1;
     }
 
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.abi_version = PYWSGI_ABI_VERSION;
+    /* our callbacks block (ap_pass_brigade waits for a slow client), so
+       the gateway releases the GIL around them, except around start() of
+       a small whole body, which only copies it (mod_pywsgi_output.c) */
+
+    pywsgi_config_init(&cfg, &mod_pywsgi_io_table, PYWSGI_IO_SMALL_LAST,
+                       ap_get_server_banner());
+
     cfg.python_home = mod_pywsgi_globals.python_home;
     cfg.python_path = python_path(p);
-    cfg.server = ap_get_server_banner();
-    cfg.io = &mod_pywsgi_io_table;
     cfg.multithread = threads > 1;
     cfg.multiprocess = 1;
     cfg.process_env = process_env(p, &cfg.process_env_len);
     cfg.chdir = mod_pywsgi_globals.chdir;
-
-    /* our callbacks block (ap_pass_brigade waits for a slow client), so
-       the gateway releases the GIL around them, except around start() of
-       a small whole body, which only copies it (mod_pywsgi_output.c) */
-    cfg.io_nonblocking = PYWSGI_IO_SMALL_LAST;
 
     mounts = (pywsgi_mount **) mod_pywsgi_globals.mounts->elts;
 
@@ -270,16 +268,15 @@ void
 mod_pywsgi_log(void *handle, int level, const char *msg, size_t n)
 {
     pywsgi_ctx  *ctx = handle;
-    int          lvl;
 
-    lvl = (level == PYWSGI_LOG_ERROR) ? APLOG_ERR
-          : (level == PYWSGI_LOG_WARN) ? APLOG_WARNING : APLOG_INFO;
+    /* PYWSGI_LOG_* are syslog's severities, as APLOG_* are */
 
     if (ctx != NULL) {
-        ap_log_rerror(APLOG_MARK, lvl, 0, ctx->r, "%.*s", (int) n, msg);
+        ap_log_rerror(APLOG_MARK, level, 0, ctx->r, "%.*s", (int) n, msg);
 
     } else {
-        ap_log_error(APLOG_MARK, lvl, 0, child.server, "%.*s", (int) n, msg);
+        ap_log_error(APLOG_MARK, level, 0, child.server, "%.*s", (int) n,
+                     msg);
     }
 }
 

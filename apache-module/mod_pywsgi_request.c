@@ -97,64 +97,40 @@ mod_pywsgi_type_checker(request_rec *r)
 
 /* ---- the environ record ----------------------------------------------- */
 
-typedef struct {
-    const char  *key;
-    const char  *val;
-} pywsgi_var;
-
-#define PYWSGI_MAX_VARS  16
-
-
-/* the CGI variables of r; returns how many */
-
-static int
-cgi_vars(request_rec *r, pywsgi_var *v, char *ports)
+static pywsgi_str
+str_of(const char *s)
 {
-    int          i, n, kept;
-    conn_rec    *c = r->connection;
-    apr_port_t   rport;
+    pywsgi_str  v = { s, s ? strlen(s) : 0 };
 
-    n = 0;
+    return v;
+}
 
-    v[n].key = "REQUEST_METHOD";   v[n++].val = r->method;
-    v[n].key = "QUERY_STRING";     v[n++].val = r->args ? r->args : "";
-    v[n].key = "REQUEST_URI";      v[n++].val = r->unparsed_uri;
-    v[n].key = "SERVER_PROTOCOL";  v[n++].val = r->protocol;
-    v[n].key = "SERVER_NAME";      v[n++].val = ap_get_server_name(r);
-    v[n].key = "SERVER_ADDR";      v[n++].val = c->local_ip;
-    v[n].key = "REMOTE_ADDR";      v[n++].val = r->useragent_ip;
 
-    rport = r->useragent_addr ? r->useragent_addr->port
-                              : c->client_addr->port;
+/* the CGI variables of r, the names and rules csrc/pywsgi_env.c's */
 
-    apr_snprintf(ports, 16, "%u", (unsigned) ap_get_server_port(r));
-    apr_snprintf(ports + 16, 16, "%u", (unsigned) rport);
+static void
+cgi_vars(request_rec *r, pywsgi_mount *m, pywsgi_cgi *cgi)
+{
+    conn_rec  *c = r->connection;
 
-    v[n].key = "SERVER_PORT";      v[n++].val = ports;
-    v[n].key = "REMOTE_PORT";      v[n++].val = ports + 16;
+    memset(cgi, 0, sizeof(pywsgi_cgi));
 
-    if (ap_cstr_casecmp(ap_http_scheme(r), "https") == 0) {
-        v[n].key = "HTTPS";            v[n++].val = "on";
-        v[n].key = "wsgi.url_scheme";  v[n++].val = "https";
-    }
-
-    if (r->user != NULL) {
-        v[n].key = "REMOTE_USER";      v[n++].val = r->user;
-
-        if (r->ap_auth_type != NULL) {
-            v[n].key = "AUTH_TYPE";    v[n++].val = r->ap_auth_type;
-        }
-    }
-
-    /* a variable Apache does not know is omitted, never '' */
-
-    for (i = 0, kept = 0; i < n; i++) {
-        if (v[i].val != NULL) {
-            v[kept++] = v[i];
-        }
-    }
-
-    return kept;
+    cgi->request_method = str_of(r->method);
+    cgi->query_string = str_of(r->args);
+    cgi->request_uri = str_of(r->unparsed_uri);
+    cgi->server_protocol = str_of(r->protocol);
+    cgi->server_name = str_of(ap_get_server_name(r));
+    cgi->server_addr = str_of(c->local_ip);
+    cgi->remote_addr = str_of(r->useragent_ip);
+    cgi->remote_user = str_of(r->user);
+    cgi->auth_type = str_of(r->user ? r->ap_auth_type : NULL);
+    cgi->mount.val = m->prefix;
+    cgi->mount.len = m->prefix_len;
+    cgi->path = str_of(r->uri);
+    cgi->server_port = ap_get_server_port(r);
+    cgi->remote_port = r->useragent_addr ? r->useragent_addr->port
+                                         : c->client_addr->port;
+    cgi->https = (ap_cstr_casecmp(ap_http_scheme(r), "https") == 0);
 }
 
 
@@ -243,11 +219,10 @@ add_headers(pywsgi_env *env, const apr_array_header_t *t, int pass_auth)
  * SetEnv & co (r->subprocess_env), then the CGI variables and headers.
  */
 static int
-fill_env(request_rec *r, pywsgi_mount *m, pywsgi_env *env,
-    const apr_array_header_t *extra, pywsgi_var *v, int nvars,
-    int pass_auth)
+fill_env(request_rec *r, pywsgi_env *env, const apr_array_header_t *extra,
+    const pywsgi_cgi *cgi, int pass_auth)
 {
-    int  i, rc;
+    int  rc;
 
     rc = add_table(env, extra);
 
@@ -255,13 +230,8 @@ fill_env(request_rec *r, pywsgi_mount *m, pywsgi_env *env,
         rc = add_table(env, apr_table_elts(r->subprocess_env));
     }
 
-    for (i = 0; rc == PYWSGI_ENV_OK && i < nvars; i++) {
-        rc = pywsgi_env_add_cstr(env, v[i].key, v[i].val, strlen(v[i].val));
-    }
-
     if (rc == PYWSGI_ENV_OK) {
-        rc = pywsgi_env_add_path(env, m->prefix, m->prefix_len, r->uri,
-                                 strlen(r->uri));
+        rc = pywsgi_env_add_cgi(env, cgi);
     }
 
     if (rc == PYWSGI_ENV_OK) {
@@ -275,44 +245,46 @@ fill_env(request_rec *r, pywsgi_mount *m, pywsgi_env *env,
 static int
 build_environ(request_rec *r, pywsgi_mount *m, pywsgi_request *rec)
 {
-    int                   i, n, rc;
-    char                  ports[32], *buf;
+    int                   rc;
+    char                 *buf;
     apr_size_t            size;
+    pywsgi_cgi            cgi;
     pywsgi_env            env;
-    pywsgi_var            v[PYWSGI_MAX_VARS];
     pywsgi_dir_conf      *dconf;
     pywsgi_server_conf   *sconf;
 
     sconf = ap_get_module_config(r->server->module_config, &pywsgi_module);
     dconf = ap_get_module_config(r->per_dir_config, &pywsgi_module);
 
-    n = cgi_vars(r, v, ports);
+    cgi_vars(r, m, &cgi);
 
     /* an upper bound of what the blob holds */
 
-    size = PYWSGI_ENV_PATH_SIZE(m->prefix_len, strlen(r->uri))
+    size = pywsgi_env_cgi_size(&cgi)
            + table_size(sconf->environ, 0)
            + table_size(apr_table_elts(r->subprocess_env), 0)
            + table_size(apr_table_elts(r->headers_in), 1);
 
-    for (i = 0; i < n; i++) {
-        size += PYWSGI_ENV_VAR_SIZE(strlen(v[i].key), strlen(v[i].val));
-    }
-
     buf = apr_palloc(r->pool, size);
     pywsgi_env_init(&env, buf, size);
 
-    rc = fill_env(r, m, &env, sconf->environ, v, n, dconf->pass_auth);
+    rc = fill_env(r, &env, sconf->environ, &cgi, dconf->pass_auth);
 
-    if (rc == PYWSGI_ENV_BAD) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      "pywsgi: a NUL byte in the request, refused");
+    /* the status and its message are csrc's rule (pywsgi_env_status) */
+
+    switch (pywsgi_env_status(rc)) {
+
+    case 0:
+        break;
+
+    case HTTP_BAD_REQUEST:
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "%s",
+                      pywsgi_env_error(rc));
         return HTTP_BAD_REQUEST;
-    }
 
-    if (rc != PYWSGI_ENV_OK) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "pywsgi: the environ buffer is too small (a bug)");
+    default:
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "%s",
+                      pywsgi_env_error(rc));
         return HTTP_INTERNAL_SERVER_ERROR;
     }
 

@@ -59,7 +59,8 @@ def wrk_latency(url, seconds, connections):
     if "Non-2xx" in out:
         sys.exit("wrk saw error statuses on %s:\n%s" % (url, out))
     errors = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), "
+        r"timeout (\d+)",
         out,
     )
     if errors and sum(map(int, errors.groups())):

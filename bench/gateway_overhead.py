@@ -70,8 +70,8 @@ def interleaved_us(host, gateways, calls, rounds):
 
 def environ_of(blob):
     """The environ the gateway builds from blob, for the straight call."""
-    from pywsgi_embed.errors import LogStream
     from pywsgi_embed.file_wrapper import FileWrapper
+    from pywsgi_embed.log_stream import LogStream
     from pywsgi_embed.wsgi_input import EMPTY
 
     environ = {
@@ -101,7 +101,7 @@ def direct_median_us(app, environ, calls, rounds):
     def one_round():
         t0 = time.perf_counter()
         for _ in range(calls):
-            for chunk in app(environ, start_response):
+            for _chunk in app(environ, start_response):
                 pass
         return (time.perf_counter() - t0) / calls
 

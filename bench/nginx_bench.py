@@ -60,8 +60,8 @@ def main():
         wrk.table(
             results,
             "nginx return 200",
-            "nginx 1.22.1, 1 worker, hello world, wrk -t1 -c16 -d%ds, median of %d rounds"
-            % (args.seconds, args.rounds),
+            "nginx 1.22.1, 1 worker, hello world, wrk -t1 -c16 -d%ds, "
+            "median of %d rounds" % (args.seconds, args.rounds),
         )
     )
 

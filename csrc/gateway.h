@@ -12,7 +12,7 @@
  *
  * Handles are integers on the Python side (the intptr_t of the module's
  * void *): the fast path below takes them as plain ints.  When the module
- * says its callbacks never block (pywsgi_config.io_nonblocking), boot()
+ * says its callbacks never block (pywsgi_config.io_mode), boot()
  * also registers pywsgi_embed._fastio, C-API functions with the same
  * arguments as pywsgi_gw_start/write/sendfile that call the module without
  * releasing the GIL (cffi always releases it around a call).

@@ -28,7 +28,7 @@
 
 /* ---- BEGIN CFFI C ---- */
 
-#define PYWSGI_ABI_VERSION 5
+#define PYWSGI_ABI_VERSION 6
 
 /* results of pywsgi_handle(), pywsgi_start() and pywsgi_next() */
 #define PYWSGI_DONE  0    /* the response is complete */
@@ -37,15 +37,16 @@
 #define PYWSGI_FAIL  3    /* nothing was sent and the gateway cannot run:
                              the module answers 500 itself */
 
-/* levels of pywsgi_io.log */
-#define PYWSGI_LOG_ERROR 0
-#define PYWSGI_LOG_WARN  1
-#define PYWSGI_LOG_INFO  2
+/* levels of pywsgi_io.log: syslog's severities (LOG_ERR, LOG_WARNING,
+   LOG_INFO), which are Apache's APLOG_* and nginx's NGX_LOG_* less one */
+#define PYWSGI_LOG_ERROR 3
+#define PYWSGI_LOG_WARN  4
+#define PYWSGI_LOG_INFO  6
 
 /* flags of pywsgi_io.start */
 #define PYWSGI_BODY_LAST 1  /* the body passed is the whole response body */
 
-/* values of pywsgi_config.io_nonblocking */
+/* values of pywsgi_config.io_mode */
 #define PYWSGI_IO_BLOCKING   0  /* any callback may block: the gateway
                                    releases the GIL around each */
 #define PYWSGI_IO_NONBLOCKING 1 /* no callback blocks: each is called
@@ -90,27 +91,29 @@ typedef struct pywsgi_io {
     void (*log)(void *handle, int level, const char *msg, size_t n);
 } pywsgi_io;
 
-/* One worker-wide setting per field; pywsgi_init() reads it and keeps no
-   pointer to it except io.  abi_version stays the first field forever. */
+/* What pywsgi_init() needs to load one app.  The worker-wide fields (io,
+   io_mode) must be the same in every call of a worker: the first call
+   takes them, a later one with others is refused.  pywsgi_init() keeps no
+   pointer into it except io.  abi_version stays the first field forever.
+   The fixed environ of an app travels in each request's blob
+   (pywsgi_param, PyWSGIEnv), not here. */
 typedef struct pywsgi_config {
     unsigned int      abi_version;  /* PYWSGI_ABI_VERSION of the caller */
     const char       *python_home;  /* venv or install prefix; NULL: built-in */
     const char       *python_path;  /* extra sys.path entries, ':'-separated */
     const char       *app;          /* "file.py[:callable]" or "mod:callable" */
     const char       *server;       /* SERVER_SOFTWARE, e.g. "nginx/1.22.1" */
-    const char       *environ;      /* fixed extra environ, "k\0v\0" pairs */
-    size_t            environ_len;
-    const pywsgi_io  *io;           /* must outlive every request */
+    const pywsgi_io  *io;           /* the worker's; must outlive every
+                                       request */
     int               multithread;  /* wsgi.multithread */
     int               multiprocess; /* wsgi.multiprocess */
-    int               io_nonblocking; /* PYWSGI_IO_*: which io callbacks
-                                       never block (they copy, or queue
-                                       non-blocking output); the gateway
-                                       calls those holding the GIL, which
-                                       spares a GIL handoff per call (2 x
-                                       the throughput with 16 threads,
-                                       measured); the GIL is released
-                                       around the others */
+    int               io_mode;      /* PYWSGI_IO_*, the worker's: which io
+                                       callbacks never block (they copy,
+                                       or queue non-blocking output); the
+                                       gateway calls those holding the
+                                       GIL, sparing a GIL handoff per call
+                                       (docs/ARCHITECTURE.md); it releases
+                                       the GIL around the others */
     const char       *process_env;  /* the worker's environment variables,
                                        "NAME\0VALUE\0" pairs, set before
                                        Python starts (so os.environ and

@@ -3,6 +3,7 @@
  * (see pywsgi_env.h).
  */
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -212,4 +213,142 @@ pywsgi_env_add_path(pywsgi_env *env, const char *mount, size_t mlen,
 
     return pywsgi_env_add(env, "PATH_INFO", sizeof("PATH_INFO") - 1,
                           path + mlen, plen - mlen);
+}
+
+
+/* ---- the CGI variables of a request ----------------------------------- */
+
+#define PORT_LEN  sizeof("65535")
+
+/* every variable of cgi with the bytes its name may take, in the order
+   they are added; SCRIPT_NAME and PATH_INFO are sized apart */
+
+#define CGI_VARS(cgi)                                                       \
+    { "REQUEST_METHOD", &(cgi)->request_method },                          \
+    { "QUERY_STRING", &(cgi)->query_string },                              \
+    { "REQUEST_URI", &(cgi)->request_uri },                                \
+    { "SERVER_PROTOCOL", &(cgi)->server_protocol },                        \
+    { "SERVER_NAME", &(cgi)->server_name },                                \
+    { "SERVER_ADDR", &(cgi)->server_addr },                                \
+    { "REMOTE_ADDR", &(cgi)->remote_addr },                                \
+    { "REMOTE_USER", &(cgi)->remote_user },                                \
+    { "AUTH_TYPE", &(cgi)->auth_type }
+
+typedef struct {
+    const char        *key;
+    const pywsgi_str  *val;
+} cgi_var;
+
+/* the fixed names, both ports, HTTPS and wsgi.url_scheme fit in this */
+#define CGI_FIXED_SIZE  256
+
+
+size_t
+pywsgi_env_cgi_size(const pywsgi_cgi *cgi)
+{
+    size_t    size, i;
+    cgi_var   vars[] = { CGI_VARS(cgi) };
+
+    size = CGI_FIXED_SIZE
+           + PYWSGI_ENV_PATH_SIZE(cgi->mount.len, cgi->path.len);
+
+    for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        size += PYWSGI_ENV_VAR_SIZE(strlen(vars[i].key), vars[i].val->len);
+    }
+
+    return size;
+}
+
+
+static int
+add_port(pywsgi_env *env, const char *key, unsigned port)
+{
+    char  buf[PORT_LEN + 8];
+    int   n;
+
+    if (port == 0) {
+        return PYWSGI_ENV_OK;          /* unknown: omitted */
+    }
+
+    n = snprintf(buf, sizeof(buf), "%u", port);
+
+    return pywsgi_env_add_cstr(env, key, buf, (size_t) n);
+}
+
+
+int
+pywsgi_env_add_cgi(pywsgi_env *env, const pywsgi_cgi *cgi)
+{
+    int       rc;
+    size_t    i;
+    cgi_var   vars[] = { CGI_VARS(cgi) };
+
+    rc = PYWSGI_ENV_OK;
+
+    for (i = 0; rc == PYWSGI_ENV_OK && i < sizeof(vars) / sizeof(vars[0]);
+         i++)
+    {
+        if (vars[i].val->val != NULL) {
+            rc = pywsgi_env_add_cstr(env, vars[i].key, vars[i].val->val,
+                                     vars[i].val->len);
+
+        } else if (vars[i].val == &cgi->query_string) {
+            rc = pywsgi_env_add_cstr(env, vars[i].key, "", 0);
+        }
+    }
+
+    if (rc == PYWSGI_ENV_OK) {
+        rc = add_port(env, "SERVER_PORT", cgi->server_port);
+    }
+
+    if (rc == PYWSGI_ENV_OK) {
+        rc = add_port(env, "REMOTE_PORT", cgi->remote_port);
+    }
+
+    if (rc == PYWSGI_ENV_OK && cgi->https) {
+        rc = pywsgi_env_add_cstr(env, "HTTPS", "on", 2);
+
+        if (rc == PYWSGI_ENV_OK) {
+            rc = pywsgi_env_add_cstr(env, "wsgi.url_scheme", "https", 5);
+        }
+    }
+
+    if (rc == PYWSGI_ENV_OK) {
+        rc = pywsgi_env_add_path(env, cgi->mount.val ? cgi->mount.val : "",
+                                 cgi->mount.len,
+                                 cgi->path.val ? cgi->path.val : "",
+                                 cgi->path.len);
+    }
+
+    return rc;
+}
+
+
+int
+pywsgi_env_status(int rc)
+{
+    switch (rc) {
+    case PYWSGI_ENV_OK:
+    case PYWSGI_ENV_SKIPPED:
+        return 0;
+    case PYWSGI_ENV_BAD:
+        return 400;
+    default:
+        return 500;
+    }
+}
+
+
+const char *
+pywsgi_env_error(int rc)
+{
+    switch (rc) {
+    case PYWSGI_ENV_OK:
+    case PYWSGI_ENV_SKIPPED:
+        return "";
+    case PYWSGI_ENV_BAD:
+        return "pywsgi: a NUL byte in the request, refused";
+    default:
+        return "pywsgi: the environ buffer is too small (a bug)";
+    }
 }

@@ -109,3 +109,16 @@ pywsgi_gateway_default_path(const void *self, char *buf, size_t len)
 
     return (n < 0 || (size_t) n >= len) ? -1 : 0;
 }
+
+
+void
+pywsgi_config_init(pywsgi_config *cfg, const pywsgi_io *io, int io_mode,
+    const char *server)
+{
+    memset(cfg, 0, sizeof(pywsgi_config));
+
+    cfg->abi_version = PYWSGI_ABI_VERSION;
+    cfg->io = io;
+    cfg->io_mode = io_mode;
+    cfg->server = server;
+}

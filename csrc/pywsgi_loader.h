@@ -36,4 +36,11 @@ int pywsgi_gateway_open(pywsgi_gateway *gw, const char *path, char *err,
    when the module's own path cannot be found or buf is too small. */
 int pywsgi_gateway_default_path(const void *self, char *buf, size_t len);
 
+/* The worker-wide part of a pywsgi_config, which every module fills alike:
+   cfg zeroed, this ABI's version, the io table and mode, SERVER_SOFTWARE.
+   The module then sets the Python home and path, the app and the wsgi.*
+   flags, which only it knows. */
+void pywsgi_config_init(pywsgi_config *cfg, const pywsgi_io *io,
+    int io_mode, const char *server);
+
 #endif /* PYWSGI_LOADER_H */

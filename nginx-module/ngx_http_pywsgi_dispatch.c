@@ -249,8 +249,11 @@ ngx_http_pywsgi_dispatch(ngx_http_pywsgi_queue_t *q,
     if (ngx_http_pywsgi_room(q)) {
         (void) ngx_http_pywsgi_add(q, 1, &spawned);
 
-    } else if (q->parked && q->poller == NULL) {
-        /* not now: the newest parked runner is to look again soon */
+    } else if (q->parked && q->poller == NULL
+               && (q->nbusy > 1 || !ngx_http_pywsgi_gil_held()))
+    {
+        /* not now, but soon: the newest parked runner is to look again;
+           not while one runner computes alone, which takes the step */
         q->poll = NGX_HTTP_PYWSGI_POLL;
         (void) pthread_cond_signal(&q->parked->cond);
     }

@@ -2,46 +2,8 @@
 /*
  * ngx_http_pywsgi_module: directives, configuration, worker start and exit.
  *
- * Directives:
- *
- *   pywsgi_app SPEC;               location: serve this WSGI app here; SPEC
- *                                  is file.py[:callable], module:callable or
- *                                  module:factory(); the location prefix is
- *                                  SCRIPT_NAME ("" for "/", regex and named
- *                                  locations); not inherited
- *   pywsgi_mode threads|inline;    http, server, location (threads): threads
- *                                  runs the app on a thread pool and never on
- *                                  the event loop; inline runs it on the loop,
- *                                  fastest for short CPU-only apps, but a slow
- *                                  call stalls every connection of the worker
- *   pywsgi_thread_pool NAME;       http, server, location (pywsgi): the pool
- *                                  of threads mode, declared at the top level
- *                                  with "thread_pool NAME threads=N;"
- *   pywsgi_param KEY VALUE [if_not_empty];
- *                                  http, server, location: an extra environ
- *                                  entry, VALUE with nginx variables (like
- *                                  uwsgi_param); it overrides a CGI variable
- *                                  of the same name
- *   pywsgi_python_home PATH;       http: a venv or a Python prefix (default:
- *                                  the Python the gateway was built with)
- *   pywsgi_python_path DIR;        http, repeatable: put DIR on sys.path
- *   pywsgi_gateway PATH;           http: the gateway library (default: the
- *                                  one installed with this module)
- *   pywsgi_check on|off;           http (on): load every app in a child
- *                                  process while reading the configuration,
- *                                  so that "nginx -t" and a reload report an
- *                                  app that cannot be imported, with its
- *                                  traceback, and the running workers keep
- *                                  serving
- *   pywsgi_process_env NAME VALUE; http, repeatable: an environment
- *                                  variable of the workers (os.environ),
- *                                  set before Python starts; nginx clears
- *                                  the rest of its environment unless told
- *                                  "env NAME;" in the main context
- *   pywsgi_chdir DIR;              http: the workers' working directory,
- *                                  entered before the apps are imported
- *                                  (default: the folder of the first file
- *                                  app); relative to the prefix
+ * The directives are documented in README.md ("nginx"), how the module
+ * works in docs/ARCHITECTURE.md.
  *
  * Python starts in each worker process after the fork (init_process), never
  * in the master.  There is no preload-in-the-master: nginx forks workers
@@ -245,6 +207,62 @@ ngx_http_pywsgi_sendfile(void *handle, int fd, int64_t offset, int64_t n)
 }
 
 
+/*
+ * The app spec, parsed by csrc/pywsgi_spec.c; a relative file is made
+ * absolute against the config prefix (ngx_conf_full_name), as nginx
+ * resolves every relative path of its config.
+ */
+static char *
+ngx_http_pywsgi_spec(ngx_conf_t *cf, ngx_str_t *value, ngx_str_t *spec)
+{
+    u_char       *p;
+    ngx_str_t     file;
+    const char   *err;
+    pywsgi_spec   ps;
+
+    err = pywsgi_spec_parse((char *) value->data, value->len, &ps);
+
+    if (err != NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "pywsgi_app \"%V\": %s (file.py[:callable], "
+                           "module:callable or module:factory())",
+                           value, err);
+        return NGX_CONF_ERROR;
+    }
+
+    if (!ps.is_file || ps.target[0] == '/') {
+        spec->data = (u_char *) ps.target;
+        spec->len = ps.target_len + ps.rest_len;
+        spec->data[spec->len] = '\0';     /* the blanks after it, if any */
+        return NGX_CONF_OK;
+    }
+
+    file.len = ps.target_len;
+    file.data = ngx_pnalloc(cf->pool, file.len);
+    if (file.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memcpy(file.data, ps.target, file.len);
+
+    if (ngx_conf_full_name(cf->cycle, &file, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    spec->len = file.len + ps.rest_len;
+    spec->data = ngx_pnalloc(cf->pool, spec->len + 1);
+    if (spec->data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_cpymem(spec->data, file.data, file.len);
+    p = ngx_cpymem(p, ps.rest, ps.rest_len);
+    *p = '\0';
+
+    return NGX_CONF_OK;
+}
+
+
 static char *
 ngx_http_pywsgi_app(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -259,11 +277,10 @@ ngx_http_pywsgi_app(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    if (value[1].len == 0) {
-        return "needs an app: file.py[:callable] or module:callable";
+    if (ngx_http_pywsgi_spec(cf, &value[1], &plcf->spec) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
     }
 
-    plcf->spec = value[1];
     plcf->file = cf->conf_file->file.name.data;
     plcf->line = cf->conf_file->line;
 
@@ -714,25 +731,22 @@ ngx_http_pywsgi_config(ngx_http_pywsgi_main_conf_t *pmcf,
     ngx_http_pywsgi_app_t *app, ngx_uint_t multiprocess, u_char *python_path,
     pywsgi_config *cfg)
 {
-    ngx_memzero(cfg, sizeof(pywsgi_config));
+    /* both modes only copy (threads) or queue non-blocking output (inline):
+       the gateway may call back holding the GIL */
+
+    pywsgi_config_init(cfg, &ngx_http_pywsgi_io, PYWSGI_IO_NONBLOCKING,
+                       NGINX_VER);
 
     /* the strings of directives are NUL-terminated */
 
-    cfg->abi_version = PYWSGI_ABI_VERSION;
     cfg->python_home = (const char *) pmcf->python_home.data;
     cfg->python_path = (const char *) python_path;
     cfg->app = (const char *) app->spec.data;
-    cfg->server = NGINX_VER;
-    cfg->io = &ngx_http_pywsgi_io;
     cfg->multithread = (app->mode == NGX_HTTP_PYWSGI_THREADS);
     cfg->multiprocess = multiprocess ? 1 : 0;
     cfg->process_env = (const char *) pmcf->process_env_blob.data;
     cfg->process_env_len = pmcf->process_env_blob.len;
     cfg->chdir = (const char *) pmcf->chdir.data;
-
-    /* both modes only copy (threads) or queue non-blocking output (inline):
-       the gateway may call back holding the GIL */
-    cfg->io_nonblocking = 1;
 }
 
 

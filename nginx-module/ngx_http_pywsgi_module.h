@@ -36,6 +36,7 @@
 #include "pywsgi_env.h"
 #include "pywsgi_loader.h"
 #include "pywsgi_process.h"
+#include "pywsgi_spec.h"
 
 
 #define NGX_HTTP_PYWSGI_INLINE   0

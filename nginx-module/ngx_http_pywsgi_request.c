@@ -17,7 +17,8 @@ static void ngx_http_pywsgi_cleanup(void *data);
 static ngx_int_t ngx_http_pywsgi_environ(ngx_http_request_t *r,
     ngx_http_pywsgi_loc_conf_t *plcf, pywsgi_request *rec);
 static ngx_int_t ngx_http_pywsgi_cgi(ngx_http_request_t *r,
-    ngx_http_pywsgi_loc_conf_t *plcf, pywsgi_env *env);
+    ngx_http_pywsgi_loc_conf_t *plcf, pywsgi_cgi *cgi, u_char *addr);
+static ngx_int_t ngx_http_pywsgi_status(ngx_http_request_t *r, int rc);
 static ngx_int_t ngx_http_pywsgi_headers(ngx_http_request_t *r,
     pywsgi_env *env);
 static ngx_int_t ngx_http_pywsgi_params(ngx_http_request_t *r,
@@ -129,21 +130,25 @@ ngx_http_pywsgi_environ(ngx_http_request_t *r,
 {
     size_t                    size;
     u_char                   *buf;
+    u_char                    addr[NGX_SOCKADDR_STRLEN];
     ngx_int_t                 rc;
     ngx_str_t                *values;
     ngx_uint_t                i;
+    pywsgi_cgi                cgi;
     pywsgi_env                env;
     ngx_list_part_t          *part;
     ngx_table_elt_t          *h;
     ngx_http_pywsgi_param_t  *param;
 
-    /* the upper bound of what the blob holds: the fixed CGI variables
-       (names, ports, the protocol and addresses fit in 512 bytes), the
-       strings of the request, each header and each pywsgi_param */
+    rc = ngx_http_pywsgi_cgi(r, plcf, &cgi, addr);
+    if (rc != NGX_OK) {
+        return rc;
+    }
 
-    size = 512 + r->method_name.len + r->args.len + r->unparsed_uri.len
-           + r->http_protocol.len + r->headers_in.server.len
-           + PYWSGI_ENV_PATH_SIZE(plcf->mount.len, r->uri.len);
+    /* the upper bound of what the blob holds: the CGI variables, each
+       header and each pywsgi_param */
+
+    size = pywsgi_env_cgi_size(&cgi);
 
     part = &r->headers_in.headers.part;
     h = part->elts;
@@ -190,7 +195,7 @@ ngx_http_pywsgi_environ(ngx_http_request_t *r,
 
     pywsgi_env_init(&env, (char *) buf, size);
 
-    rc = ngx_http_pywsgi_cgi(r, plcf, &env);
+    rc = ngx_http_pywsgi_status(r, pywsgi_env_add_cgi(&env, &cgi));
 
     if (rc == NGX_OK) {
         rc = ngx_http_pywsgi_headers(r, &env);
@@ -212,39 +217,39 @@ ngx_http_pywsgi_environ(ngx_http_request_t *r,
 }
 
 
-/* NGX_OK, or the status to answer: a NUL in a value is a bad request */
+/* NGX_OK, or the status to answer (pywsgi_env_status: the rule is csrc's) */
 
 static ngx_int_t
 ngx_http_pywsgi_status(ngx_http_request_t *r, int rc)
 {
-    if (rc == PYWSGI_ENV_OK || rc == PYWSGI_ENV_SKIPPED) {
+    switch (pywsgi_env_status(rc)) {
+
+    case 0:
         return NGX_OK;
-    }
 
-    if (rc == PYWSGI_ENV_BAD) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "pywsgi: a NUL byte in the request, refused");
+    case NGX_HTTP_BAD_REQUEST:
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "%s",
+                      pywsgi_env_error(rc));
         return NGX_HTTP_BAD_REQUEST;
-    }
 
-    ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                  "pywsgi: the environ buffer is too small");
-    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    default:
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0, "%s",
+                      pywsgi_env_error(rc));
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 }
 
 
-#define ngx_http_pywsgi_var(env, key, s)                                     \
-    pywsgi_env_add(env, key, sizeof(key) - 1, (char *) (s).data, (s).len)
+#define ngx_http_pywsgi_str(s)  (pywsgi_str) { (char *) (s).data, (s).len }
 
+
+/* the CGI variables of r, the names and rules csrc/pywsgi_env.c's */
 
 static ngx_int_t
 ngx_http_pywsgi_cgi(ngx_http_request_t *r, ngx_http_pywsgi_loc_conf_t *plcf,
-    pywsgi_env *env)
+    pywsgi_cgi *cgi, u_char *addr)
 {
-    int                        rc;
-    u_char                     addr[NGX_SOCKADDR_STRLEN];
-    u_char                     lport[NGX_INT_T_LEN], rport[NGX_INT_T_LEN];
-    ngx_str_t                  local, name, s;
+    ngx_str_t                  local, name;
     ngx_connection_t          *c;
     ngx_http_core_srv_conf_t  *cscf;
 
@@ -267,63 +272,25 @@ ngx_http_pywsgi_cgi(ngx_http_request_t *r, ngx_http_pywsgi_loc_conf_t *plcf,
         name = r->headers_in.server.len ? r->headers_in.server : local;
     }
 
-    rc = ngx_http_pywsgi_var(env, "REQUEST_METHOD", r->method_name);
+    ngx_memzero(cgi, sizeof(pywsgi_cgi));
 
-    if (rc == PYWSGI_ENV_OK) {
-        rc = pywsgi_env_add_path(env, (char *) plcf->mount.data,
-                                 plcf->mount.len, (char *) r->uri.data,
-                                 r->uri.len);
-    }
-
-    if (rc == PYWSGI_ENV_OK) {
-        rc = ngx_http_pywsgi_var(env, "QUERY_STRING", r->args);
-    }
-
-    if (rc == PYWSGI_ENV_OK) {
-        rc = ngx_http_pywsgi_var(env, "REQUEST_URI", r->unparsed_uri);
-    }
-
-    if (rc == PYWSGI_ENV_OK) {
-        rc = ngx_http_pywsgi_var(env, "SERVER_PROTOCOL", r->http_protocol);
-    }
-
-    if (rc == PYWSGI_ENV_OK) {
-        rc = ngx_http_pywsgi_var(env, "SERVER_NAME", name);
-    }
-
-    if (rc == PYWSGI_ENV_OK) {
-        s.data = lport;
-        s.len = ngx_sprintf(lport, "%ui", ngx_inet_get_port(c->local_sockaddr))
-                - lport;
-        rc = ngx_http_pywsgi_var(env, "SERVER_PORT", s);
-    }
-
-    if (rc == PYWSGI_ENV_OK) {
-        rc = ngx_http_pywsgi_var(env, "SERVER_ADDR", local);
-    }
-
-    if (rc == PYWSGI_ENV_OK) {
-        rc = ngx_http_pywsgi_var(env, "REMOTE_ADDR", c->addr_text);
-    }
-
-    if (rc == PYWSGI_ENV_OK) {
-        s.data = rport;
-        s.len = ngx_sprintf(rport, "%ui", ngx_inet_get_port(c->sockaddr))
-                - rport;
-        rc = ngx_http_pywsgi_var(env, "REMOTE_PORT", s);
-    }
+    cgi->request_method = ngx_http_pywsgi_str(r->method_name);
+    cgi->query_string = ngx_http_pywsgi_str(r->args);
+    cgi->request_uri = ngx_http_pywsgi_str(r->unparsed_uri);
+    cgi->server_protocol = ngx_http_pywsgi_str(r->http_protocol);
+    cgi->server_name = ngx_http_pywsgi_str(name);
+    cgi->server_addr = ngx_http_pywsgi_str(local);
+    cgi->remote_addr = ngx_http_pywsgi_str(c->addr_text);
+    cgi->mount = ngx_http_pywsgi_str(plcf->mount);
+    cgi->path = ngx_http_pywsgi_str(r->uri);
+    cgi->server_port = ngx_inet_get_port(c->local_sockaddr);
+    cgi->remote_port = ngx_inet_get_port(c->sockaddr);
 
 #if (NGX_HTTP_SSL)
-    if (rc == PYWSGI_ENV_OK && c->ssl) {
-        rc = pywsgi_env_add_cstr(env, "HTTPS", "on", 2);
-
-        if (rc == PYWSGI_ENV_OK) {
-            rc = pywsgi_env_add_cstr(env, "wsgi.url_scheme", "https", 5);
-        }
-    }
+    cgi->https = (c->ssl != NULL);
 #endif
 
-    return ngx_http_pywsgi_status(r, rc);
+    return NGX_OK;
 }
 
 
@@ -472,13 +439,12 @@ ngx_http_pywsgi_log(void *handle, int level, const char *msg, size_t n)
     ngx_http_pywsgi_ctx_t *ctx = handle;
 
     ngx_log_t   *log;
-    ngx_uint_t   lvl;
 
     log = (ctx && ctx->request) ? ctx->request->connection->log
                                 : ngx_cycle->log;
 
-    lvl = (level == PYWSGI_LOG_ERROR) ? NGX_LOG_ERR
-          : (level == PYWSGI_LOG_WARN) ? NGX_LOG_WARN : NGX_LOG_INFO;
+    /* PYWSGI_LOG_* are syslog's severities; nginx's levels are those plus
+       one (NGX_LOG_EMERG is 1, syslog's LOG_EMERG 0) */
 
-    ngx_log_error(lvl, log, 0, "%*s", n, msg);
+    ngx_log_error((ngx_uint_t) level + NGX_LOG_EMERG, log, 0, "%*s", n, msg);
 }

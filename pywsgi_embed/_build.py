@@ -67,11 +67,13 @@ def _pywsgi_start():
     except BaseException:
         import traceback
         why = traceback.format_exc()
-        sys.stderr.write("pywsgi: the gateway's Python side failed to start:\n" + why)
+        sys.stderr.write(
+            "pywsgi: the gateway's Python side failed to start:\n" + why)
 
         @ffi.def_extern()
         def pywsgi_py_load(cfg, err, errlen):
-            msg = ("the gateway's Python side failed to start:\n" + why).encode()
+            msg = ("the gateway's Python side failed to start:\n"
+                   + why).encode()
             msg = msg[:max(errlen - 1, 0)]
             ffi.memmove(err, msg + b"\0", len(msg) + 1)
             return 0
@@ -101,6 +103,16 @@ def libpython():
     return sysconfig.get_config_var("LIBDIR"), name
 
 
+# The warnings of nginx's own build (-W -Wall, unused parameters allowed:
+# callbacks and CPython methods have fixed signatures), plus truncated
+# snprintf(): error messages are cut to the caller's buffer on purpose.
+# PYWSGI_WERROR=1 (make lint) makes them errors, as nginx's build does.
+WARNING_FLAGS = ["-Wall", "-Wextra", "-Wno-unused-parameter"]
+WARNING_FLAGS += ["-Wno-format-truncation"]
+if os.environ.get("PYWSGI_WERROR"):
+    WARNING_FLAGS += ["-Werror"]
+
+
 def make_builder():
     ffibuilder = cffi.FFI()
     ffibuilder.cdef(
@@ -127,7 +139,7 @@ def make_builder():
         # cffi links libpython for embedding; the rpath lets a server that
         # knows nothing of this Python's prefix find it
         extra_link_args=["-Wl,-rpath," + sysconfig.get_config_var("LIBDIR")],
-        extra_compile_args=["-O2", "-Wall", "-Wno-format-truncation"],
+        extra_compile_args=["-O2"] + WARNING_FLAGS,
         # the full C API (PyConfig), and the exact EXT_SUFFIX name the
         # modules look for: not the abi3 stable-ABI build cffi defaults to
         py_limited_api=False,
@@ -136,6 +148,15 @@ def make_builder():
 
 
 ffibuilder = make_builder()
+
+
+def build_for_lint():
+    """Compile the library with warnings as errors into build/lint, leaving
+    the checkout's library alone (make lint)."""
+    name = "_gateway" + sysconfig.get_config_var("EXT_SUFFIX")
+    tmpdir = os.path.join(os.path.dirname(HERE), "build", "lint", "cffi")
+    target = os.path.join(tmpdir, name)
+    return ffibuilder.compile(tmpdir=tmpdir, target=target, verbose=False)
 
 
 def build_in_place():
@@ -152,4 +173,7 @@ def build_in_place():
 
 
 if __name__ == "__main__":
-    print(build_in_place())
+    if sys.argv[1:] == ["--lint"]:
+        print(build_for_lint())
+    else:
+        print(build_in_place())

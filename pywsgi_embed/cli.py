@@ -1,9 +1,9 @@
 """The `pywsgi-embed` command.
 
-    pywsgi-embed serve APP [options]          serve APP on a real server, now
-    pywsgi-embed config nginx|apache APP      print what to add to a system server
-    pywsgi-embed module-path nginx|apache     where the built module is
-    pywsgi-embed doctor                       check this installation
+    pywsgi-embed serve APP [options]        serve APP on a real server, now
+    pywsgi-embed config nginx|apache APP    print a system server's config
+    pywsgi-embed module-path nginx|apache   where the built module is
+    pywsgi-embed doctor                     check this installation
 
 APP is path/to/file.py, path/to/file.py:callable, package.module:callable or
 package.module:factory() (the default callable is `application`).
@@ -40,7 +40,7 @@ class CliError(Exception):
     """A problem to report in one message, exit status 1."""
 
 
-# -- value types (argparse reports their ValueError with the option) ---------
+# -- value types (argparse reports their ValueError with the option) ----------
 
 
 def integer(text):
@@ -96,7 +96,7 @@ def seconds(text):
     return value
 
 
-# -- arguments -----------------------------------------------------------------
+# -- arguments ----------------------------------------------------------------
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -444,19 +444,16 @@ def parse(argv):
     return args
 
 
-# -- shared steps ----------------------------------------------------------------
+# -- shared steps -------------------------------------------------------------
 
 
 def absolute_app(spec):
     """The spec with a file path made absolute: the server's workers do not
     run in this directory."""
-    target, _, name = spec.rpartition(":")
-    if not target or not loader.is_file_spec(target):
-        target, name = spec, None
-    if not loader.is_file_spec(target):
-        return spec
-    target = os.path.abspath(target)
-    return target + (":" + name if name else "")
+    try:
+        return loader.absolute_spec(spec)
+    except loader.LoadError as exc:
+        raise CliError("APP: %s" % exc) from None
 
 
 def python_path_of(args):
@@ -465,7 +462,7 @@ def python_path_of(args):
     gunicorn have it, comes after the configured path, as a file app's
     folder does)."""
     paths = [os.path.abspath(p) for p in args.python_path]
-    target = args.app.rpartition(":")[0] or args.app
+    target = loader.parse_spec(args.app)[0]
     if not loader.is_file_spec(target) and os.getcwd() not in paths:
         paths.append(os.getcwd())
     return paths
@@ -706,7 +703,7 @@ def check_port(host, port):
             ) from None
 
 
-# -- commands ---------------------------------------------------------------------
+# -- commands -----------------------------------------------------------------
 
 
 def cmd_serve(args):

@@ -24,8 +24,9 @@ import traceback
 
 from pywsgi_embed import __version__, loader, response
 from pywsgi_embed._gateway import ffi, lib
-from pywsgi_embed.errors import LogHandler, LogStream
 from pywsgi_embed.file_wrapper import FileWrapper
+from pywsgi_embed.log_handler import LogHandler
+from pywsgi_embed.log_stream import LogStream
 from pywsgi_embed.response import ABORT, MORE, Response, run
 from pywsgi_embed.wsgi_input import EMPTY, Input
 
@@ -37,6 +38,7 @@ _apps = {}  # App by id: a dict, so a bad id (-1 after a failed
 _read = None  # the server's read callback
 _inflight = {}  # step mode: Response -> its cffi handle, between steps
 _errors = None  # wsgi.errors of every request
+_io = None  # (io table, io mode) of the worker, from the first load
 _in_working_directory = False  # the first load entered it, once a worker
 
 
@@ -52,12 +54,6 @@ def _text(cdata, default=""):
     return os.fsdecode(ffi.string(cdata)) if cdata != ffi.NULL else default
 
 
-def _pairs(blob):
-    """dict of a "k\\0v\\0" latin-1 blob (the last NUL included)."""
-    parts = blob[:-1].decode("latin-1").split("\0") if blob else []
-    return dict(zip(parts[::2], parts[1::2]))
-
-
 def _server_log(handle, level, data):
     response._log(handle, level, data, len(data))
 
@@ -67,18 +63,19 @@ def _handle_of(rec):
     return int(ffi.cast("intptr_t", rec.handle))
 
 
-def set_io(io, nonblocking=False):
+def set_io(io, mode=0):
     """Take the server's callbacks (a pywsgi_io *), once per worker.  They
     are called through the library's C wrappers (csrc/gateway.h); through
     pywsgi_embed._fastio, without releasing the GIL, those the module says
-    never block (pywsgi_config.io_nonblocking: all of them, or only the
-    start() of a small whole body) when the gateway booted Python itself
-    (in a test process there is no _fastio)."""
-    global _read, _errors
+    never block (pywsgi_config.io_mode: all of them, or only the start()
+    of a small whole body) when the gateway booted Python itself (in a
+    test process there is no _fastio)."""
+    global _read, _errors, _io
     lib.pywsgi_gw_set_io(io)
     _read = lib.pywsgi_gw_read
-    fast = sys.modules.get("pywsgi_embed._fastio") if nonblocking else None
-    if fast is not None and nonblocking == lib.PYWSGI_IO_SMALL_LAST:
+    _io = (io, mode)
+    fast = sys.modules.get("pywsgi_embed._fastio") if mode else None
+    if fast is not None and mode == lib.PYWSGI_IO_SMALL_LAST:
         response.use_small_start(fast.start)
     elif fast is not None:
         response.use_io(fast.start, fast.write, fast.sendfile)
@@ -116,8 +113,6 @@ def make_template(cfg):
         "SERVER_SOFTWARE": _text(cfg.server, "pywsgi-embed"),
         "pywsgi_embed.version": __version__,
     }
-    if cfg.environ != ffi.NULL and cfg.environ_len:
-        template.update(_pairs(ffi.unpack(cfg.environ, cfg.environ_len)))
     return with_room(template)
 
 
@@ -164,10 +159,15 @@ def load(cfg, err, errlen):
     """Import the app of cfg (a pywsgi_config *): its id + 1, or 0 with the
     reason copied into err."""
     try:
-        if _read is None:
-            check_io(cfg.io)
-            set_io(cfg.io, cfg.io_nonblocking)
+        check_io(cfg.io)
+        if _io is None:
+            set_io(cfg.io, cfg.io_mode)
             redirect_stdio()
+        elif _io != (cfg.io, cfg.io_mode):
+            raise loader.LoadError(
+                "pywsgi_config.io and io_mode are the worker's: this app "
+                "gives others than the first app did"
+            )
         spec = loader.absolute_spec(_text(cfg.app))
         enter_working_directory(spec, cfg)
         paths = _text(cfg.python_path).split(":")

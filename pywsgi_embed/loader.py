@@ -25,7 +25,12 @@ class LoadError(Exception):
 
 
 def parse_spec(spec):
-    """(target, name, call) of an app spec; target is a path or a module."""
+    """(target, name, call) of an app spec; target is a path or a module.
+
+    The syntax is csrc/pywsgi_spec.c's, which the server modules parse at
+    config time: the last ':' splits target and name unless what follows
+    holds a '/' or ends in ".py"; tests/unit/test_spec.py's table holds
+    both to the same cases."""
     spec = spec.strip()
     if not spec:
         raise LoadError("no app given")
@@ -35,13 +40,28 @@ def parse_spec(spec):
     call = name.endswith("()")
     if call:
         name = name[:-2]
-    if not name.isidentifier():
+    if not (name.isidentifier() and name.isascii()):
         raise LoadError("%r: %r is not a Python name" % (spec, name))
+    if not target:
+        raise LoadError("%r: no app given" % spec)
     return target, name, call
 
 
 def is_file_spec(target):
-    return target.endswith(".py") or os.sep in target
+    """A target naming a file (it holds a '/' or ends in ".py"), not a
+    module."""
+    return target.endswith(".py") or "/" in target
+
+
+def absolute_spec(spec, base=None):
+    """spec with a relative file target made absolute against base (the
+    current directory by default), as the modules do against their config
+    file."""
+    target, name, call = parse_spec(spec)
+    if not is_file_spec(target):
+        return spec.strip()
+    rest = spec.strip()[len(target) :]
+    return os.path.abspath(os.path.join(base or os.getcwd(), target)) + rest
 
 
 def add_python_path(entries):
@@ -53,18 +73,6 @@ def add_python_path(entries):
             sys.path.remove(entry)
         sys.path.insert(0, entry)
     return len(set(entries))
-
-
-def absolute_spec(spec):
-    """spec with a file app's path made absolute: entering the working
-    directory must not move the app."""
-    spec = spec.strip()
-    target, sep, name = spec.rpartition(":")
-    if not sep or "/" in name or name.endswith(".py"):
-        target, sep, name = spec, "", ""
-    if not target or not is_file_spec(target):
-        return spec
-    return os.path.abspath(target) + sep + name
 
 
 def working_directory(spec, chdir=None):

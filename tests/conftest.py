@@ -13,6 +13,7 @@ A missing server or module fails the run with what to do: never a skip.
 """
 
 import os
+import shutil
 import sys
 
 import pytest
@@ -23,6 +24,7 @@ if ROOT not in sys.path:
 
 from pywsgi_embed import servers  # noqa: E402
 from tests import cgi_host, harness  # noqa: E402
+from tests.apps.gate import Gate  # noqa: E402
 from tests.docker import plugin as docker_plugin  # noqa: E402
 
 APPS = os.path.join(ROOT, "tests", "apps")
@@ -163,3 +165,68 @@ def target(request, tmp_path_factory):
     running = factory(name, mode, workdir)
     yield Target(name, mode, multithread, multiprocess, running)
     running.stop()
+
+
+# -- servers started per test (tests/nginx, tests/apache) ---------------------
+
+# each server's own test app, and the options its tests start it with
+SERVER_TEST_APPS = {
+    "nginx": os.path.join(APPS, "nginx_app.py"),
+    "apache": os.path.join(APPS, "apache_app.py"),
+}
+PER_TEST_OPTIONS = {
+    "nginx": {"workers": 1},
+    "apache": {"workers": 1, "threads": 4, "mpm": "event"},
+}
+
+
+def server_per_test(name):
+    """The fixture `name` (nginx or apache) of the server-specific tests:
+    start(mounts=None, app=None, **options) -> a running server; mounts
+    default to {"/": app}, app to the server's test app; options override
+    PER_TEST_OPTIONS.  Whatever a test started is killed after it."""
+
+    @pytest.fixture(name=name)
+    def fixture(tmp_path):
+        started = []
+
+        def start(mounts=None, app=None, **options):
+            for key, value in PER_TEST_OPTIONS[name].items():
+                options.setdefault(key, value)
+            app = str(app or SERVER_TEST_APPS[name])
+            running = harness.start(
+                name,
+                mounts or {"/": app},
+                str(tmp_path / ("srv%d" % len(started))),
+                **options,
+            )
+            started.append(running)
+            return running
+
+        yield start
+        for running in started:
+            running.kill()
+
+    return fixture
+
+
+nginx = server_per_test("nginx")
+apache = server_per_test("apache")
+
+
+@pytest.fixture
+def app_copy(request, tmp_path):
+    """A copy that a test may rewrite of the test app of the server the
+    test's directory is named after (tests/nginx: nginx_app.py), with the
+    gate.py it imports."""
+    app = SERVER_TEST_APPS[request.path.parent.name]
+    path = tmp_path / "app.py"
+    shutil.copy(app, path)
+    shutil.copy(os.path.join(APPS, "gate.py"), tmp_path / "gate.py")
+    return path
+
+
+@pytest.fixture
+def gate(tmp_path):
+    """A Gate (tests/apps/gate.py) that holds requests in the app."""
+    return Gate(tmp_path / "gate")

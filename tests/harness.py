@@ -3,6 +3,7 @@ that `pywsgi-embed serve` uses, on 127.0.0.1 and a free port, with the error
 log in a file the tests can read.
 """
 
+import concurrent.futures
 import os
 import signal
 import socket
@@ -89,7 +90,7 @@ class Running:
             self.kill()
             raise ServerFailed(
                 "%s did not stop within %.0f s" % (self.server.name, timeout)
-            )
+            ) from None
         return time.monotonic() - start
 
     def kill(self):
@@ -145,9 +146,10 @@ def wait_until(predicate, timeout=10.0):
 
 
 def child_pids(running):
-    """PIDs of the server's master (parent) process's children, now."""
+    """PIDs of the server's master (parent) process's children, now;
+    running is a Running or a subprocess.Popen."""
     pids = []
-    task_dir = "/proc/%d/task" % running.proc.pid
+    task_dir = "/proc/%d/task" % getattr(running, "proc", running).pid
     for task in os.listdir(task_dir):
         with open(os.path.join(task_dir, task, "children")) as f:
             pids += [int(p) for p in f.read().split()]
@@ -191,3 +193,29 @@ def request_loop(running, stop, results, path="/version"):
             results.append(fetch(running.url(path), timeout=10))
         except Exception as exc:
             results.append((None, repr(exc).encode()))
+
+
+# what each server logs once it has taken a graceful stop (notice level)
+GRACEFUL_STOP_LOGGED = {
+    "nginx": "gracefully shutting down",
+    "apache": "shutting down gracefully",
+}
+
+
+def stop_while_held(running, gate, path, count):
+    """Send `count` requests of path through gate (tests/apps/gate.py),
+    stop the server gracefully once all are in the app, and release them
+    only once the server has logged that it is stopping: their (status,
+    body) results, and the seconds the stop took."""
+    url = running.url(path + ("&" if "?" in path else "?") + gate.query)
+    with concurrent.futures.ThreadPoolExecutor(count + 1) as pool:
+        held = [pool.submit(fetch, url) for _ in range(count)]
+        assert gate.wait_entered(count)
+        stopping = pool.submit(running.stop, 15)
+        logged = GRACEFUL_STOP_LOGGED[running.server.name]
+        assert wait_until(lambda: logged in running.error_log()), (
+            running.error_log()
+        )
+        assert not any(f.done() for f in held)
+        gate.release()
+        return [f.result() for f in held], stopping.result()

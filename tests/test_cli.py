@@ -236,8 +236,10 @@ def test_doctor_reports_each_part():
         abi = re.search(r"#define PYWSGI_ABI_VERSION (\d+)", f.read()).group(1)
     assert "loads" in out and "(ABI %s)" % abi in out
     # this checkout is healthy except perhaps for the cffi version
-    problems = [l for l in out.splitlines() if l.startswith("[problem]")]
-    assert all("cffi" in l for l in problems), problems
+    problems = [
+        line for line in out.splitlines() if line.startswith("[problem]")
+    ]
+    assert all("cffi" in line for line in problems), problems
 
 
 # -- stopping with a request stuck in the app ---------------------------------

@@ -5,7 +5,7 @@
 set -eu
 
 PACKAGES="nginx nginx-dev apache2 apache2-dev gcc make pkg-config
-          python3-dev python3-venv valgrind wrk curl procps $*"
+          python3-dev python3-venv valgrind wrk curl procps shellcheck $*"
 
 missing=""
 for p in $PACKAGES; do

@@ -203,7 +203,8 @@ class ApacheServer(base.Server):
             "DocumentRoot %s" % quote(docroot),
             "TypesConfig /etc/mime.types",
             "EnableSendfile On",
-            "AllowEncodedSlashes On",  # %2F decoded in PATH_INFO, as nginx does
+            # %2F decoded in PATH_INFO, as nginx does
+            "AllowEncodedSlashes On",
             "KeepAliveTimeout 5",
         ]
         if o.access_log:

@@ -12,7 +12,7 @@ import os
 import signal
 import subprocess
 import sys
-from typing import Dict, List, Optional, Tuple
+from typing import Optional
 
 
 @dataclasses.dataclass
@@ -27,7 +27,7 @@ class Mount:
 
 @dataclasses.dataclass
 class Options:
-    mounts: List[Mount]
+    mounts: list[Mount]
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1  # nginx worker_processes / Apache children
@@ -35,14 +35,14 @@ class Options:
     mode: str = "threads"  # nginx default mode of mounts without one
     mpm: str = "event"  # Apache: event, worker or prefork
     python_home: Optional[str] = None  # venv or prefix; None: sys.prefix
-    python_path: List[str] = dataclasses.field(default_factory=list)
-    environ: Dict[str, str] = dataclasses.field(default_factory=dict)
+    python_path: list[str] = dataclasses.field(default_factory=list)
+    environ: dict[str, str] = dataclasses.field(default_factory=dict)
     # the workers' process environment: variables set to these values, and
     # (nginx, which clears the rest) names passed on from the environment
     # the server starts in; the working directory (None: the folder of a
     # file app)
-    process_env: Dict[str, str] = dataclasses.field(default_factory=dict)
-    pass_env: List[str] = dataclasses.field(default_factory=list)
+    process_env: dict[str, str] = dataclasses.field(default_factory=dict)
+    pass_env: list[str] = dataclasses.field(default_factory=list)
     chdir: Optional[str] = None
     error_log: Optional[str] = None  # None: stderr (the terminal)
     access_log: Optional[str] = None  # a file, "-" stdout, None: off
@@ -52,7 +52,7 @@ class Options:
     # a static location this way)
 
     # the site's options of `serve`
-    static: List[Tuple[str, str]] = dataclasses.field(default_factory=list)
+    static: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     # (URL prefix, directory) pairs the server serves itself
     user: Optional[str] = None  # the workers' user and group (as root)
     group: Optional[str] = None

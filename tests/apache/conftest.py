@@ -1,11 +1,10 @@
-"""Helpers of the Apache-specific tests: an Apache started per test with
-tests/apps/apache_app.py, raw HTTP, and the children of the parent."""
+"""Helpers of the Apache-specific tests: raw HTTP, and the children of the
+parent.  The `apache` fixture (an Apache started per test with
+tests/apps/apache_app.py, one child of the event MPM unless told),
+`app_copy` and `gate` are tests/conftest.py's, shared with tests/nginx."""
 
 import os
-import shutil
 import socket
-
-import pytest
 
 from tests import harness
 
@@ -36,35 +35,3 @@ def raw(running, data, timeout=15):
             if not part:
                 return b"".join(chunks), True
             chunks.append(part)
-
-
-@pytest.fixture
-def app_copy(tmp_path):
-    """A copy of the test app that a test may rewrite."""
-    path = tmp_path / "app.py"
-    shutil.copy(APP, path)
-    return path
-
-
-@pytest.fixture
-def apache(tmp_path):
-    """start(mounts=None, **options) -> a running Apache; mounts default
-    to the test app at /.  One child, event MPM, unless told."""
-    started = []
-
-    def start(mounts=None, **options):
-        options.setdefault("workers", 1)
-        options.setdefault("threads", 4)
-        options.setdefault("mpm", "event")
-        running = harness.start(
-            "apache",
-            mounts or {"/": APP},
-            str(tmp_path / ("srv%d" % len(started))),
-            **options,
-        )
-        started.append(running)
-        return running
-
-    yield start
-    for running in started:
-        running.kill()

@@ -14,7 +14,7 @@ from tests.apache.conftest import APP, children_of, fetch, wait_until
 
 @pytest.mark.parametrize("mpm", ["event", "prefork"])
 def test_graceful_restart_under_load_loses_nothing_and_loads_new_code(
-    apache, app_copy, mpm
+    apache, app_copy, gate, mpm
 ):
     srv = apache({"/": str(app_copy)}, mpm=mpm, workers=2)
     assert fetch(srv.url("/version")) == (200, b"v1")
@@ -31,15 +31,18 @@ def test_graceful_restart_under_load_loses_nothing_and_loads_new_code(
         t.start()
     # a request in flight across the restart must finish too
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        slow = pool.submit(fetch, srv.url("/sleep?s=1.5"))
-        time.sleep(0.5)
+        held = pool.submit(fetch, srv.url("/sleep?s=0&" + gate.query))
+        assert gate.wait_entered(1)
+        assert wait_until(lambda: len(results) >= 10, timeout=15)
         harness.set_app_version(app_copy, "v2")
         srv.reload()
         assert wait_until(
             lambda: results and results[-1] == (200, b"v2"), timeout=15
         )
-        assert slow.result() == (200, b"slept")
-    time.sleep(0.5)
+        assert not held.done()
+        gate.release()
+        assert held.result() == (200, b"slept")
+    assert wait_until(lambda: results.count((200, b"v2")) >= 10, timeout=15)
     stop.set()
     for t in loops:
         t.join(30)
@@ -73,13 +76,10 @@ def test_stop_after_traffic_is_quick(apache, mpm, how):
     assert "still did not exit" not in srv.error_log()
 
 
-def test_graceful_stop_finishes_in_flight_requests(apache):
+def test_graceful_stop_finishes_in_flight_requests(apache, gate):
     srv = apache(threads=8)
-    with concurrent.futures.ThreadPoolExecutor(4) as pool:
-        slow = [pool.submit(fetch, srv.url("/sleep?s=1")) for _ in range(4)]
-        time.sleep(0.3)
-        took = srv.stop(timeout=15)
-        assert [f.result() for f in slow] == [(200, b"slept")] * 4
+    results, took = harness.stop_while_held(srv, gate, "/sleep?s=0", 4)
+    assert results == [(200, b"slept")] * 4
     assert took < 5, "graceful stop took %.1f s" % took
 
 
@@ -98,10 +98,10 @@ def test_import_error_at_child_start_is_logged_and_answers_500(
         "    raise ValueError('cannot start here')\n\n\nhelper()\n",
     )
     srv = apache({"/bad": str(bad), "/": APP}, workers=2)
-    log = srv.error_log()
     assert wait_until(
         lambda: srv.error_log().count("ValueError: cannot start here") == 2
     )
+    pids = children_of(srv, 2)
     log = srv.error_log()
     assert "[pywsgi:crit]" in log
     assert "PyWSGIApp /bad %s" % bad in log and "cannot be loaded" in log
@@ -112,9 +112,7 @@ def test_import_error_at_child_start_is_logged_and_answers_500(
         assert fetch(srv.url("/bad/x"))[0] == 500
     assert fetch(srv.url("/version")) == (200, b"v1")
     assert "did not load in this child" in srv.error_log()
-    # no respawn loop: the same children, still there
-    pids = children_of(srv)
-    time.sleep(1.0)
+    # no respawn loop: the children that logged it served all that
     assert children_of(srv) == pids
     assert srv.error_log().count("ValueError: cannot start here") == 2
 

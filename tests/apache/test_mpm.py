@@ -35,14 +35,16 @@ def test_mpm_smoke(apache, mpm, threaded):
     assert pids <= set(children_of(srv))
 
 
-def test_threads_of_one_child_overlap(apache):
-    # event MPM, one child: a slow request does not hold the others (the
-    # GIL is released while the app sleeps and while Apache writes)
+def test_threads_of_one_child_overlap(apache, gate):
+    # event MPM, one child: a request held in the app does not hold the
+    # others (the GIL is released while the app waits and Apache writes)
     srv = apache(workers=1, threads=4)
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
-        slow = pool.submit(fetch, srv.url("/sleep?s=2"))
+        held = pool.submit(fetch, srv.url("/sleep?s=0&" + gate.query))
+        assert gate.wait_entered(1)
         fast = [pool.submit(fetch, srv.url("/who")) for _ in range(3)]
         assert [f.result()[0] for f in fast] == [200] * 3
-        assert not slow.done(), "the fast requests waited for the slow one"
-        assert slow.result() == (200, b"slept")
+        assert not held.done()
+        gate.release()
+        assert held.result() == (200, b"slept")
     assert len({f.result()[1].split()[0] for f in fast}) == 1  # one process

@@ -14,6 +14,9 @@ import pytest
 from tests import harness
 from tests.apache.conftest import APP, children_of, fetch, raw, wait_until
 
+# Debian's modules directory, for the stock modules a test loads
+MODULES = "/usr/lib/apache2/modules"
+
 
 def marker():
     return uuid.uuid4().hex[:12]
@@ -24,7 +27,7 @@ def head_and_body(data):
     return head.decode("latin-1"), body
 
 
-# -- errors ---------------------------------------------------------------------
+# -- errors -------------------------------------------------------------------
 
 
 def test_app_error_is_500_with_the_traceback_in_the_error_log(apache):
@@ -35,12 +38,20 @@ def test_app_error_is_500_with_the_traceback_in_the_error_log(apache):
     assert wait_until(
         lambda: "ValueError: raise-marker %s" % m in srv.error_log(), 5
     )
-    lines = [l for l in srv.error_log().splitlines() if "[pywsgi:error]" in l]
+    lines = [
+        line
+        for line in srv.error_log().splitlines()
+        if "[pywsgi:error]" in line
+    ]
     text = "\n".join(lines)
     assert "Traceback (most recent call last)" in text
     assert "apache_app.py" in text and "in route_raise" in text
     # logged against the request: Apache adds the client
-    assert all("[client 127.0.0.1:" in l for l in lines if "raise-marker" in l)
+    assert all(
+        "[client 127.0.0.1:" in line
+        for line in lines
+        if "raise-marker" in line
+    )
 
 
 @pytest.mark.parametrize("mpm", ["event", "prefork"])
@@ -82,7 +93,7 @@ def test_abort_through_http_client_is_incomplete(apache):
     conn.close()
 
 
-# -- the request body ---------------------------------------------------------------
+# -- the request body ---------------------------------------------------------
 
 
 def chunked(body, step):
@@ -130,7 +141,7 @@ def test_body_with_content_length_in_small_reads(apache):
     assert status == 200 and got == body
 
 
-# -- the response -------------------------------------------------------------------
+# -- the response -------------------------------------------------------------
 
 
 @pytest.mark.parametrize("mpm", ["event", "prefork"])
@@ -186,7 +197,7 @@ def test_file_wrapper_is_a_file_bucket_sent_with_sendfile(apache, tmp_path):
     assert status == 200 and body == content[1000:]
 
 
-# -- Authorization --------------------------------------------------------------------
+# -- Authorization ------------------------------------------------------------
 
 AUTH = {"Authorization": "Basic dXNlcjpwYXNz"}
 AUTH_KEYS = "/env?k1=HTTP_AUTHORIZATION&k2=REMOTE_USER"
@@ -219,14 +230,14 @@ def test_authorization_passed_in_one_location_only(apache):
     )
 
 
-# -- environ from the config --------------------------------------------------------------
+# -- environ from the config --------------------------------------------------
 
 
 def test_pywsgi_env_and_setenv_reach_the_environ(apache):
     srv = apache(
         environ={"DEPLOY_STAGE": "test stage"},
-        extra_config='LoadModule env_module /usr/lib/apache2/modules/mod_env.so\n'
-        'SetEnv FROM_SETENV yes\nSetEnv REQUEST_METHOD forged',
+        extra_config='LoadModule env_module %s/mod_env.so\n'
+        'SetEnv FROM_SETENV yes\nSetEnv REQUEST_METHOD forged' % MODULES,
     )
     status, body = fetch(
         srv.url("/env?k1=DEPLOY_STAGE&k2=FROM_SETENV&k3=REQUEST_METHOD")
@@ -288,8 +299,8 @@ def test_an_alias_under_a_mount_serves_static_files(apache, tmp_path):
     static.mkdir()
     (static / "style.css").write_text("body {}\n")
     srv = apache(
-        extra_config="LoadModule alias_module /usr/lib/apache2/modules/mod_alias.so\n"
-        "Alias /static %s" % static
+        extra_config="LoadModule alias_module %s/mod_alias.so\n"
+        "Alias /static %s" % (MODULES, static)
     )
     status, body = fetch(srv.url("/static/style.css"))
     assert (status, body) == (200, b"body {}\n")

@@ -1,11 +1,14 @@
 """The app of the Apache-specific tests (tests/apache/): a version stamp for
 graceful restarts, slow requests, uploads, the Authorization header, a
-timed stream, file_wrapper, failures before and after output."""
+timed stream, file_wrapper, failures before and after output; any request
+passes the test's gate (gate.py) first."""
 
 import os
 import threading
 import time
 from urllib.parse import parse_qs
+
+from gate import pass_gate  # the neighbour file, tests/apps/gate.py
 
 VERSION = "v1"  # tests rewrite this line to check graceful restarts
 
@@ -116,6 +119,7 @@ def route_raise(environ, start_response):
 
 
 def application(environ, start_response):
+    pass_gate(query(environ))
     # the last path segment, whatever the mount: /x/y/env is route_env
     name = environ["PATH_INFO"].strip("/").split("/")[-1] or "version"
     route = globals().get("route_" + name)

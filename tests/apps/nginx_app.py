@@ -2,12 +2,15 @@
 uploads, a big streamed download, a version stamp for reloads, a
 CPU-bound route that tells its thread, and routes that count what runs at
 once (/wait, /hold, /spin, with /stats and /release) so that the tests of
-the scheduler count events instead of timing them."""
+the scheduler count events instead of timing them; any request passes the
+test's gate (gate.py) first."""
 
 import os
 import threading
 import time
 from urllib.parse import parse_qs
+
+from gate import pass_gate  # the neighbour file, tests/apps/gate.py
 
 VERSION = "v1"  # tests rewrite this line to check reloads
 
@@ -64,6 +67,7 @@ def counting_routes(path, q):
 def application(environ, start_response):
     path = environ["PATH_INFO"]
     q = {k: v[-1] for k, v in parse_qs(environ["QUERY_STRING"]).items()}
+    pass_gate(q)
     if path == "/sleep":
         time.sleep(float(q.get("s", "0.3")))
         body = b"slept %d" % os.getpid()

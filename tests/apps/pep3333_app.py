@@ -45,7 +45,7 @@ def route_environ(environ, start_response):
     return as_json(start_response, seen)
 
 
-# -- wsgi.input -----------------------------------------------------------------
+# -- wsgi.input ---------------------------------------------------------------
 
 
 def route_input(environ, start_response):
@@ -88,7 +88,7 @@ def route_input(environ, start_response):
     return as_json(start_response, data)
 
 
-# -- wsgi.errors ------------------------------------------------------------------
+# -- wsgi.errors --------------------------------------------------------------
 
 
 def route_errors(environ, start_response):
@@ -103,7 +103,7 @@ def route_errors(environ, start_response):
     return reply(start_response, "logged")
 
 
-# -- start_response -----------------------------------------------------------------
+# -- start_response -----------------------------------------------------------
 
 BAD_HEADERS = {
     "crlf": [("X-Bad", "a\r\nInjected: yes")],
@@ -234,7 +234,7 @@ def route_headers_many(environ, start_response):
     return [b"many"]
 
 
-# -- body ----------------------------------------------------------------------
+# -- body ---------------------------------------------------------------------
 
 
 def route_write(environ, start_response):
@@ -427,11 +427,12 @@ def route_iter_starts(environ, start_response):
     return StartsInIter(start_response)
 
 
-# -- close() ---------------------------------------------------------------------
+# -- close() ------------------------------------------------------------------
 
 
 class Tracked:
-    """An iterable that records each close() call in a file."""
+    """An iterable that records each close() call in a file, and when the
+    server has let go of it ("gone"): no close() can follow that."""
 
     def __init__(self, path, chunks, fail_at=None, delay=0.0):
         self.path = path
@@ -450,6 +451,9 @@ class Tracked:
 
     def close(self):
         self.mark("close")
+
+    def __del__(self):
+        self.mark("gone")
 
     def mark(self, what):
         with open(self.path, "a") as f:
@@ -470,7 +474,7 @@ def route_close(environ, start_response):
     raise ValueError(kind)
 
 
-# -- file_wrapper -------------------------------------------------------------------
+# -- file_wrapper -------------------------------------------------------------
 
 
 def route_file_wrapper(environ, start_response):

@@ -35,8 +35,11 @@ BUILD_GATEWAY = r"""
 import os, sys
 sys.path.insert(0, %(root)r)
 from pywsgi_embed import _build
-target = os.path.join(%(pkg)r, "_gateway" + _build.sysconfig.get_config_var("EXT_SUFFIX"))
-built = _build.make_builder().compile(tmpdir=%(tmp)r, target=target, verbose=False)
+suffix = _build.sysconfig.get_config_var("EXT_SUFFIX")
+target = os.path.join(%(pkg)r, "_gateway" + suffix)
+built = _build.make_builder().compile(
+    tmpdir=%(tmp)r, target=target, verbose=False
+)
 print(built)
 """
 

@@ -137,15 +137,14 @@ boot(char *err, size_t errlen)
 {
     pywsgi_config  cfg;
 
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.abi_version = PYWSGI_ABI_VERSION;
+    pywsgi_config_init(&cfg, &host_io,
+                       opt.nonblocking ? PYWSGI_IO_NONBLOCKING
+                                       : PYWSGI_IO_BLOCKING,
+                       "pywsgi_host/1");
     cfg.python_home = opt.python_home;
     cfg.app = opt.app;
-    cfg.server = "pywsgi_host/1";
-    cfg.io = &host_io;
     cfg.multithread = opt.threads > 1;
     cfg.multiprocess = opt.children > 1;
-    cfg.io_nonblocking = opt.nonblocking;
 
     app_id = gw.init(&cfg, err, errlen);
     return app_id;

@@ -1,11 +1,11 @@
 """The iterable's close() (checklist items 21, 23)."""
 
 import os
-import time
 import uuid
 
 import pytest
 
+from tests import harness
 from tests.http.client import build, connect, get, url
 
 
@@ -13,15 +13,18 @@ from tests.http.client import build, connect, get, url
 def marks(tmp_path):
     os.chmod(tmp_path, 0o777)  # the server's workers write there
 
-    def read(ident, timeout=10.0, until="close"):
+    def read(ident, timeout=10.0):
+        """The marks of the iterable once the server has let go of it
+        (its "gone" mark): a second close() could only come before."""
         path = tmp_path / ident
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if path.exists() and until in path.read_text().split("\n"):
-                time.sleep(0.2)  # a second close() would show by now
-                break
-            time.sleep(0.05)
-        return path.read_text().split() if path.exists() else []
+
+        def lines():
+            return path.read_text().split() if path.exists() else []
+
+        assert harness.wait_until(lambda: "gone" in lines(), timeout), (
+            "the server never let go of the iterable: %s" % lines()
+        )
+        return lines()
 
     read.dir = str(tmp_path)
     return read
@@ -60,5 +63,5 @@ def test_close_once_when_the_client_disconnects(target, marks):  # 21
     lines = marks(ident, timeout=30)
     assert close_count(lines) == 1, lines
     # the iterator stopped long before its 2000 chunks
-    assert len([l for l in lines if l == "yield"]) < 2000
+    assert len([line for line in lines if line == "yield"]) < 2000
     assert get(target, "/app/one").status == 200

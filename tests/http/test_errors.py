@@ -33,7 +33,9 @@ def test_any_unicode_is_accepted(target):  # 13: the snowman and emoji lines
     m = marker()
     assert get(target, url("/app/errors", msg=m)).status == 200
     log = wait_for_log(target, "errors-write %s" % m)
-    line = [l for l in log.splitlines() if "errors-write %s" % m in l][0]
+    line = [
+        line for line in log.splitlines() if "errors-write %s" % m in line
+    ][0]
     # nginx writes the UTF-8 as it is; Apache escapes bytes past ASCII
     assert "\u2603" in line or "\\xe2\\x98\\x83" in line
 

@@ -22,8 +22,10 @@ def send_expecting_refusal(target, data):
 @pytest.mark.parametrize(
     "raw",
     [
-        b"GET /app/environ/%00x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
-        b"GET /app/environ HTTP/1.1\r\nHost: h\r\nX-Nul: a\x00b\r\nConnection: close\r\n\r\n",
+        b"GET /app/environ/%00x HTTP/1.1\r\nHost: h\r\n"
+        b"Connection: close\r\n\r\n",
+        b"GET /app/environ HTTP/1.1\r\nHost: h\r\nX-Nul: a\x00b\r\n"
+        b"Connection: close\r\n\r\n",
         b"GET /app/environ HTTP/1.1\r\nHost: h\r\nX-Big: "
         + b"a" * 100000
         + b"\r\n\r\n",

@@ -1,10 +1,8 @@
-"""Helpers of the nginx-specific tests: an nginx started per test with the
-nginx test app, and its worker processes."""
+"""Helpers of the nginx-specific tests.  The `nginx` fixture (an nginx
+started per test with tests/apps/nginx_app.py), `app_copy` and `gate` are
+tests/conftest.py's, shared with tests/apache."""
 
 import os
-import shutil
-
-import pytest
 
 from tests import harness
 
@@ -26,32 +24,3 @@ def status_kb(pid, field):
 
 fetch = harness.fetch
 wait_until = harness.wait_until
-
-
-@pytest.fixture
-def app_copy(tmp_path):
-    """A copy of the nginx test app that a test may rewrite."""
-    path = tmp_path / "app.py"
-    shutil.copy(APP, path)
-    return path
-
-
-@pytest.fixture
-def nginx(tmp_path):
-    """start(**options) -> a running nginx serving the test app at /."""
-    started = []
-
-    def start(app=APP, **options):
-        options.setdefault("workers", 1)
-        running = harness.start(
-            "nginx",
-            {"/": str(app)},
-            str(tmp_path / ("srv%d" % len(started))),
-            **options,
-        )
-        started.append(running)
-        return running
-
-    yield start
-    for running in started:
-        running.kill()

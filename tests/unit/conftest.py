@@ -19,6 +19,7 @@ if ROOT not in sys.path:
 
 CSRC = os.path.join(ROOT, "csrc")
 
+from pywsgi_embed._build import header_section  # noqa: E402
 from tests.unit.recorder import Recorder, install  # noqa: E402
 
 
@@ -35,42 +36,30 @@ def server(monkeypatch):
     assert not rec.callback_errors, rec.callback_errors
 
 
-ENV_CDEF = """
-typedef struct {
-    char      *data;
-    size_t     len;
-    size_t     cap;
-    uint64_t   seen;
-} pywsgi_env;
-void pywsgi_env_init(pywsgi_env *env, char *buf, size_t cap);
-int pywsgi_env_add(pywsgi_env *env, const char *key, size_t klen,
-    const char *val, size_t vlen);
-int pywsgi_env_add_cstr(pywsgi_env *env, const char *key, const char *val,
-    size_t vlen);
-int pywsgi_env_add_header(pywsgi_env *env, const char *name, size_t nlen,
-    const char *val, size_t vlen);
-int pywsgi_env_add_path(pywsgi_env *env, const char *mount, size_t mlen,
-    const char *path, size_t plen);
-"""
+def compile_csrc(name, outdir):
+    """csrc/<name>.c as a cffi module (ffi, lib), declared from the marked
+    section "CFFI <NAME-after-pywsgi_>" of csrc/<name>.h, never a copy."""
+    import cffi
+
+    section = "CFFI " + name[len("pywsgi_") :].upper()
+    builder = cffi.FFI()
+    builder.cdef(header_section(section, path=os.path.join(CSRC, name + ".h")))
+    module_name = "_%s_test" % name
+    builder.set_source(
+        module_name,
+        '#include "%s.h"' % name,
+        sources=[os.path.join(CSRC, name + ".c")],
+        include_dirs=[CSRC],
+        extra_compile_args=["-Wall", "-Wextra", "-Werror"],
+    )
+    path = builder.compile(tmpdir=str(outdir), verbose=False)
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.ffi, module.lib
 
 
 @pytest.fixture(scope="session")
 def envc(tmp_path_factory):
     """csrc/pywsgi_env.c as a cffi module: (ffi, lib)."""
-    import cffi
-
-    builder = cffi.FFI()
-    builder.cdef(ENV_CDEF)
-    builder.set_source(
-        "_pywsgi_env_test",
-        '#include "pywsgi_env.h"',
-        sources=[os.path.join(CSRC, "pywsgi_env.c")],
-        include_dirs=[CSRC],
-        extra_compile_args=["-Wall", "-Werror"],
-    )
-    outdir = str(tmp_path_factory.mktemp("envc"))
-    path = builder.compile(tmpdir=outdir, verbose=False)
-    spec = importlib.util.spec_from_file_location("_pywsgi_env_test", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.ffi, module.lib
+    return compile_csrc("pywsgi_env", tmp_path_factory.mktemp("envc"))

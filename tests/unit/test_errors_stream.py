@@ -8,9 +8,11 @@ import threading
 import pytest
 
 from pywsgi_embed import gateway
-from tests.unit.recorder import DONE
 
-ERROR, WARN, INFO = 0, 1, 2
+# the ABI's levels (csrc/pywsgi.h), never copies of their values
+from pywsgi_embed.response import LOG_ERROR as ERROR
+from pywsgi_embed.response import LOG_WARN as WARN
+from tests.unit.recorder import DONE
 
 
 def errors_of(server):

@@ -2,10 +2,11 @@
 the config is wrong (FAIL: nothing was sent, the module answers 500)."""
 
 import pytest
-from pywsgi_embed._gateway import ffi
+from pywsgi_embed._gateway import ffi, lib
 
 from pywsgi_embed import gateway
-from tests.unit.recorder import DONE, FAIL
+from pywsgi_embed.response import LOG_ERROR
+from tests.unit.recorder import DONE, FAIL, Recorder
 
 
 def hello(environ, start_response):
@@ -22,7 +23,7 @@ def test_unknown_app_id_fails_without_output(server, bad_id):
         assert seen.events == []
         assert seen.logs == [
             (
-                0,
+                LOG_ERROR,
                 "pywsgi: no app with id %d in this worker "
                 "(did its pywsgi_init fail?)" % bad_id,
             )
@@ -61,6 +62,24 @@ def test_app_ids_count_up(server):
 def _fresh_worker(monkeypatch):
     """As if no app was loaded yet in this worker: load() takes the io."""
     monkeypatch.setattr(gateway, "_read", None)
+    monkeypatch.setattr(gateway, "_io", None)
+
+
+@pytest.mark.parametrize("differs", ["io", "io_mode"])
+def test_a_second_app_with_other_io_is_refused(server, differs, tmp_path):
+    # io and io_mode are the worker's: the first load took them, and an app
+    # that would load with the same ones is refused with others
+    app = tmp_path / "ok_app.py"
+    app.write_text("def application(e, s):\n    return []\n")
+    assert server.load(str(app))[0] >= 0
+    cfg = server.config(str(app))
+    if differs == "io":
+        cfg.io = Recorder().io
+    else:
+        cfg.io_mode = lib.PYWSGI_IO_NONBLOCKING
+    err = ffi.new("char[]", 1000)
+    assert gateway.load(cfg, err, 1000) == 0
+    assert b"io and io_mode are the worker's" in ffi.string(err)
 
 
 def test_null_io_table_is_a_load_error(server, monkeypatch):

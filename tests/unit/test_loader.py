@@ -288,16 +288,7 @@ def test_bad_specs(server, spec, why):
     assert app_id == -1 and why in err
 
 
-def test_parse_spec():
-    assert loader.parse_spec("a/b.py") == ("a/b.py", "application", False)
-    assert loader.parse_spec("a/b.py:app") == ("a/b.py", "app", False)
-    assert loader.parse_spec("pkg.mod:make()") == ("pkg.mod", "make", True)
-    assert loader.parse_spec("pkg.mod") == ("pkg.mod", "application", False)
-    assert loader.parse_spec("C:/x/app.py") == (
-        "C:/x/app.py",
-        "application",
-        False,
-    )
+# the spec syntax itself: tests/unit/test_spec.py, one table for every parser
 
 
 def test_error_truncated_to_errlen(server):

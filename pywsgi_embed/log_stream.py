@@ -1,12 +1,11 @@
-"""Text streams into the server's error log: wsgi.errors, sys.stdout/stderr
-and the logging module's last resort.
+"""Text streams into the server's error log: wsgi.errors and
+sys.stdout/stderr (log_handler.py takes the logging module's records).
 
 Writes are line-buffered per thread (print() writes the text and the newline
 in two calls, and threads must not splice each other's lines), and each
 complete line goes to the log callback as one message.
 """
 
-import logging
 import threading
 
 
@@ -72,26 +71,3 @@ class LogStream:
 
     def close(self):
         self.flush()
-
-
-class LogHandler(logging.Handler):
-    """logging records to the server's error log, at a matching level."""
-
-    def __init__(self, log, levels):
-        super().__init__(logging.WARNING)
-        self._log = log
-        self._levels = levels  # (error, warn, info) levels of the ABI
-        self.setFormatter(logging.Formatter("%(name)s: %(message)s"))
-
-    def emit(self, record):
-        try:
-            error, warn, info = self._levels
-            level = (
-                error
-                if record.levelno >= logging.ERROR
-                else (warn if record.levelno >= logging.WARNING else info)
-            )
-            for line in self.format(record).split("\n"):
-                self._log(level, line.encode("utf-8", "backslashreplace"))
-        except Exception:
-            self.handleError(record)

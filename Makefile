@@ -8,7 +8,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTEST ?= -q
 
-.PHONY: all deps venv build test lint test-docker run bench clean
+.PHONY: all deps venv build test lint test-asan test-docker run bench clean
 
 all: build
 
@@ -45,6 +45,14 @@ lint: deps venv
 	PYWSGI_WERROR=1 bash apache-module/build.sh build/lint/modules \
 	    $(GATEWAY_FILE) build/lint/apache
 
+# The gateway and both modules built with -fsanitize=address,undefined into
+# build/asan (the normal build stays), the HTTP suite on both servers
+# loading them; a sanitizer report fails it (tools/test-asan.sh)
+test-asan: build
+	sh tools/install-deps.sh libasan8 libubsan1
+	sh tools/test-asan.sh $(PYTEST) tests/http \
+	    tests/faults/test_worker_exit.py tests/faults/test_uploads.py
+
 # The HTTP suite against containers of docker/Dockerfile.* (built here,
 # host networking only); starts an engine if none answers.
 test-docker: venv
@@ -60,11 +68,13 @@ run: build
 	$(VENV)/bin/pywsgi-embed serve $(APP) --server $(SERVER) --port $(PORT)
 
 bench: build
-	sh tools/install-deps.sh libapache2-mod-wsgi-py3
+	sh tools/install-deps.sh libapache2-mod-wsgi-py3 libev-dev
 	$(PY) bench/gateway_overhead.py
 	$(PY) bench/nginx_bench.py
 	$(PY) bench/apache_bench.py
 	$(PY) bench/concurrency_bench.py
+	$(PY) bench/soak.py
+	$(PY) bench/peers_bench.py
 
 clean:
 	rm -rf build pywsgi_embed/modules pywsgi_embed/_gateway*.so *.egg-info

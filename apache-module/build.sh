@@ -46,16 +46,25 @@ cp "$here"/mod_pywsgi*.c "$here"/mod_pywsgi.h "$builddir/src/"
 cp "$csrc"/pywsgi.h "$csrc"/pywsgi_env.h "$csrc"/pywsgi_env.c \
    "$csrc"/pywsgi_headers.h "$csrc"/pywsgi_loader.h \
    "$csrc"/pywsgi_loader.c "$csrc"/pywsgi_process.h "$csrc"/pywsgi_spec.h \
-   "$csrc"/pywsgi_spec.c "$builddir/src/"
+   "$csrc"/pywsgi_spec.c "$csrc"/pywsgi_check.h "$csrc"/pywsgi_check.c \
+   "$builddir/src/"
 
 cd "$builddir/src"
 
+# PYWSGI_EXTRA_CFLAGS: more compiler flags (make test-asan's sanitizers)
+extra=""
+for flag in ${PYWSGI_EXTRA_CFLAGS:-}; do
+    extra="$extra -Wc,$flag"
+done
+
 # mod_pywsgi.c first: apxs names the module after the first source
+# shellcheck disable=SC2086
 "$apxs" -c -o mod_pywsgi.la \
     -I . -DPYWSGI_GATEWAY_FILE="\\\"$gateway_file\\\"" \
-    -Wc,-Wall -Wc,-Wextra -Wc,-Wno-unused-parameter -Wc,-std=gnu99 \
+    -Wc,-Wall -Wc,-Wextra -Wc,-Wno-unused-parameter -Wc,-std=gnu99 $extra \
     ${PYWSGI_WERROR:+-Wc,-Werror} \
     mod_pywsgi.c mod_pywsgi_*.c pywsgi_env.c pywsgi_loader.c pywsgi_spec.c \
+    pywsgi_check.c \
     -ldl > "$builddir/build.log" 2>&1 || {
     cat "$builddir/build.log" >&2
     echo "pywsgi-embed: building the Apache module failed (log:" \

@@ -395,6 +395,8 @@ register_hooks(apr_pool_t *p)
     static const char * const after_alias[] = { "mod_alias.c", NULL };
 
     ap_hook_pre_config(pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(mod_pywsgi_check_config, NULL, NULL,
+                         APR_HOOK_MIDDLE);
     ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(mod_pywsgi_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(mod_pywsgi_translate, after_alias, NULL,

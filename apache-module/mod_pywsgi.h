@@ -9,6 +9,8 @@
  *   mod_pywsgi_request.c  which requests are ours, the handler, the
  *                         environ record, the request body
  *   mod_pywsgi_output.c   status, headers and body into Apache's filters
+ *   mod_pywsgi_check.c    every app loaded once at config time, in a
+ *                         child, as the children's user (csrc/pywsgi_check.c)
  *
  * The module never includes Python.h: each child dlopen()s the gateway
  * library (RTLD_GLOBAL) and the handler thread calls it directly.  cffi
@@ -96,6 +98,12 @@ void mod_pywsgi_request_begins(void);
 void mod_pywsgi_request_ends(void);
 void mod_pywsgi_log(void *handle, int level, const char *msg, size_t n);
 int mod_pywsgi_keep_root(apr_pool_t *p, server_rec *s);
+const char *mod_pywsgi_gateway_path(char *buf, size_t len);
+void mod_pywsgi_app_config(apr_pool_t *p, pywsgi_config *cfg);
+
+/* mod_pywsgi_check.c */
+int mod_pywsgi_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+    apr_pool_t *ptemp, server_rec *s);
 
 /* mod_pywsgi_request.c */
 int mod_pywsgi_translate(request_rec *r);

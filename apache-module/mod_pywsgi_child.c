@@ -10,9 +10,9 @@
  * wants: Apache shuts the whole server down when a child exits with
  * APEXIT_CHILDFATAL (every virtual host goes down for one broken app,
  * also on a graceful restart with a typo in new code), and respawns
- * without end on other codes.  Start-up checks that cost nothing happen at
- * config time (an app file that does not exist fails "apache2 -t");
- * `pywsgi-embed serve` imports the app before it starts Apache at all.
+ * without end on other codes.  An app that cannot be imported at all
+ * already failed start-up and "apache2 -t" (mod_pywsgi_check.c): this is
+ * for an app that breaks between the check and a child's start.
  */
 
 #include "http_core.h"
@@ -81,6 +81,23 @@ python_path(apr_pool_t *p)
 }
 
 
+const char *
+mod_pywsgi_gateway_path(char *buf, size_t len)
+{
+    if (mod_pywsgi_globals.gateway != NULL) {
+        return mod_pywsgi_globals.gateway;
+    }
+
+    if (pywsgi_gateway_default_path((const void *) &pywsgi_module, buf, len)
+        != 0)
+    {
+        return NULL;
+    }
+
+    return buf;
+}
+
+
 /* the PyWSGIProcessEnv pairs as pywsgi_config.process_env takes them */
 static const char *
 process_env(apr_pool_t *p, apr_size_t *len)
@@ -122,21 +139,41 @@ open_gateway(apr_pool_t *p, server_rec *s, char *err, size_t errlen)
     char         buf[4096];
     const char  *path;
 
-    path = mod_pywsgi_globals.gateway;
+    path = mod_pywsgi_gateway_path(buf, sizeof(buf));
 
     if (path == NULL) {
-        if (pywsgi_gateway_default_path((const void *) &pywsgi_module, buf,
-                                        sizeof(buf)) != 0)
-        {
-            apr_cpystrn(err, "cannot find the gateway library next to "
-                        "mod_pywsgi.so: set PyWSGIGateway", errlen);
-            return -1;
-        }
-
-        path = buf;
+        apr_cpystrn(err, "cannot find the gateway library next to "
+                    "mod_pywsgi.so: set PyWSGIGateway", errlen);
+        return -1;
     }
 
     return pywsgi_gateway_open(&mod_pywsgi_gw, path, err, errlen);
+}
+
+
+/* what every app of this server shares: cfg->app is left to set */
+void
+mod_pywsgi_app_config(apr_pool_t *p, pywsgi_config *cfg)
+{
+    int  threads;
+
+    if (ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads) != APR_SUCCESS) {
+        threads = 1;
+    }
+
+    /* our callbacks block (ap_pass_brigade waits for a slow client), so
+       the gateway releases the GIL around them, except around start() of
+       a small whole body, which only copies it (mod_pywsgi_output.c) */
+
+    pywsgi_config_init(cfg, &mod_pywsgi_io_table, PYWSGI_IO_SMALL_LAST,
+                       ap_get_server_banner());
+
+    cfg->python_home = mod_pywsgi_globals.python_home;
+    cfg->python_path = python_path(p);
+    cfg->multithread = threads > 1;
+    cfg->multiprocess = 1;
+    cfg->process_env = process_env(p, &cfg->process_env_len);
+    cfg->chdir = mod_pywsgi_globals.chdir;
 }
 
 
@@ -189,7 +226,7 @@ child_exit(void *data)
 void
 mod_pywsgi_child_init(apr_pool_t *p, server_rec *s)
 {
-    int              i, threads;
+    int              i;
     char            *err;
     pywsgi_config    cfg;
     pywsgi_mount   **mounts;
@@ -213,23 +250,7 @@ mod_pywsgi_child_init(apr_pool_t *p, server_rec *s)
         return;
     }
 
-    if (ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads) != APR_SUCCESS) {
-        threads = 1;
-    }
-
-    /* our callbacks block (ap_pass_brigade waits for a slow client), so
-       the gateway releases the GIL around them, except around start() of
-       a small whole body, which only copies it (mod_pywsgi_output.c) */
-
-    pywsgi_config_init(&cfg, &mod_pywsgi_io_table, PYWSGI_IO_SMALL_LAST,
-                       ap_get_server_banner());
-
-    cfg.python_home = mod_pywsgi_globals.python_home;
-    cfg.python_path = python_path(p);
-    cfg.multithread = threads > 1;
-    cfg.multiprocess = 1;
-    cfg.process_env = process_env(p, &cfg.process_env_len);
-    cfg.chdir = mod_pywsgi_globals.chdir;
+    mod_pywsgi_app_config(p, &cfg);
 
     mounts = (pywsgi_mount **) mod_pywsgi_globals.mounts->elts;
 

@@ -107,6 +107,14 @@ mod_pywsgi_start(void *handle, int status, const char *status_line,
 
     ctx->declared = -1;
     r->status = status;
+
+    /* Apache treats 204 and 304 as bodyless (AP_STATUS_IS_HEADER_ONLY)
+       but not 1xx, whose head would get a "Content-Length: 0" */
+
+    if (status < HTTP_OK) {
+        r->header_only = 1;
+    }
+
     r->status_line = apr_pstrmemdup(r->pool, status_line, status_len);
     set_headers(ctx, headers, headers_len);
     ctx->started = 1;

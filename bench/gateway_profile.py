@@ -63,7 +63,7 @@ assert app_id >= 0, ffi.string(err)
 cenv = ffi.new("char[]", blob)
 env = ffi.cast("const char *", cenv)
 n = len(blob)
-h = ffi.cast("void *", 1)
+h = 1  # handles are ints on the Python side (csrc/gateway.h)
 serve = gateway.serve
 app = gateway._apps[app_id]
 call = app.call
@@ -114,7 +114,7 @@ def callgrind(argv, env=None):
         env=env,
     )
     match = re.search(r"Collected : ([0-9]+)|refs:\s+([0-9,]+)", proc.stderr)
-    if match is None:
+    if match is None or proc.returncode != 0:
         sys.exit("callgrind failed:\n" + proc.stderr[-3000:])
     return int((match.group(1) or match.group(2)).replace(",", ""))
 

@@ -12,7 +12,7 @@
  *
  * Handles are integers on the Python side (the intptr_t of the module's
  * void *): the fast path below takes them as plain ints.  When the module
- * says its callbacks never block (pywsgi_config.io_mode), boot()
+ * says its callbacks never block (pywsgi_config.io_mode), the boot
  * also registers pywsgi_embed._fastio, C-API functions with the same
  * arguments as pywsgi_gw_start/write/sendfile that call the module without
  * releasing the GIL (cffi always releases it around a call).
@@ -41,6 +41,10 @@ int pywsgi_gw_start(intptr_t handle, const char *head, size_t head_len,
 int pywsgi_gw_write(intptr_t handle, const char *buf, size_t n);
 int pywsgi_gw_sendfile(intptr_t handle, int fd, int64_t offset, int64_t n);
 void pywsgi_gw_log(intptr_t handle, int level, const char *msg, size_t n);
+
+/* register pywsgi_embed._environ in sys.modules (gateway_environ.c),
+   once; takes the GIL itself.  0, or -1 with the traceback on stderr */
+int pywsgi_gw_environ_init(void);
 
 /* ---- END CFFI GATEWAY ---- */
 

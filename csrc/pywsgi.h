@@ -145,7 +145,7 @@ const char *pywsgi_gateway_path(void);
 
 
 /*
- * The gateway library's entry points, implemented in C (csrc/gateway.c).
+ * The gateway library's entry points, implemented in C (csrc/gateway_entry.c).
  */
 
 /* PYWSGI_ABI_VERSION of the library: check it before anything else */
@@ -154,8 +154,12 @@ unsigned int pywsgi_abi_version(void);
 /* Boot Python in this process on the first call (never before the fork),
    then import the app of cfg.  Returns the app id (>= 0) for
    pywsgi_request.app, or -1 with the reason (a traceback when the import
-   raised) in err.  Call from one thread at a time. */
+   raised) in err.  Call from one thread at a time.  When Python itself
+   could not start (not the app), err begins with PYWSGI_PYTHON_FAILED,
+   so that a module blames the Python home, not the app. */
 int pywsgi_init(const pywsgi_config *cfg, char *err, size_t errlen);
+
+#define PYWSGI_PYTHON_FAILED  "Python cannot start: "
 
 /* Run one request to its end, output through the io callbacks.  Any thread
    may call it; the GIL is taken inside.  Returns PYWSGI_DONE, PYWSGI_ABORT
@@ -187,7 +191,7 @@ void pywsgi_fini(void);
 
 /* ---- BEGIN CFFI PYTHON ---- */
 /* Internal: implemented in Python (pywsgi_embed/gateway.py through
-   @ffi.def_extern), called only by csrc/gateway.c.  pywsgi_py_serve takes
+   @ffi.def_extern), called only by csrc/gateway_entry.c.  pywsgi_py_serve takes
    the record's fields as arguments: cheaper for cffi than a struct that
    Python then reads field by field. */
 

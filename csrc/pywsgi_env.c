@@ -27,7 +27,13 @@ pywsgi_env_init(pywsgi_env *env, char *buf, size_t cap)
 static void
 put(pywsgi_env *env, const char *s, size_t n)
 {
-    memcpy(env->data + env->len, s, n);
+    /* an empty value may have no data at all (nginx's empty ngx_str_t):
+       memcpy() from NULL is undefined even for 0 bytes (UBSan says so) */
+
+    if (n) {
+        memcpy(env->data + env->len, s, n);
+    }
+
     env->len += n;
     env->data[env->len++] = '\0';
 }

@@ -40,14 +40,18 @@ pywsgi_gateway_open(pywsgi_gateway *gw, const char *path, char *err,
 {
     unsigned int  (*abi_version)(void);
     unsigned int    abi;
+    const char     *why;
 
     memset(gw, 0, sizeof(pywsgi_gateway));
 
     gw->dl = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
 
     if (gw->dl == NULL) {
-        snprintf(err, errlen, "cannot load the gateway library: %s",
-                 dlerror());
+        why = dlerror();
+        snprintf(err, errlen, "cannot load the gateway library: %s%s", why,
+                 strstr(why, "libpython") == NULL ? ""
+                 : " (the Python pywsgi-embed was built with: can this "
+                   "process's user read it and every directory above it?)");
         return -1;
     }
 

@@ -2,7 +2,7 @@
  * pywsgi_process.h: the rules of the worker-wide process settings both
  * modules read from their configuration (pywsgi_config.process_env and
  * .chdir), so that nginx and Apache refuse the same bad values at config
- * time.  The gateway applies them (csrc/gateway.c, pywsgi_embed/gateway.py).
+ * time.  The gateway applies them (csrc/gateway_boot.c, pywsgi_embed/gateway.py).
  */
 
 #ifndef PYWSGI_PROCESS_H

@@ -1,15 +1,12 @@
 
 /*
  * Loading every app once while nginx reads its configuration, so that an
- * app that cannot be imported fails "nginx -t", start-up and "nginx -s
- * reload" with the file, the line and the app's traceback: on a reload the
- * old workers then keep serving, where a worker that failed at start would
- * leave the server without workers.
- *
- * The master must never start Python itself (its workers would inherit an
- * interpreter forked without the CPython fork protocol), so a child does
- * it: it loads the gateway and the apps, writes the first failure to a pipe
- * and exits; the master only reads.
+ * app that cannot be imported, or a Python that cannot start, fails "nginx
+ * -t", start-up and "nginx -s reload" with the file, the line and the
+ * reason: on a reload the old workers then keep serving, where a worker
+ * that failed at start would leave the master holding the port with no
+ * worker.  The check itself (a child, as the workers' user) is shared with
+ * the Apache module: csrc/pywsgi_check.c.
  *
  * The child takes the workers' environment first (nginx keeps only TZ and
  * what "env" directives name or set, which must come before http { }) and
@@ -19,209 +16,143 @@
 
 
 #include "ngx_http_pywsgi_module.h"
+#include "pywsgi_check.h"
 
-#include <sys/wait.h>
+#include <pwd.h>
+#include <grp.h>
 
 
-static void ngx_http_pywsgi_check_child(ngx_cycle_t *cycle,
-    ngx_http_pywsgi_main_conf_t *pmcf, u_char *python_path, int fd);
-static void ngx_http_pywsgi_check_as_worker(ngx_cycle_t *cycle, int fd);
-static void ngx_http_pywsgi_check_fail(int fd, ngx_int_t index,
-    const char *err);
-static ssize_t ngx_http_pywsgi_check_read(int fd, u_char *buf, size_t len);
+static ngx_int_t ngx_http_pywsgi_check_user(ngx_conf_t *cf,
+    pywsgi_check *chk);
+static const char *ngx_http_pywsgi_check_env(void *data);
 
 
 ngx_int_t
 ngx_http_pywsgi_check_apps(ngx_conf_t *cf, ngx_http_pywsgi_main_conf_t *pmcf)
 {
-    int                     fds[2], status;
-    u_char                 *python_path, *buf, *msg;
-    pid_t                   pid;
-    ssize_t                 n;
-    ngx_int_t               index;
+    int                     failed;
+    char                    path[NGX_MAX_PATH], *err;
+    u_char                 *python_path;
+    ngx_uint_t              i;
+    pywsgi_check            chk;
+    pywsgi_config          *cfgs;
+    ngx_core_conf_t        *ccf;
     ngx_http_pywsgi_app_t  *app;
 
-    python_path = ngx_http_pywsgi_python_path(cf->pool, pmcf);
-
-    buf = ngx_pnalloc(cf->pool, NGX_HTTP_PYWSGI_ERRLEN + 1);
-    if (buf == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (pipe(fds) == -1) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, ngx_errno,
-                      "pywsgi: pipe() failed");
-        return NGX_ERROR;
-    }
-
-    pid = fork();
-
-    if (pid == -1) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, ngx_errno,
-                      "pywsgi: fork() failed");
-        close(fds[0]);
-        close(fds[1]);
-        return NGX_ERROR;
-    }
-
-    if (pid == 0) {
-        close(fds[0]);
-        ngx_http_pywsgi_check_child(cf->cycle, pmcf, python_path, fds[1]);
-        /* unreachable */
-    }
-
-    close(fds[1]);
-    n = ngx_http_pywsgi_check_read(fds[0], buf, NGX_HTTP_PYWSGI_ERRLEN);
-    close(fds[0]);
-
-    while (waitpid(pid, &status, 0) == -1 && ngx_errno == NGX_EINTR) {
-        /* void */
-    }
-
-    if (n == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-        return NGX_OK;
-    }
-
-    if (n <= 0) {
+    if (ngx_http_pywsgi_gateway_path(pmcf, path, sizeof(path)) != NGX_OK) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "pywsgi: the process that loads the apps to check them "
-                      "died (status %d): see the messages above", status);
+                      "pywsgi: cannot find the gateway library next to the "
+                      "module: set pywsgi_gateway");
         return NGX_ERROR;
     }
 
-    /* "<app index>\n<message>" */
+    python_path = ngx_http_pywsgi_python_path(cf->pool, pmcf);
+    cfgs = ngx_pcalloc(cf->pool, pmcf->apps.nelts * sizeof(pywsgi_config));
+    err = ngx_pnalloc(cf->pool, NGX_HTTP_PYWSGI_ERRLEN);
 
-    buf[n] = '\0';
-    msg = (u_char *) ngx_strchr(buf, '\n');
-
-    if (msg) {
-        index = ngx_atoi(buf, msg - buf);
-        msg++;
-
-    } else {
-        index = NGX_ERROR;
-        msg = buf;
+    if (cfgs == NULL || err == NULL) {
+        return NGX_ERROR;
     }
 
     app = pmcf->apps.elts;
 
-    if (index >= 0 && (ngx_uint_t) index < pmcf->apps.nelts) {
+    for (i = 0; i < pmcf->apps.nelts; i++) {
+        ngx_http_pywsgi_config(pmcf, &app[i], 0, python_path, &cfgs[i]);
+    }
+
+    ngx_memzero(&chk, sizeof(pywsgi_check));
+    chk.gateway = path;
+    chk.apps = cfgs;
+    chk.napps = (int) pmcf->apps.nelts;
+
+    if (ngx_http_pywsgi_check_user(cf, &chk) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* what ngx_worker_process_init() does to a worker's environment and
+       working directory */
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cf->cycle->conf_ctx,
+                                           ngx_core_module);
+
+    chk.prepare = ngx_http_pywsgi_check_env;
+    chk.prepare_data = cf->cycle;
+
+    if (ccf->working_directory.len) {
+        chk.workdir = (const char *) ccf->working_directory.data;
+    }
+
+    if (pywsgi_check_apps(&chk, &failed, err, NGX_HTTP_PYWSGI_ERRLEN) == 0) {
+        return NGX_OK;
+    }
+
+    if (failed >= 0 && (ngx_uint_t) failed < pmcf->apps.nelts) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "pywsgi_app \"%V\" in %s:%ui cannot be loaded: %s",
-                      &app[index].spec, app[index].file, app[index].line, msg);
+                      &app[failed].spec, app[failed].file, app[failed].line,
+                      err);
 
     } else {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "pywsgi: %s", msg);
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "pywsgi: %s", err);
     }
 
     return NGX_ERROR;
 }
 
 
-static void
-ngx_http_pywsgi_check_child(ngx_cycle_t *cycle,
-    ngx_http_pywsgi_main_conf_t *pmcf, u_char *python_path, int fd)
+/*
+ * The workers' user: the "user" directive when it came before the http
+ * block (it usually opens the file), else the default nginx itself gives
+ * a master started as root (NGX_USER, "nobody").
+ */
+static ngx_int_t
+ngx_http_pywsgi_check_user(ngx_conf_t *cf, pywsgi_check *chk)
 {
-    char                    path[NGX_MAX_PATH];
-    static char             err[NGX_HTTP_PYWSGI_ERRLEN];
-    ngx_uint_t              i;
-    pywsgi_config           cfg;
-    pywsgi_gateway          gw;
-    ngx_http_pywsgi_app_t  *app;
-
-    ngx_http_pywsgi_check_as_worker(cycle, fd);
-
-    if (ngx_http_pywsgi_gateway_path(pmcf, path, sizeof(path)) != NGX_OK) {
-        ngx_http_pywsgi_check_fail(fd, -1,
-                                   "cannot find the gateway library next to "
-                                   "the module: set pywsgi_gateway");
-    }
-
-    if (pywsgi_gateway_open(&gw, path, err, sizeof(err)) != 0) {
-        ngx_http_pywsgi_check_fail(fd, -1, err);
-    }
-
-    app = pmcf->apps.elts;
-
-    for (i = 0; i < pmcf->apps.nelts; i++) {
-        ngx_http_pywsgi_config(pmcf, &app[i], 0, python_path, &cfg);
-
-        if (gw.init(&cfg, err, sizeof(err)) < 0) {
-            ngx_http_pywsgi_check_fail(fd, i, err);
-        }
-    }
-
-    /* no atexit handlers, no flushing of the master's stdio buffers */
-    _exit(0);
-}
-
-
-/* what ngx_worker_process_init() does to a worker's environment and
-   working directory */
-
-static void
-ngx_http_pywsgi_check_as_worker(ngx_cycle_t *cycle, int fd)
-{
+    struct group     *grp;
+    struct passwd    *pwd;
     ngx_core_conf_t  *ccf;
 
+    if (geteuid() != 0) {
+        return NGX_OK;                 /* the workers run as we do */
+    }
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cf->cycle->conf_ctx,
+                                           ngx_core_module);
+
+    if (ccf->user != (ngx_uid_t) NGX_CONF_UNSET_UINT) {
+        chk->user = ccf->username;
+        chk->uid = ccf->user;
+        chk->gid = ccf->group;
+        return NGX_OK;
+    }
+
+    pwd = getpwnam(NGX_USER);
+    grp = getgrnam(NGX_GROUP);
+
+    if (pwd == NULL || grp == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "pywsgi: the default workers' user \"" NGX_USER "\" "
+                      "or group \"" NGX_GROUP "\" does not exist: set "
+                      "\"user\" before the http block");
+        return NGX_ERROR;
+    }
+
+    chk->user = NGX_USER;
+    chk->uid = pwd->pw_uid;
+    chk->gid = grp->gr_gid;
+
+    return NGX_OK;
+}
+
+
+static const char *
+ngx_http_pywsgi_check_env(void *data)
+{
+    ngx_cycle_t  *cycle = data;
+
     if (ngx_set_environment(cycle, NULL) == NULL) {
-        ngx_http_pywsgi_check_fail(fd, -1, "cannot set the workers' "
-                                   "environment in the check process");
+        return "cannot set the workers' environment in the check process";
     }
 
-    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
-
-    if (ccf->working_directory.len
-        && chdir((char *) ccf->working_directory.data) == -1)
-    {
-        ngx_http_pywsgi_check_fail(fd, -1, "cannot enter the "
-                                   "working_directory in the check process");
-    }
-}
-
-
-static void
-ngx_http_pywsgi_check_fail(int fd, ngx_int_t index, const char *err)
-{
-    u_char   head[NGX_INT_T_LEN + 2], *p;
-    size_t   len;
-    ssize_t  n;
-
-    p = ngx_sprintf(head, "%i\n", index);
-
-    n = write(fd, head, p - head);
-    len = ngx_strlen(err);
-
-    while (n >= 0 && len) {
-        n = write(fd, err, len);
-        err += n;
-        len -= n;
-    }
-
-    _exit(1);
-}
-
-
-static ssize_t
-ngx_http_pywsgi_check_read(int fd, u_char *buf, size_t len)
-{
-    ssize_t  n, total;
-
-    total = 0;
-
-    while ((size_t) total < len) {
-        n = read(fd, buf + total, len - total);
-
-        if (n == -1 && ngx_errno == NGX_EINTR) {
-            continue;
-        }
-
-        if (n <= 0) {
-            break;
-        }
-
-        total += n;
-    }
-
-    return total;
+    return NULL;
 }

@@ -13,12 +13,16 @@
  *
  * Each pool has a queue of steps and "runners", long tasks on the pool
  * that take steps one after the other, keeping their Python thread state.
- * A runner is FREE (not on the pool), COMING (posted, or woken, and about
- * to take a step), BUSY (in a step) or PARKED (waiting on its own
- * condition variable, most recent first, so the one woken has warm
- * caches).  The rules, all under one mutex per worker:
+ * A runner is FREE (not on the pool), POSTED (a task given to the pool,
+ * not yet started: it waits for a free thread), COMING (woken, about to
+ * take a step), BUSY (in a step) or PARKED (waiting on its own condition
+ * variable, most recent first, so the one woken has warm caches; a parked
+ * runner keeps its pool thread).  The rules, all under one mutex per
+ * worker:
  *
- *   - a step that waits with no runner COMING gets one more runner when
+ *   - a step that waits with no runner COMING (or POSTED, for less than
+ *     NGX_HTTP_PYWSGI_LATE us: one that waits longer finds every thread
+ *     of the pool taken, and no more are posted) gets one more runner when
  *     the GIL is free (every BUSY runner waits on something), or when
  *     every BUSY runner has been in its step for NGX_HTTP_PYWSGI_STALL us
  *     (a long computation: the GIL's switch interval then shares it, so a
@@ -64,10 +68,12 @@
 #define NGX_HTTP_PYWSGI_POLL   25           /* us, doubling ... */
 #define NGX_HTTP_PYWSGI_POLL_MAX  200       /* us: ... up to this */
 #define NGX_HTTP_PYWSGI_TICK   1            /* ms */
+#define NGX_HTTP_PYWSGI_LATE   1000         /* us */
 
 
 typedef enum {
     NGX_HTTP_PYWSGI_FREE = 0,
+    NGX_HTTP_PYWSGI_POSTED,
     NGX_HTTP_PYWSGI_COMING,
     NGX_HTTP_PYWSGI_BUSY,
     NGX_HTTP_PYWSGI_PARKED
@@ -84,6 +90,10 @@ struct ngx_http_pywsgi_queue_s {
     ngx_http_pywsgi_runner_t    *runners;       /* all ever made */
     ngx_http_pywsgi_runner_t    *parked;        /* newest first */
     ngx_uint_t                   ncoming;
+    ngx_uint_t                   nposted;
+    ngx_uint_t                   full;          /* a POSTED runner waits
+                                                   for a thread of the pool:
+                                                   all are taken */
     ngx_uint_t                   nbusy;
     ngx_uint_t                   poll;          /* us, of the newest parked */
     ngx_http_pywsgi_runner_t    *poller;        /* parked, and waits for
@@ -101,7 +111,8 @@ struct ngx_http_pywsgi_runner_s {
     ngx_http_pywsgi_runner_t    *next_parked;
     pthread_cond_t               cond;
     ngx_http_pywsgi_runner_state_e  state;
-    uint64_t                     since;         /* us: BUSY since */
+    uint64_t                     since;         /* us: BUSY or POSTED
+                                                   since */
 };
 
 
@@ -112,6 +123,9 @@ static ngx_uint_t ngx_http_pywsgi_park(ngx_http_pywsgi_queue_t *q,
     ngx_http_pywsgi_runner_t *rn, ngx_log_t *log);
 static void ngx_http_pywsgi_unpark(ngx_http_pywsgi_queue_t *q,
     ngx_http_pywsgi_runner_t *rn);
+static void ngx_http_pywsgi_leave_state(ngx_http_pywsgi_queue_t *q,
+    ngx_http_pywsgi_runner_t *rn);
+static ngx_uint_t ngx_http_pywsgi_coming(ngx_http_pywsgi_queue_t *q);
 static ngx_uint_t ngx_http_pywsgi_room(ngx_http_pywsgi_queue_t *q);
 static ngx_uint_t ngx_http_pywsgi_gil_held(void);
 static ngx_uint_t ngx_http_pywsgi_add(ngx_http_pywsgi_queue_t *q,
@@ -337,14 +351,7 @@ ngx_http_pywsgi_take(ngx_http_pywsgi_queue_t *q, ngx_http_pywsgi_runner_t *rn)
 {
     ngx_http_pywsgi_ctx_t  *ctx;
 
-    if (rn->state == NGX_HTTP_PYWSGI_COMING) {
-        q->ncoming--;
-
-    } else if (rn->state == NGX_HTTP_PYWSGI_BUSY) {
-        q->nbusy--;
-    }
-
-    rn->state = NGX_HTTP_PYWSGI_FREE;
+    ngx_http_pywsgi_leave_state(q, rn);
 
     ctx = q->head;
 
@@ -381,12 +388,7 @@ ngx_http_pywsgi_park(ngx_http_pywsgi_queue_t *q, ngx_http_pywsgi_runner_t *rn,
     uint64_t         parked;
     struct timespec  until;
 
-    if (rn->state == NGX_HTTP_PYWSGI_BUSY) {
-        q->nbusy--;
-
-    } else if (rn->state == NGX_HTTP_PYWSGI_COMING) {
-        q->ncoming--;
-    }
+    ngx_http_pywsgi_leave_state(q, rn);
 
     rn->state = NGX_HTTP_PYWSGI_PARKED;
     rn->next_parked = q->parked;
@@ -394,7 +396,7 @@ ngx_http_pywsgi_park(ngx_http_pywsgi_queue_t *q, ngx_http_pywsgi_runner_t *rn,
     parked = ngx_http_pywsgi_now();
 
     for ( ;; ) {
-        if (q->parked == rn && q->nwaiting > q->ncoming) {
+        if (q->parked == rn && q->nwaiting > ngx_http_pywsgi_coming(q)) {
             ngx_http_pywsgi_deadline(&until, 0, q->poll);
             q->poller = rn;
 
@@ -414,7 +416,7 @@ ngx_http_pywsgi_park(ngx_http_pywsgi_queue_t *q, ngx_http_pywsgi_runner_t *rn,
             return 1;
         }
 
-        if (q->parked == rn && q->nwaiting > q->ncoming) {
+        if (q->parked == rn && q->nwaiting > ngx_http_pywsgi_coming(q)) {
 
             if (ngx_http_pywsgi_room(q)) {
                 q->poll = NGX_HTTP_PYWSGI_POLL;
@@ -455,6 +457,75 @@ ngx_http_pywsgi_unpark(ngx_http_pywsgi_queue_t *q,
 }
 
 
+/* under the mutex: rn leaves its state for another; it is FREE now */
+
+static void
+ngx_http_pywsgi_leave_state(ngx_http_pywsgi_queue_t *q,
+    ngx_http_pywsgi_runner_t *rn)
+{
+    switch (rn->state) {
+
+    case NGX_HTTP_PYWSGI_POSTED:
+        q->nposted--;
+        break;
+
+    case NGX_HTTP_PYWSGI_COMING:
+        q->ncoming--;
+        break;
+
+    case NGX_HTTP_PYWSGI_BUSY:
+        q->nbusy--;
+        break;
+
+    default:
+        break;
+    }
+
+    rn->state = NGX_HTTP_PYWSGI_FREE;
+}
+
+
+/*
+ * Under the mutex: the runners about to take a step: the COMING ones, and
+ * the POSTED ones given to the pool less than LATE us ago.  One posted
+ * longer ago waits for a thread: the pool's threads are all taken (by
+ * BUSY and PARKED runners), so q->full stops ngx_http_pywsgi_add() from
+ * posting more, and it wakes parked ones instead.
+ */
+
+static ngx_uint_t
+ngx_http_pywsgi_coming(ngx_http_pywsgi_queue_t *q)
+{
+    uint64_t                   now;
+    ngx_uint_t                 fresh;
+    ngx_http_pywsgi_runner_t  *rn;
+
+    q->full = 0;
+
+    if (q->nposted == 0) {
+        return q->ncoming;
+    }
+
+    now = ngx_http_pywsgi_now();
+    fresh = 0;
+
+    for (rn = q->runners; rn; rn = rn->next) {
+        if (rn->state != NGX_HTTP_PYWSGI_POSTED) {
+            continue;
+        }
+
+        if (now - rn->since < NGX_HTTP_PYWSGI_LATE) {
+            fresh++;
+
+        } else {
+            q->full = 1;
+        }
+    }
+
+    return q->ncoming + fresh;
+}
+
+
 /*
  * Under the mutex: how many more runners may take waiting steps now?
  * None while one is COMING already.  When no thread holds the GIL and no
@@ -474,7 +545,7 @@ ngx_http_pywsgi_room(ngx_http_pywsgi_queue_t *q)
     ngx_uint_t                 young, stalled;
     ngx_http_pywsgi_runner_t  *rn;
 
-    if (q->nwaiting == 0 || q->ncoming > 0) {
+    if (q->nwaiting == 0 || ngx_http_pywsgi_coming(q) > 0) {
         return 0;
     }
 
@@ -532,29 +603,39 @@ static ngx_uint_t
 ngx_http_pywsgi_add(ngx_http_pywsgi_queue_t *q, ngx_uint_t n,
     ngx_http_pywsgi_runner_t **spawned)
 {
-    ngx_uint_t                 added;
+    ngx_uint_t                 added, coming;
     ngx_http_pywsgi_runner_t  *rn;
 
-    for (added = 0; added < n && q->nwaiting > q->ncoming; added++) {
+    coming = ngx_http_pywsgi_coming(q);
+
+    for (added = 0; added < n && q->nwaiting > coming + added; added++) {
         rn = q->parked;
 
         if (rn) {
             q->parked = rn->next_parked;
             rn->next_parked = NULL;
+            rn->state = NGX_HTTP_PYWSGI_COMING;
+            q->ncoming++;
             (void) pthread_cond_signal(&rn->cond);
-
-        } else {
-            rn = ngx_http_pywsgi_spawn(q);
-            if (rn == NULL) {
-                break;
-            }
-
-            rn->next_parked = *spawned;
-            *spawned = rn;
+            continue;
         }
 
-        rn->state = NGX_HTTP_PYWSGI_COMING;
-        q->ncoming++;
+        if (q->full) {
+            /* every thread is taken: the runner would wait there */
+            break;
+        }
+
+        rn = ngx_http_pywsgi_spawn(q);
+        if (rn == NULL) {
+            break;
+        }
+
+        rn->state = NGX_HTTP_PYWSGI_POSTED;
+        rn->since = ngx_http_pywsgi_now();
+        q->nposted++;
+
+        rn->next_parked = *spawned;
+        *spawned = rn;
     }
 
     return added;
@@ -617,8 +698,7 @@ ngx_http_pywsgi_post_runners(ngx_http_pywsgi_queue_t *q,
         }
 
         ngx_thread_mutex_lock(&ngx_http_pywsgi_mutex, ngx_cycle->log);
-        rn->state = NGX_HTTP_PYWSGI_FREE;
-        q->ncoming--;
+        ngx_http_pywsgi_leave_state(q, rn);
         ngx_thread_mutex_unlock(&ngx_http_pywsgi_mutex, ngx_cycle->log);
     }
 }
@@ -641,7 +721,14 @@ ngx_http_pywsgi_watch(ngx_event_t *ev)
 
     waiting = (q->nwaiting > 0);
 
-    (void) ngx_http_pywsgi_add(q, ngx_http_pywsgi_room(q), &spawned);
+    if (ngx_http_pywsgi_add(q, ngx_http_pywsgi_room(q), &spawned) == 0
+        && q->parked && q->poller == NULL
+        && q->nwaiting > ngx_http_pywsgi_coming(q))
+    {
+        /* the runner that polled is no longer the newest parked one */
+        q->poll = NGX_HTTP_PYWSGI_POLL;
+        (void) pthread_cond_signal(&q->parked->cond);
+    }
 
     ngx_thread_mutex_unlock(&ngx_http_pywsgi_mutex, ev->log);
 

@@ -799,12 +799,15 @@ ngx_http_pywsgi_init_process(ngx_cycle_t *cycle)
         app[i].id = ngx_http_pywsgi_gw.init(&cfg, err, NGX_HTTP_PYWSGI_ERRLEN);
 
         if (app[i].id < 0) {
-            /* the worker exits with code 2: the master does not respawn
-               it, so a broken app is one message, not a crash loop */
+            /* the worker stays and the app's locations answer 500, as on
+               Apache: exiting with NGX_ERROR (status 2) would leave the
+               master without a worker for good, and any other status
+               would make it a crash loop */
             ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                          "pywsgi: cannot load the app \"%V\" of %s:%ui: %s",
-                          &app[i].spec, app[i].file, app[i].line, err);
-            return NGX_ERROR;
+                          "pywsgi: cannot load the app \"%V\" of %s:%ui, "
+                          "it answers 500 in this worker (pid %P): %s",
+                          &app[i].spec, app[i].file, app[i].line, ngx_pid,
+                          err);
         }
     }
 

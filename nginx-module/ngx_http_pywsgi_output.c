@@ -35,6 +35,19 @@ ngx_http_pywsgi_send_head(ngx_http_request_t *r, ngx_http_pywsgi_head_t *head)
 
     r->headers_out.status_line.len = head->status_len;
 
+    /*
+     * the header filter applies its no-body rules to 204 and 304 only when
+     * status_line is empty, and to 1xx never: a body after such a head
+     * would be read as the next response on the connection
+     */
+
+    if (head->status < NGX_HTTP_OK
+        || head->status == NGX_HTTP_NO_CONTENT
+        || head->status == NGX_HTTP_NOT_MODIFIED)
+    {
+        r->header_only = 1;
+    }
+
     pywsgi_headers_init(&it, (char *) head->headers, head->headers_len);
 
     while (pywsgi_headers_next(&it, &name, &nlen, &value, &vlen)) {

@@ -6,13 +6,12 @@
  * The first step runs pywsgi_start() (the app up to its first body
  * chunk), each later one pywsgi_next() (one more chunk).  In threads mode
  * a step runs on the thread pool (queued by ngx_http_pywsgi_dispatch.c);
- * in inline mode on the loop itself, the first one at once and each later
- * one from a posted event, so that other connections get their turn
- * between two chunks.  Either way the step only copies what the app made
- * into memory of the ctx; its completion, here, hands that to nginx, and
- * the next step runs only once nginx has sent it all (the output drained):
- * a slow client holds back the app instead of filling memory, and holds
- * no thread while it reads.
+ * in inline mode on the loop itself, from a posted event, so that other
+ * connections get their turn between two chunks.  Either way the step
+ * only copies what the app made into memory of the ctx; its completion,
+ * here, hands that to nginx, and the next step runs only once nginx has
+ * sent it all (the output drained): a slow client holds back the app
+ * instead of filling memory, and holds no thread while it reads.
  *
  * ctx->state says where the request is (see ngx_http_pywsgi_module.h);
  * every way out (the response complete, cut, failed, the client gone, the
@@ -72,16 +71,14 @@ ngx_http_pywsgi_run(ngx_http_request_t *r, ngx_http_pywsgi_ctx_t *ctx)
     ctx->out_last = &ctx->out;
     ctx->state = NGX_HTTP_PYWSGI_START;
 
-    if (ctx->mode == NGX_HTTP_PYWSGI_INLINE) {
-        ctx->event.handler = ngx_http_pywsgi_inline_handler;
+    /* inline mode too runs even its first step from a posted event, not
+       here: this may be called from within ngx_http_read_client_request_body()
+       (a body already read), and a response that ends here, cut or failed,
+       would free the request under the callers' feet */
 
-        /* the first step at once: one response in one call of the loop */
-        ngx_http_pywsgi_step(ctx);
-        ngx_http_pywsgi_step_done(ctx);
-        return;
-    }
-
-    ctx->event.handler = ngx_http_pywsgi_hold_handler;
+    ctx->event.handler = (ctx->mode == NGX_HTTP_PYWSGI_INLINE)
+                         ? ngx_http_pywsgi_inline_handler
+                         : ngx_http_pywsgi_hold_handler;
 
     if (ngx_http_pywsgi_post(ctx) != NGX_OK) {
         ngx_http_pywsgi_free(ctx);

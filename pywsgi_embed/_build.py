@@ -1,7 +1,7 @@
 """cffi builder of the gateway library, pywsgi_embed/_gateway<EXT_SUFFIX>.
 
 cffi's embedding mode: the library exports the C entry points of
-csrc/pywsgi.h (csrc/gateway.c) and implements its internal pywsgi_py_*
+csrc/pywsgi.h (csrc/gateway_*.c) and implements its internal pywsgi_py_*
 functions in Python (gateway.py, through @ffi.def_extern).  The
 declarations are read from csrc/pywsgi.h, never copied here.
 
@@ -20,6 +20,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CSRC = os.path.join(os.path.dirname(HERE), "csrc")
 HEADER = os.path.join(CSRC, "pywsgi.h")
 INTERNAL = os.path.join(CSRC, "gateway.h")
+# the C half of the library, one concept a file (csrc/gateway_internal.h)
+GATEWAY_SOURCES = (
+    "gateway_entry.c",
+    "gateway_boot.c",
+    "gateway_io.c",
+    "gateway_fastio.c",
+    "gateway_environ.c",
+    "python_identity.c",
+    "gateway_gil.c",
+)
 
 
 def header_section(name, text=None, path=HEADER):
@@ -39,7 +49,7 @@ def header_section(name, text=None, path=HEADER):
     return match.group(1)
 
 
-# Runs inside the server's worker, in the interpreter gateway.c booted, on
+# Runs inside the server's worker, in the interpreter gateway_boot.c booted, on
 # the first call into the library.  It imports the pywsgi_embed package
 # that sits beside this library (not whichever one sys.path finds first),
 # so the Python side always matches the C side it was built with.  If that
@@ -84,10 +94,39 @@ del _pywsgi_start
 
 
 def python_executable():
-    """The interpreter gateway.c boots when no Python home is configured:
+    """The interpreter gateway_boot.c boots when no Python home is configured:
     the one running this build (for a venv, its own bin/python, so that
     pyvenv.cfg is honoured)."""
     return sys.executable
+
+
+def cffi_backend():
+    """The _cffi_backend extension this build uses: gateway_boot.c loads it
+    by its path when the configured Python has no cffi of its own."""
+    import _cffi_backend
+
+    return os.path.realpath(_cffi_backend.__file__)
+
+
+def c_string(text):
+    return '"%s"' % text.replace("\\", "\\\\").replace('"', '\\"').replace(
+        "\n", "\\n"
+    )
+
+
+def identity_macros():
+    """What csrc/python_identity.c compares a worker's Python with: this
+    build's sys.version, libpython file and base prefix, resolved."""
+    libdir, _ = libpython()
+    soname = sysconfig.get_config_var("INSTSONAME") or ""
+    return [
+        ("PYWSGI_PYTHON_VERSION", c_string(sys.version)),
+        (
+            "PYWSGI_LIBPYTHON",
+            c_string(os.path.realpath(os.path.join(libdir, soname))),
+        ),
+        ("PYWSGI_BASE_PREFIX", c_string(os.path.realpath(sys.base_prefix))),
+    ]
 
 
 def libpython():
@@ -125,17 +164,16 @@ def make_builder():
     ffibuilder.set_source(
         "pywsgi_embed._gateway",
         '#include "pywsgi.h"\n#include "gateway.h"\n',
-        sources=[
-            os.path.join(CSRC, "gateway.c"),
-            os.path.join(CSRC, "gateway_gil.c"),
-        ],
+        sources=[os.path.join(CSRC, name) for name in GATEWAY_SOURCES],
         include_dirs=[CSRC],
         library_dirs=[libpython()[0]],
         libraries=[libpython()[1]],
         define_macros=[
             ("PYWSGI_PYTHON_EXECUTABLE", '"%s"' % python_executable()),
+            ("PYWSGI_CFFI_BACKEND", '"%s"' % cffi_backend()),
             ("PYWSGI_GATEWAY_FILE", '"_gateway%s"' % ext_suffix),
-        ],
+        ]
+        + identity_macros(),
         # cffi links libpython for embedding; the rpath lets a server that
         # knows nothing of this Python's prefix find it
         extra_link_args=["-Wl,-rpath," + sysconfig.get_config_var("LIBDIR")],

@@ -24,6 +24,8 @@ from pywsgi_embed import (
     __version__,
     config_file,
     foreground,
+    install,
+    layout,
     loader,
     server_root,
     servers,
@@ -108,6 +110,7 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         if (
             action.option_strings
             and "%(default)" not in text
+            and "(default" not in text  # it says its own
             and action.default not in (None, False, [], argparse.SUPPRESS)
         ):
             text += " (default: %(default)s)"
@@ -186,6 +189,15 @@ def add_app_arguments(parser):
         help="the working directory of the app's processes (default: the "
         "folder of a file app; for a module app, where serve runs)",
     )
+    parser.add_argument(
+        "--max-body",
+        type=size_of,
+        default=servers.base.DEFAULT_MAX_BODY,
+        metavar="SIZE",
+        help="the largest request body, e.g. 10m or 2g; larger ones get "
+        "413 before they are read; 0: no limit (default 1g)",
+    )
+
     parser.add_argument(
         "--static",
         action="append",
@@ -287,6 +299,19 @@ examples:
 
 `pywsgi-embed COMMAND --help` tells more about each command.
 """
+
+
+def size_of(text):
+    """A size as nginx writes them: bytes, or a number with k, m or g."""
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    number, unit = text, 1
+    if text[-1:].lower() in units:
+        number, unit = text[:-1], units[text[-1].lower()]
+    if not number.isdigit() or not number.isascii():
+        raise argparse.ArgumentTypeError(
+            "%r is not a size (bytes, or a number with k, m or g)" % text
+        )
+    return int(number) * unit
 
 
 def build_parser():
@@ -417,6 +442,7 @@ or the app file itself, starting with  #!/srv/venv/bin/pywsgi-embed cgi
         metavar="DIR",
         help="put DIR on sys.path (repeatable)",
     )
+    install.add_commands(sub)
 
     sub.add_parser(
         "doctor",
@@ -465,7 +491,21 @@ def python_path_of(args):
     target = loader.parse_spec(args.app)[0]
     if not loader.is_file_spec(target) and os.getcwd() not in paths:
         paths.append(os.getcwd())
-    return paths
+    return paths + project_path(target, paths)
+
+
+def project_path(target, paths):
+    """[the project folder] when the app needs it on sys.path and it is
+    not there yet (layout.py: a Django project's wsgi.py), said on
+    stderr."""
+    folder, why = layout.project_folder(target, os.getcwd())
+    if folder is None:
+        return []
+    print(
+        "pywsgi-embed: %s on sys.path (%s)" % (folder, why),
+        file=sys.stderr,
+    )
+    return [] if folder in paths else [folder]
 
 
 def static_of(args):
@@ -514,6 +554,7 @@ def options_of(args, **extra):
         if args.python_home
         else None,
         python_path=python_path_of(args),
+        max_body=args.max_body,
         process_env=process_env_of(args),
         chdir=os.path.abspath(args.chdir) if args.chdir else None,
         **extra,
@@ -842,6 +883,8 @@ COMMANDS = {
     "module-path": cmd_module_path,
     "doctor": cmd_doctor,
     "cgi": cmd_cgi,
+    "install": install.cmd_install,
+    "uninstall": install.cmd_uninstall,
 }
 
 

@@ -96,6 +96,29 @@ def check_server(name):
         return None, "%s %s loads %s" % (name, version, module)
 
 
+def check_system_server(name):
+    """The system's own server (Debian's /etc layout): its workers' user
+    and what those workers will see, mod_wsgi beside ours."""
+    from pywsgi_embed import system
+
+    etc = system.NGINX_ETC if name == "nginx" else system.APACHE_ETC
+    if not os.path.isdir(etc):
+        return None, "no %s (no system %s)" % (etc, name)
+    user = system.workers_user(name)[0]
+    problems = system.check_module_loads(name)
+    if name == "apache":
+        problems += system.check_no_mod_wsgi()
+    if not problems:
+        problems = system.check_readable(name)
+        problems += system.check_workers_view(name)
+    if problems:
+        return "\n".join(problems), None
+    return None, "the system %s's workers (%s) can run pywsgi-embed" % (
+        name,
+        user,
+    )
+
+
 def run():
     checks = [
         ("python", check_python),
@@ -104,6 +127,10 @@ def run():
     ]
     checks += [
         (name, lambda name=name: check_server(name)) for name in servers.NAMES
+    ]
+    checks += [
+        ("/etc " + name, lambda name=name: check_system_server(name))
+        for name in servers.NAMES
     ]
     problems = 0
     for label, check in checks:

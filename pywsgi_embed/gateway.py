@@ -1,6 +1,6 @@
 """The Python side of the gateway library: the hot path.
 
-csrc/gateway.c calls these through cffi (install() binds them to the
+csrc/gateway_entry.c calls these through cffi (install() binds them to the
 library's extern "Python" functions):
     load(cfg, err, errlen)  import one app, return its id + 1 (0: failed)
     serve(app, env, env_len, content_length, handle)
@@ -12,9 +12,11 @@ library's extern "Python" functions):
     fini()                  worker exit
 
 Per request the environ is a copy of the app's template dict (everything
-that never changes in a worker) updated from the record's packed blob with
-one unpack, one decode and one split: the CGI mapping rules were applied in
-C (csrc/pywsgi_env.c).
+that never changes in a worker) with the pairs of the record's packed blob
+added: the CGI mapping rules were applied in C (csrc/pywsgi_env.c), so this
+is a copy of bytes, done in C too (csrc/gateway_environ.c).  pywsgi_handle()
+takes the GIL itself, builds the environ and calls serve_environ() (see
+load()); step mode and the tests build it through _environ.build.
 """
 
 import atexit
@@ -22,7 +24,7 @@ import os
 import sys
 import traceback
 
-from pywsgi_embed import __version__, loader, response
+from pywsgi_embed import __version__, loader, response, worker_exit
 from pywsgi_embed._gateway import ffi, lib
 from pywsgi_embed.file_wrapper import FileWrapper
 from pywsgi_embed.log_handler import LogHandler
@@ -32,6 +34,11 @@ from pywsgi_embed.wsgi_input import EMPTY, Input
 
 FAIL = lib.PYWSGI_FAIL
 _unpack = ffi.unpack
+
+if lib.pywsgi_gw_environ_init() != 0:
+    raise ImportError("cannot register pywsgi_embed._environ (see stderr)")
+_environ = sys.modules["pywsgi_embed._environ"]
+_build_environ = _environ.build
 
 _apps = {}  # App by id: a dict, so a bad id (-1 after a failed
 # load) is a KeyError, never another app
@@ -163,6 +170,9 @@ def load(cfg, err, errlen):
         if _io is None:
             set_io(cfg.io, cfg.io_mode)
             redirect_stdio()
+            worker_exit.install(
+                lambda text: response.log(0, response.LOG_ERROR, text)
+            )
         elif _io != (cfg.io, cfg.io_mode):
             raise loader.LoadError(
                 "pywsgi_config.io and io_mode are the worker's: this app "
@@ -173,7 +183,8 @@ def load(cfg, err, errlen):
         paths = _text(cfg.python_path).split(":")
         app = loader.load(spec, paths)
         app_id = len(_apps)
-        _apps[app_id] = App(app, make_template(cfg))
+        entry = _apps[app_id] = App(app, make_template(cfg))
+        _environ.register(app_id, entry.template, entry, serve_environ)
         return app_id + 1
     except BaseException as exc:
         if isinstance(exc, loader.LoadError):
@@ -203,16 +214,11 @@ def enter_working_directory(spec, cfg):
 
 
 def environ_of(app, env, env_len, length, handle):
-    """The environ of a request: a copy of the app's template updated from
-    the packed blob with one unpack, one decode and one split; zip(it, it)
-    pairs keys and values without slicing twice.  (str(ffi.buffer(...),
-    "latin-1") copies once less but costs more: 4.6k instructions against
-    3.6k, creating the buffer object is what costs.)"""
+    """The environ of a request: a copy of the app's template with the
+    pairs of the packed blob (_environ.build, in C), and its wsgi.input."""
     if env_len < 2:
         raise ValueError("the request has no environ (env_len %d)" % env_len)
-    environ = app.template.copy()
-    parts = iter(_unpack(env, env_len - 1).decode("latin-1").split("\0"))
-    environ.update(zip(parts, parts))
+    environ = _build_environ(app.template, _unpack(env, env_len))
     if length:
         environ["wsgi.input"] = Input(_read, handle, length)
     return environ
@@ -253,6 +259,17 @@ def serve(app_id, env, env_len, length, handle):
         return _no_app(handle, app_id)
     try:
         environ = environ_of(app, env, env_len, length, handle)
+    except BaseException:
+        return _gateway_error(handle)
+    return run(handle, environ, app.call)
+
+
+def serve_environ(app, environ, length, handle):
+    """pywsgi_handle()'s path: the environ was built in C from the record
+    (csrc/gateway_environ.c); the rest of the request is ours."""
+    try:
+        if length:
+            environ["wsgi.input"] = Input(_read, handle, length)
     except BaseException:
         return _gateway_error(handle)
     return run(handle, environ, app.call)

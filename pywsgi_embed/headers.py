@@ -3,7 +3,7 @@ server: the "head" of a response.
 
 A head is the status line and the headers as one latin-1 blob,
 "200 OK\\0Name\\0Value\\0Name\\0Value\\0", which the gateway's C side
-(pywsgi_gw_start in csrc/gateway.c) splits into pywsgi_io.start's status,
+(pywsgi_gw_start in csrc/gateway_io.c) splits into pywsgi_io.start's status,
 status line and header arguments.  Everything is checked here, at once, so
 that the app sees its own mistake inside start_response (PEP 3333): a str
 status "NNN Reason" without control characters, a list of (str, str)
@@ -57,7 +57,7 @@ def head_of(status, headers):
     else:
         key = None
     code, line = parse_status(status)
-    blob, count, length = encode_headers(headers)
+    blob, count, length = encode_headers(headers, no_body_status(code))
     hit = (line + b"\0" + blob, count, length, code)
     # a bare "200" is not cached: each call of it reaches the app's
     # warning in response.py
@@ -97,6 +97,12 @@ def parse_status(status):
     return int(status[:3]), status.encode("latin-1")
 
 
+def no_body_status(code):
+    """1xx, 204 and 304 have no body, hence no Content-Length (RFC 9110
+    8.6, 15.3.5, 15.4.5): the server sends none of the app's."""
+    return code < 200 or code == 204 or code == 304
+
+
 def _check_name(name):
     if type(name) is not str:
         raise TypeError(
@@ -118,17 +124,29 @@ def _check_name(name):
     return lower
 
 
+# the largest length both servers hold (a signed 64-bit off_t): a larger
+# one would be read as an error, or as unknown (chunked), by the server
+MAX_CONTENT_LENGTH = 2**63 - 1
+
+
 def _content_length(value):
     if not value.isdigit() or not value.isascii():
         raise ValueError(
             "start_response(): Content-Length %r is not a number" % value
         )
-    return int(value)
+    length = int(value)
+    if length > MAX_CONTENT_LENGTH:
+        raise ValueError(
+            "start_response(): Content-Length %s is out of range (at most "
+            "%d)" % (value, MAX_CONTENT_LENGTH)
+        )
+    return length
 
 
-def encode_headers(headers):
+def encode_headers(headers, no_length=False):
     """(blob, count, content length or -1) of a valid header list, else
-    raise.  The blob is "Name\\0Value\\0" pairs, as pywsgi_io.start takes."""
+    raise.  The blob is "Name\\0Value\\0" pairs, as pywsgi_io.start takes;
+    no_length: a Content-Length is checked, then left out of the blob."""
     if type(headers) is not list:
         raise TypeError(
             "start_response(): the headers must be a list of "
@@ -153,6 +171,9 @@ def encode_headers(headers):
             )
         if lower == "content-length":
             length = _content_length(value)
+            if no_length:
+                length = -1
+                continue
         flat.append(name)
         flat.append(value)
     flat.append("")
@@ -176,4 +197,4 @@ def encode_headers(headers):
         raise ValueError(
             "start_response(): the value of %s is not latin-1: %r" % bad
         ) from None
-    return blob, len(headers), length
+    return blob, len(flat) // 2, length

@@ -1,6 +1,6 @@
 """One WSGI response: start_response(), the app's iterable, and the calls
 that hand status, headers and body to the server (the pywsgi_io callbacks,
-through the gateway's C wrappers in csrc/gateway.c).
+through the gateway's C wrappers in csrc/gateway_io.c).
 
 The PEP 3333 duties of a server, as they concern the response, live here:
   - start_response validates at once (pywsgi_embed/headers.py) so the app
@@ -11,6 +11,13 @@ The PEP 3333 duties of a server, as they concern the response, live here:
     one-item list gets a Content-Length and goes out in a single call;
   - a declared Content-Length is never exceeded, and a short body drops
     the connection instead of looking complete;
+  - a response that has no body (1xx, 204, 304, any answer to HEAD) sends
+    none of the app's bytes, whatever the app returns: a body there would
+    be read as the next response on a keep-alive connection.  1xx, 204
+    and 304 go without Content-Length (headers.py leaves the app's out);
+    HEAD keeps the one GET would have, as nginx and Apache do for their
+    own heads.  The iterable is pulled up to its first non-empty chunk
+    (the headers may come from it), then closed;
   - the iterable's close() runs exactly once, whatever happened;
   - an error before output is a 500 with the traceback in the server log;
     after output, the connection is aborted (PYWSGI_ABORT).
@@ -24,7 +31,7 @@ import traceback
 
 from pywsgi_embed._gateway import lib
 from pywsgi_embed.file_wrapper import FileWrapper
-from pywsgi_embed.headers import head_of, heads
+from pywsgi_embed.headers import head_of, heads, no_body_status
 
 DONE = lib.PYWSGI_DONE
 MORE = lib.PYWSGI_MORE
@@ -105,7 +112,15 @@ def run(handle, environ, call):
     ):
         body = result[0]
         head = resp.head
-        if type(body) is bytes and body and head is not None:
+        # (resp._bodyless(), inline: a method call is most of its cost)
+        if (
+            type(body) is bytes
+            and body
+            and head is not None
+            and 200 <= resp.code != 204
+            and resp.code != 304
+            and environ.get("REQUEST_METHOD") != "HEAD"
+        ):
             n = len(body)
             if (_start_small if n <= SMALL_BODY else _start)(
                 handle, head, len(head), resp.count, body, n, WHOLE
@@ -214,19 +229,24 @@ class Response:
             data = data[:left]
             n = left
             self._too_long()
+        if left >= 0:
+            self.left = left - n
+        head = self.head
+        if head is None:
+            raise WSGIError(
+                "the app produced body bytes before calling start_response()"
+            )
+        if self._bodyless():
+            if self.started:
+                return True
+            self._dropped(n)
+            data = b""
+            n = 0
         if self.started:
             rc = _write(self.handle, data, n)
         else:
-            head = self.head
-            if head is None:
-                raise WSGIError(
-                    "the app produced body bytes before calling "
-                    "start_response()"
-                )
             self.started = True
             rc = _start(self.handle, head, len(head), self.count, data, n, 0)
-        if left >= 0:
-            self.left = left - n
         return rc == 0
 
     def _start_whole(self, body, declared):
@@ -234,12 +254,21 @@ class Response:
         app gave a Content-Length."""
         n = len(body)
         flags = LAST
-        if not declared and (n or not self._bodyless()):
-            flags = WHOLE
-        self.started = True
         head = self.head
+        count = self.count
+        if not self._bodyless():
+            if not declared:
+                flags = WHOLE
+        elif n:
+            self._dropped(n)
+            if not declared and not no_body_status(self.code):
+                head += b"Content-Length\0%d\0" % n  # HEAD: GET's length
+                count += 1
+            body = b""
+            n = 0
+        self.started = True
         return (_start_small if n <= SMALL_BODY else _start)(
-            self.handle, head, len(head), self.count, body, n, flags
+            self.handle, head, len(head), count, body, n, flags
         )
 
     def _bodyless(self):
@@ -252,6 +281,17 @@ class Response:
             or code == 304
             or self.environ.get("REQUEST_METHOD") == "HEAD"
         )
+
+    def _dropped(self, n):
+        """n bytes of body went nowhere: say so when the status, not the
+        method, forbade them (HEAD is the client's choice)."""
+        if n and no_body_status(self.code):
+            log(
+                self.handle,
+                LOG_WARN,
+                "the app sent a body with status %d, which has none: "
+                "it was dropped" % self.code,
+            )
 
     def _too_long(self):
         log(
@@ -329,13 +369,15 @@ class Response:
         nheaders = self.count
         if left >= 0:
             count = min(count, left)
-        else:
+        elif not no_body_status(self.code):
             head += b"Content-Length\0%d\0" % count
             nheaders += 1
         self.started = True
         if _start(self.handle, head, len(head), nheaders, b"", 0, 0) != 0:
             return self.gone()
-        if count and _sendfile(self.handle, fd, offset, count) != 0:
+        if self._bodyless():
+            self._dropped(count)
+        elif count and _sendfile(self.handle, fd, offset, count) != 0:
             return self.gone()
         if 0 <= left and count < left and not self._bodyless():
             self.left = left - count
@@ -366,8 +408,8 @@ class Response:
                 if chunk:
                     if not self.send(chunk):
                         return self.gone()
-                    if self.left == 0:
-                        return self.finish()  # Content-Length reached
+                    if self.left == 0 or self._bodyless():
+                        return self.finish()  # no more bytes may go out
                     return MORE
         except BaseException as exc:
             return self.fail(exc)

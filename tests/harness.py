@@ -102,6 +102,15 @@ class Running:
             self.proc.wait()
 
 
+def server_env():
+    """The servers' environment: ours, with PYWSGI_SERVER_PRELOAD (the
+    sanitizer runtimes of make test-asan) as their LD_PRELOAD."""
+    preload = os.environ.get("PYWSGI_SERVER_PRELOAD")
+    if not preload:
+        return None
+    return dict(os.environ, LD_PRELOAD=preload)
+
+
 def start(name, mounts, workdir, **options):
     """Write a config for `name` (nginx or apache) serving mounts, start the
     server in the foreground and wait until it accepts connections.
@@ -121,6 +130,7 @@ def start(name, mounts, workdir, **options):
         stdout=out,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        env=server_env(),
     )
     out.close()
     running = Running(server, proc, config_path, workdir)
@@ -130,7 +140,37 @@ def start(name, mounts, workdir, **options):
             "%s did not start on port %d:\n%s\n%s"
             % (name, running.port, running.output(), running.error_log())
         )
+    wait_until_configured(running)
     return running
+
+
+def wait_until_configured(running):
+    """Apache opens its ports on the first of its two config readings and
+    checks the apps (a child process) on the second: it is up, with only
+    its own children, once it logs AH00489 (a notice)."""
+    if running.server.name != "apache" or running.server.options.log_level in (
+        "warn",
+        "error",
+        "crit",
+        "alert",
+        "emerg",
+    ):
+        return
+    if (
+        not wait_until(
+            lambda: (
+                "resuming normal operations" in running.error_log()
+                or running.proc.poll() is not None
+            ),
+            timeout=30,
+        )
+        or running.proc.poll() is not None
+    ):
+        running.kill()
+        raise ServerFailed(
+            "apache did not start:\n%s\n%s"
+            % (running.output(), running.error_log())
+        )
 
 
 # -- helpers of the server-specific tests (tests/nginx, tests/apache) --------

@@ -235,9 +235,13 @@ def test_doctor_reports_each_part():
     with open(os.path.join(ROOT, "csrc", "pywsgi.h")) as f:
         abi = re.search(r"#define PYWSGI_ABI_VERSION (\d+)", f.read()).group(1)
     assert "loads" in out and "(ABI %s)" % abi in out
-    # this checkout is healthy except perhaps for the cffi version
+    # this checkout is healthy except perhaps for the cffi version; the
+    # system servers' workers may not reach it (tests/deploy/test_doctor.py)
     problems = [
-        line for line in out.splitlines() if line.startswith("[problem]")
+        line
+        for line in out.splitlines()
+        if line.startswith("[problem]")
+        and not line.startswith("[problem] /etc")
     ]
     assert all("cffi" in line for line in problems), problems
 

@@ -5,7 +5,9 @@ Every ```sh block is checked by bash -n first (an unquoted `create_app()`
 is a syntax error there).  Then each command: `make` targets with
 `make -n`; `pywsgi-embed serve` really serves (on a free port: a --port
 added at the end wins) and stops on Ctrl-C, or with --setup-only writes
-its server root; a block that is a script (#!) runs as a CGI script.  An
+its server root; a block that is a script (#!) runs as a CGI script;
+deployment steps that change the system (sudo, pip, a venv under /srv)
+are parsed, not run.  An
 example of another kind fails the test until it is taught here.
 """
 
@@ -155,6 +157,27 @@ def check_serve(argv, sandbox):
     assert proc.returncode == 0, (argv, out_path.read_text())
 
 
+def changes_the_system(argv):
+    """A deployment step (a venv under /srv, pip from PyPI, sudo install
+    into the system's server): not run here; its syntax was checked, and a
+    pywsgi-embed command is parsed by the real parser below."""
+    if argv[0] == "sudo":
+        argv = argv[1:]
+    return argv[:3] == ["python3", "-m", "venv"] or (
+        argv[0].startswith("/srv/")
+        and os.path.basename(argv[0]) in ("pip", "pywsgi-embed")
+    )
+
+
+def check_parses(argv):
+    if argv[0] == "sudo":
+        argv = argv[1:]
+    if os.path.basename(argv[0]) == "pywsgi-embed":
+        from pywsgi_embed import cli
+
+        cli.build_parser().parse_args(argv[1:])  # exits 2 if it is wrong
+
+
 def check_cgi_script(block, sandbox):
     script = sandbox / "example.cgi"
     script.write_text(
@@ -201,6 +224,8 @@ def test_readme_shell_example(block, sandbox):
             check_make(argv)
         elif argv[:2] == ["pywsgi-embed", "serve"]:
             check_serve(argv, sandbox)
+        elif changes_the_system(argv):
+            check_parses(argv)
         else:
             pytest.fail(
                 "README example of a kind this test cannot check: %s" % argv

@@ -7,7 +7,8 @@ from pywsgi_embed.servers.base import Mount, Options, Server, ServerError
 
 NAMES = ("nginx", "apache")
 
-MODULES_DIR = os.path.join(
+# PYWSGI_EMBED_MODULES: another build of the modules (make test-asan's)
+MODULES_DIR = os.environ.get("PYWSGI_EMBED_MODULES") or os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "modules"
 )
 

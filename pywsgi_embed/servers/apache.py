@@ -27,6 +27,11 @@ from pywsgi_embed.servers import base, module_path
 
 MODULES_DIR = "/usr/lib/apache2/modules"
 MPMS = ("event", "worker", "prefork")
+# headers within 10 s, up to 20 s while they come at 500 bytes/s at least;
+# a body at 500 bytes/s at least after its first 20 s
+REQUEST_READ_TIMEOUT = (
+    "RequestReadTimeout header=10-20,MinRate=500 body=20,MinRate=500"
+)
 
 
 def quote(value):
@@ -61,7 +66,14 @@ def load(name, filename=None):
 
 def mpm_lines(mpm, workers, threads):
     """A fixed set of children: `workers` processes of `threads` threads
-    each (prefork: one thread), none started or stopped on load."""
+    each (prefork: one thread), none started or stopped on load.
+
+    ServerLimit counts scoreboard slots, and a child finishing its requests
+    after a graceful restart keeps its slot: with ServerLimit = workers a
+    running request (forever, if stuck) leaves no slot for the new
+    children.  event and worker get a slot per child twice over; their
+    MaxRequestWorkers still allows `workers` serving children.  prefork's
+    children are its MaxRequestWorkers, so it keeps a fixed set."""
     if mpm not in MPMS:
         raise base.ServerError(
             "unknown MPM %r (one of: %s)" % (mpm, ", ".join(MPMS))
@@ -70,7 +82,7 @@ def mpm_lines(mpm, workers, threads):
     lines = [
         "LoadModule mpm_%s_module %s" % (mpm, path),
         "StartServers %d" % workers,
-        "ServerLimit %d" % workers,
+        "ServerLimit %d" % (workers if mpm == "prefork" else 2 * workers),
         "MaxConnectionsPerChild 0",
     ]
     if mpm == "prefork":
@@ -191,6 +203,7 @@ class ApacheServer(base.Server):
         lines += load("authz_core_module") + load("mime_module")
         if o.static:
             lines += load("alias_module")
+        lines += load("reqtimeout_module")
         if o.access_log:
             lines += load("log_config_module")
         if self.with_module:
@@ -198,7 +211,9 @@ class ApacheServer(base.Server):
             if os.geteuid() == 0 and not o.user:
                 lines.append("PyWSGIRunAsRoot On")
         lines += [
-            "ServerName %s" % o.host,
+            # with the port: a request without Host (HTTP/1.0) gets its
+            # SERVER_PORT from here, 80 when it is missing
+            "ServerName %s:%d" % (o.host, o.port),
             "Listen %s:%d" % (o.host, o.port),
             "DocumentRoot %s" % quote(docroot),
             "TypesConfig /etc/mime.types",
@@ -206,6 +221,10 @@ class ApacheServer(base.Server):
             # %2F decoded in PATH_INFO, as nginx does
             "AllowEncodedSlashes On",
             "KeepAliveTimeout 5",
+            "LimitRequestBody %d" % o.max_body,
+            # slowloris: a thread reads a request's headers blocking, so
+            # a client too slow to send them is dropped (408)
+            REQUEST_READ_TIMEOUT,
         ]
         if o.access_log:
             lines.append(
@@ -242,9 +261,13 @@ class ApacheServer(base.Server):
     def snippet(self):
         o = self.options
         lines = [
-            "# Apache: the module, in the server config (Debian: a file",
-            "# /etc/apache2/mods-available/pywsgi.load, then a2enmod pywsgi):",
+            "# Apache: the module (Debian: /etc/apache2/mods-available/",
+            "# pywsgi.load, then a2enmod pywsgi; `pywsgi-embed install",
+            "# apache` does both):",
             "LoadModule pywsgi_module %s" % self.module_path(),
+            "",
+            "# the Python, server wide (Debian: mods-available/pywsgi.conf,",
+            "# beside pywsgi.load, so that a2enmod enables both):",
         ]
         lines.append("PyWSGIPythonHome %s" % quote(o.home()))
         if o.python_path:
@@ -253,7 +276,17 @@ class ApacheServer(base.Server):
                 % " ".join(quote(p) for p in o.python_path)
             )
         lines += process_lines(o)
-        lines += ["", "# in the server config or a <VirtualHost>:"]
+        lines += ["", self.site_snippet()]
+        return "\n".join(lines)
+
+    def site_snippet(self):
+        """The part of a site's <VirtualHost> that serves the apps."""
+        o = self.options
+        lines = [
+            "# in your site's <VirtualHost> (Debian: /etc/apache2/",
+            "# sites-available/000-default.conf) or the server config:",
+            "LimitRequestBody %d" % o.max_body,
+        ]
         lines += [
             "PyWSGIEnv %s %s" % (quote(k), quote(v))
             for k, v in o.environ.items()
@@ -266,8 +299,11 @@ class ApacheServer(base.Server):
         lines += [
             "",
             "# The children's user (User, www-data on Debian) must be able",
-            "# to read the app and the Python home.  Any MPM works; with",
-            "# event or worker, ThreadsPerChild threads share one Python.",
+            "# to read the app, the Python home and pywsgi-embed.  Any MPM",
+            "# works; with event or worker, ThreadsPerChild threads share",
+            "# one Python.  Debian's mod_wsgi must not be enabled beside it",
+            "# (a2dismod wsgi).  Errors go to /var/log/apache2/error.log.",
+            "# Then: apache2ctl configtest && systemctl restart apache2",
         ]
         return "\n".join(lines) + "\n"
 

@@ -14,6 +14,10 @@ import subprocess
 import sys
 from typing import Optional
 
+# Apache's own default LimitRequestBody: an upload above it is answered 413
+# before its body is read (nginx would write it all to a temp file first)
+DEFAULT_MAX_BODY = 1 << 30
+
 
 @dataclasses.dataclass
 class Mount:
@@ -50,6 +54,7 @@ class Options:
     graceful_timeout: float = 10.0  # seconds a graceful stop waits
     extra_config: str = ""  # raw lines for the server block (tests add
     # a static location this way)
+    max_body: int = DEFAULT_MAX_BODY  # request body limit, bytes; 0: none
 
     # the site's options of `serve`
     static: list[tuple[str, str]] = dataclasses.field(default_factory=list)

@@ -8,6 +8,9 @@ import subprocess
 
 from pywsgi_embed.servers import base, module_path
 
+# the site snippet's upload limit (serve has none)
+MAX_BODY = "100m"
+
 
 def _quote(value):
     """A value as an nginx config token."""
@@ -135,7 +138,7 @@ class NginxServer(base.Server):
         lines = [
             "access_log %s;" % access_log_path(o.access_log),
             "client_body_temp_path %s;" % temp,
-            "client_max_body_size 0;",
+            "client_max_body_size %d;" % o.max_body,
             "default_type application/octet-stream;",
             "sendfile on;",
             "pywsgi_python_home %s;" % _quote(o.home()),
@@ -180,21 +183,35 @@ class NginxServer(base.Server):
     def snippet(self):
         o = self.options
         lines = [
-            "# nginx: in the main context (top of nginx.conf; Debian: a file",
-            "# in /etc/nginx/modules-enabled/), the module and the threads",
-            "# that run Python:",
+            "# nginx: in the main context, the module and the threads that",
+            "# run Python (Debian: /etc/nginx/modules-enabled/, which",
+            "# `pywsgi-embed install nginx` writes):",
             "load_module %s;" % self.module_path(),
             "thread_pool pywsgi threads=%d;" % o.threads,
             "# nginx clears its workers' environment: pass a variable of the",
             "# environment nginx starts in with env NAME; here, or set one",
             "# with pywsgi_process_env NAME VALUE; in http { }",
             "",
-            "# in http { }:",
+            "# in http { } (Debian: /etc/nginx/conf.d/pywsgi.conf, also",
+            "# written by `pywsgi-embed install nginx`):",
             "pywsgi_python_home %s;" % _quote(o.home()),
+            "client_max_body_size %d;  # 413 above, before the body is read"
+            % o.max_body,
         ]
         lines += ["pywsgi_python_path %s;" % _quote(p) for p in o.python_path]
         lines += process_lines(o)
-        lines += ["", "# in your server { }:"]
+        lines += ["", self.site_snippet()]
+        return "\n".join(lines)
+
+    def site_snippet(self):
+        """The part of a site's server { } that serves the apps."""
+        o = self.options
+        lines = [
+            "# in your site's server { } (Debian: /etc/nginx/sites-available/",
+            "# default); a `location /` here replaces the default site's own:",
+            "client_max_body_size %s;  # nginx's default 1m refuses larger "
+            "uploads" % MAX_BODY,
+        ]
         lines += [
             "pywsgi_param %s %s;" % (k, _quote(v))
             for k, v in o.environ.items()
@@ -205,8 +222,11 @@ class NginxServer(base.Server):
             lines += static_location(prefix, directory)
         lines += [
             "",
-            "# The workers' user (www-data on Debian) must be able to read",
-            "# the app and the Python home.",
+            "# The workers' user (`user` in nginx.conf, www-data on Debian)",
+            "# must be able to read the app, the Python home and",
+            "# pywsgi-embed, and to write what the app writes; errors go to",
+            "# /var/log/nginx/error.log.  Then: nginx -t && systemctl reload",
+            "# nginx",
         ]
         return "\n".join(lines) + "\n"
 

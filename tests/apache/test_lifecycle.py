@@ -3,6 +3,7 @@ apps that cannot be imported, the config test."""
 
 import concurrent.futures
 import signal
+import subprocess
 import threading
 import time
 
@@ -92,10 +93,16 @@ def write_app(tmp_path, text):
 def test_import_error_at_child_start_is_logged_and_answers_500(
     apache, tmp_path
 ):
+    # the config-time check imports it first (mod_pywsgi_check.c) and that
+    # import succeeds: only the children's imports fail
+    mark = tmp_path / "imported-once"
     bad = write_app(
         tmp_path,
-        "import json\n\n\ndef helper():\n"
-        "    raise ValueError('cannot start here')\n\n\nhelper()\n",
+        "import os\nMARK = %r\n\ndef helper():\n"
+        "    raise ValueError('cannot start here')\n\n\n"
+        "if os.path.exists(MARK): helper()\n"
+        "open(MARK, 'w').close()\n\n\ndef application(e, s):\n    pass\n"
+        % str(mark),
     )
     srv = apache({"/bad": str(bad), "/": APP}, workers=2)
     assert wait_until(
@@ -136,8 +143,15 @@ def test_config_test_accepts_modules_and_existing_files(tmp_path):
     good = write_app(tmp_path, "def application(e, s):\n    pass\n")
     assert config_test(tmp_path, str(good) + ":application") is None
     assert (
-        config_test(tmp_path, "some.module:app") is None
-    )  # found in the child
+        config_test(tmp_path, "bad_app:application", python_path=[tmp_path])
+        is None
+    )
+
+
+def test_config_test_reports_a_missing_module(tmp_path):
+    problem = config_test(tmp_path, "some.module:app")
+    assert problem and "PyWSGIApp / some.module:app" in problem
+    assert "some.module: no such module on sys.path" in problem
 
 
 def test_config_test_reports_a_missing_python_home(tmp_path):
@@ -150,3 +164,33 @@ def test_config_test_reports_a_missing_python_home(tmp_path):
         and "PyWSGIPythonHome" in problem
         and "no such directory" in problem
     )
+
+
+def test_an_app_that_cannot_be_imported_fails_the_config_test_and_start(
+    tmp_path,
+):
+    bad = write_app(
+        tmp_path,
+        "def helper():\n    raise ValueError('cannot start here')\n\n"
+        "helper()\n",
+    )
+    problem = config_test(tmp_path, str(bad))
+    assert problem and "PyWSGIApp / %s" % bad in problem
+    assert "cannot be loaded" in problem
+    assert "ValueError: cannot start here" in problem
+    assert "line 4, in <module>" in problem
+    # Apache opens its ports on the first of its two readings, the check
+    # runs on the second: the server exits at once, without serving
+    options = harness.servers.Options(
+        mounts=[harness.Mount("/", str(bad))], port=harness.free_port()
+    )
+    server = harness.servers.get("apache")(options, str(tmp_path / "srv"))
+    proc = subprocess.run(
+        server.argv(server.write_config()),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0
+    assert "ValueError: cannot start here" in proc.stderr
+    assert "Configuration check failed" in proc.stderr

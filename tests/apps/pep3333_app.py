@@ -352,6 +352,26 @@ def route_sleep(environ, start_response):
     return reply(start_response, "slept")
 
 
+def route_bodyless(environ, start_response):
+    """A body with a status (?status=) or method that forbids one: the
+    server must send none of it.  ?kind=: one (a one-item list), declared
+    (with its Content-Length), stream (a tracked iterable, ?dir= ?id=),
+    write (through write())."""
+    q = query(environ)
+    body = b"this must not be sent"
+    kind = q.get("kind", "one")
+    headers = [("Content-Type", "text/plain")]
+    if kind == "declared":
+        headers.append(("Content-Length", str(len(body))))
+    write = start_response(q.get("status", "200 OK"), headers)
+    if kind == "stream":
+        return Tracked(os.path.join(q["dir"], q["id"]), [body, body])
+    if kind == "write":
+        write(body)
+        return []
+    return [body]
+
+
 # -- the iterable: iter() once (PEP 3333) -----------------------------------
 
 

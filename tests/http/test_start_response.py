@@ -125,3 +125,14 @@ def test_repeated_and_latin1_response_headers(target):
     resp = get(target, "/app/headers_many")
     assert resp.header_all("Set-Cookie") == ["a=1", "b=2"]
     assert resp.header("X-Latin1") == "caf\xe9"
+
+
+@pytest.mark.parametrize("declared", ["99999999999999999999999", str(2**63)])
+def test_out_of_range_content_length_is_refused(target, declared):
+    # before anything is sent: a 500, complete, not a response whose end
+    # the server cannot know
+    resp = get(
+        target, url("/app/content_length", declared=declared, sent=5, one=1)
+    )
+    assert resp.status == 500 and resp.complete, resp
+    assert "out of range" in target.error_log()

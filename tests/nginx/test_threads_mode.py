@@ -141,7 +141,8 @@ def test_cpu_bound_steps_share_few_threads(nginx):
     # has run for 2 ms.  1 or 2 threads on a quiet machine, 16 before the
     # first dispatcher; a runner that a loaded machine keeps from its core
     # looks like one that waits or computes long, hence the best of five
-    # bursts and some slack
+    # bursts, and at most half the pool (a dispatcher that gives each step a
+    # thread uses all 16)
     srv = nginx(threads=16)
     fetch(srv.url("/compute?s=0"))
     counts = []
@@ -149,7 +150,7 @@ def test_cpu_bound_steps_share_few_threads(nginx):
         counts.append(len(set(burst(srv, "/compute?s=0.001", 64))))
         if counts[-1] <= 2:
             break
-    assert min(counts) <= 4, (
+    assert min(counts) <= 8, (
         "pool threads that ran CPU-bound bursts: %s" % counts
     )
 

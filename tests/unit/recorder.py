@@ -1,6 +1,6 @@
 """A "server" made of cffi callbacks that records what the gateway hands it.
 
-The unit tests drive the core in-process the way csrc/gateway.c does: a
+The unit tests drive the core in-process the way csrc/gateway_entry.c does: a
 pywsgi_io table whose members are ffi.callback functions, pywsgi_request
 records made with ffi.new, and gateway.handle()/step()/cancel() called on
 them.  Each request gets an integer handle, so the callbacks can tell which

@@ -8,9 +8,6 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTEST ?= -q
 
-# A server whose dev files are missing is an error here, not a skipped module.
-export PYWSGI_EMBED_REQUIRE ?= nginx,apache
-
 .PHONY: all deps venv build test lint test-asan test-docker run bench clean
 
 all: build
@@ -62,8 +59,13 @@ test-docker: venv
 	sh tools/install-deps.sh docker.io docker-compose mmdebstrap gpgv
 	$(PY) -m pytest $(PYTEST) --docker tests/http tests/docker
 
+# make run PORT=8080 SERVER=apache APP=myapp.py
+PORT   ?= 8000
+SERVER ?= nginx
+APP    ?= examples/hello.py
+
 run: build
-	$(VENV)/bin/pywsgi-embed serve examples/hello.py --server nginx --port 8000
+	$(VENV)/bin/pywsgi-embed serve $(APP) --server $(SERVER) --port $(PORT)
 
 bench: build
 	sh tools/install-deps.sh libapache2-mod-wsgi-py3 libev-dev

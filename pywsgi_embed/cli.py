@@ -10,24 +10,34 @@ package.module:factory() (the default callable is `application`).
 """
 
 import argparse
+import errno
+import grp
 import os
-import signal
+import pwd
+import socket
 import subprocess
 import sys
+import sysconfig
 import tempfile
 
 from pywsgi_embed import (
     __version__,
+    config_file,
+    foreground,
     install,
     layout,
     loader,
     metrics,
     reload,
+    server_root,
     servers,
 )
 from pywsgi_embed.servers import Mount, Options, ServerError
 
-STOP_TIMEOUT = 30.0
+GRACEFUL_TIMEOUT = 10.0
+DEFAULT_THREADS = 16
+# the levels nginx and Apache both have, most verbose first
+LOG_LEVELS = ("debug", "info", "notice", "warn", "error", "crit", "alert")
 
 
 class CliError(Exception):
@@ -36,43 +46,109 @@ class CliError(Exception):
 
 STATUS_APP = "pywsgi_embed.status:application"
 
-# -- arguments ----------------------------------------------------------------
+
+# -- value types (argparse reports their ValueError with the option) ----------
+
+
+def integer(text):
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            "%r is not a whole number" % text
+        ) from None
+
+
+def positive_int(text):
+    value = integer(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("%s is not a positive number" % text)
+    return value
+
+
+def port_number(text):
+    value = integer(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(
+            "%s is not a TCP port (1 to 65535)" % text
+        )
+    return value
+
+
+def static_pair(text):
+    """URL=DIR of --static: (URL prefix, absolute directory)."""
+    prefix, sep, directory = text.partition("=")
+    if not sep or not prefix.startswith("/") or not directory:
+        raise argparse.ArgumentTypeError(
+            "%r is not URL=DIR (e.g. /static=./public)" % text
+        )
+    if not os.path.isdir(directory):
+        raise argparse.ArgumentTypeError(
+            "%s: no such directory" % os.path.abspath(directory)
+        )
+    return "/" + prefix.strip("/"), os.path.abspath(directory)
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Every option's default in its help, as gunicorn shows them, except
+    where there is none to show; descriptions and epilogs as written."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if (
+            action.option_strings
+            and "%(default)" not in text
+            and "(default" not in text  # it says its own
+            and action.default not in (None, False, [], argparse.SUPPRESS)
+        ):
+            text += " (default: %(default)s)"
+        return text
+
+
+APP_FORMS = """\
+APP is one of
+  app.py                    the callable `application` in that file
+  app.py:api                another callable in that file
+  mysite.web:app            a callable of an importable module (the current
+                            directory comes first on sys.path)
+  'mysite.web:create_app()' a factory, called once in each worker process
+                            (quote the parentheses from the shell)
+"""
 
 
 def add_app_arguments(parser):
+    """What both serve and config take: the app and how it runs."""
     parser.add_argument(
         "app",
         metavar="APP",
-        help="file.py[:callable], module:callable or module:factory()",
+        nargs="?",  # or `app = ...` in --config FILE
+        help="file.py[:callable], module:callable or 'module:factory()'",
     )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
     parser.add_argument(
-        "--workers", type=int, default=1, help="processes (default 1)"
+        "--config",
+        metavar="FILE",
+        help="a TOML file of options, keyed as the long options "
+        "(port = 8080, static = [\"/static=public\"], app = \"app.py\"); "
+        "the command line wins over it",
     )
     parser.add_argument(
         "--threads",
-        type=int,
-        default=16,
+        type=positive_int,
+        default=DEFAULT_THREADS,
         help="nginx: the pool that runs the app; Apache: threads per process",
     )
     parser.add_argument(
         "--mode",
         choices=("threads", "inline"),
         default="threads",
-        help="nginx: run the app on threads (default) or on the event loop",
-    )
-    parser.add_argument(
-        "--mpm",
-        choices=("event", "worker", "prefork"),
-        default="event",
-        help="Apache's MPM (default event)",
+        help="nginx: run the app on a thread pool or on the event loop "
+        "(fastest for short CPU-only apps; a slow call stalls the worker)",
     )
     parser.add_argument(
         "--mount",
         action="append",
         metavar="/PREFIX",
-        help="the URL prefix of the app, its SCRIPT_NAME (default /); "
+        help="the URL prefix of the app, its SCRIPT_NAME (default: /); "
         "repeat it to serve the app at several prefixes",
     )
     parser.add_argument(
@@ -140,6 +216,15 @@ def add_app_arguments(parser):
         metavar="N",
         help="nginx threads mode: a request that finds N requests waiting "
         "for a thread gets a 503 at once (default 0: no bound)",
+    )
+    parser.add_argument(
+        "--static",
+        action="append",
+        default=[],
+        type=static_pair,
+        metavar="URL=DIR",
+        help="the server itself serves the files of DIR at URL, e.g. "
+        "/static=./public (repeatable; mod_wsgi-express's --url-alias)",
     )
 
 
@@ -227,6 +312,98 @@ def recycle_options(args):
     )
 
 
+def add_server_arguments(parser):
+    """What only serve takes: the server it runs and where it listens."""
+    parser.add_argument(
+        "--server",
+        choices=servers.NAMES,
+        default="nginx",
+        help="the web server that runs the app: nginx (threads or inline "
+        "mode, --mode) or Apache httpd (--mpm)",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="the address")
+    parser.add_argument(
+        "--port", type=port_number, default=8000, help="the TCP port"
+    )
+    parser.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        help="processes: nginx workers, Apache children",
+    )
+    parser.add_argument(
+        "--mpm",
+        choices=("event", "worker", "prefork"),
+        default="event",
+        help="Apache's MPM",
+    )
+
+
+class NotForConfig(argparse.Action):
+    """An option of serve that `config` cannot honour: the system server's
+    own config decides it."""
+
+    WHERE = {
+        "--host": "nginx: listen; Apache: Listen",
+        "--port": "nginx: listen; Apache: Listen",
+        "--workers": "nginx: worker_processes; Apache: the MPM's settings",
+        "--mpm": "Apache: a2enmod mpm_event (or worker, prefork)",
+    }
+
+    def __init__(self, option_strings, dest, **kwargs):
+        kwargs["help"] = argparse.SUPPRESS
+        kwargs["default"] = argparse.SUPPRESS
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.error(
+            "%s is not for config: your server's own config sets it (%s)"
+            % (option_string, self.WHERE[option_string])
+        )
+
+
+SERVE_EPILOG = (
+    APP_FORMS
+    + """
+examples:
+  pywsgi-embed serve app.py
+  pywsgi-embed serve app.py:api --port 8080 --access-log -
+  pywsgi-embed serve 'mysite.web:create_app()' --server apache --workers 2
+  pywsgi-embed serve app.py --mount /api --mode inline
+
+stopping: Ctrl-C or SIGTERM is the server's graceful stop for at most
+--graceful-timeout seconds, then its fast stop, then SIGKILL %g s later;
+a second Ctrl-C goes to the fast stop at once.
+
+environment: PATH finds nginx (else /usr/sbin/nginx) and apache2.  The app
+gets serve's environment, on both servers, and --env adds to it.
+"""
+    % foreground.FAST_STOP_TIMEOUT
+)
+
+CONFIG_EPILOG = (
+    APP_FORMS
+    + """
+examples:
+  pywsgi-embed config nginx app.py --mount /api
+  pywsgi-embed config apache 'mysite.web:create_app()' --python-home ./venv
+
+The lines go into your own server's config (where is said in them); its
+listen address, workers and MPM stay as that config sets them.
+"""
+)
+
+MAIN_EPILOG = """\
+examples:
+  pywsgi-embed serve app.py                 serve app.py on nginx, port 8000
+  pywsgi-embed serve app.py --server apache on Apache httpd
+  pywsgi-embed config nginx app.py          lines for your own nginx.conf
+  pywsgi-embed doctor                       what works, what to fix
+
+`pywsgi-embed COMMAND --help` tells more about each command.
+"""
+
+
 def size_of(text):
     """A size as nginx writes them: bytes, or a number with k, m or g."""
     units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
@@ -244,6 +421,8 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="pywsgi-embed",
         description="Run a WSGI app inside nginx or Apache, in-process.",
+        epilog=MAIN_EPILOG,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "--version", action="version", version="%(prog)s " + __version__
@@ -253,19 +432,70 @@ def build_parser():
     )
 
     serve = sub.add_parser(
-        "serve", help="serve APP on a real server, in the foreground"
+        "serve",
+        help="serve APP on a real server, in the foreground",
+        description="Serve APP on nginx or Apache, in the foreground, with\n"
+        "the server's log on the terminal.",
+        epilog=SERVE_EPILOG,
+        formatter_class=HelpFormatter,
     )
     add_app_arguments(serve)
-    serve.add_argument("--server", choices=servers.NAMES, default="nginx")
+    add_server_arguments(serve)
     serve.add_argument(
         "--log-level",
-        default="info",
-        help="the server's error log level (default info)",
+        choices=LOG_LEVELS,
+        default="notice",
+        help="the server's error log level; info adds a line per closed "
+        "connection and the app's logging.info records",
     )
     serve.add_argument(
         "--access-log",
+        metavar="FILE",
+        help="log each request to FILE; - is the terminal (stdout), as "
+        "gunicorn's --access-logfile - (default: none)",
+    )
+    serve.add_argument(
+        "--error-log",
+        metavar="FILE",
+        help="the server's error log, the app's tracebacks, wsgi.errors and "
+        "logging (default: the terminal, stderr)",
+    )
+    serve.add_argument(
+        "--user",
+        help="started as root: the user the workers run as; it must be "
+        "able to read the app and the Python home (default: root stays "
+        "root)",
+    )
+    serve.add_argument(
+        "--group", help="with --user: the workers' group (default: its own)"
+    )
+    serve.add_argument(
+        "--pid-file",
+        metavar="FILE",
+        help="where the server writes its master's PID (default: in its "
+        "work directory)",
+    )
+    serve.add_argument(
+        "--server-root",
+        metavar="DIR",
+        help="keep the server's config and files in DIR (default: a "
+        "temporary directory, deleted at exit)",
+    )
+    serve.add_argument(
+        "--setup-only",
         action="store_true",
-        help="log requests (to the work directory)",
+        help="with --server-root: write the config and start, stop and "
+        "reload scripts there for a process supervisor, and start nothing",
+    )
+    serve.add_argument(
+        "--graceful-timeout",
+        type=seconds,
+        default=GRACEFUL_TIMEOUT,
+        metavar="SECONDS",
+        help="on Ctrl-C or SIGTERM, how long requests in flight may take "
+        "to finish before the server's fast stop, which has %g s more "
+        "before it is killed; a second Ctrl-C stops at once"
+        % foreground.FAST_STOP_TIMEOUT,
     )
     add_recycle_arguments(serve)
     serve.add_argument(
@@ -283,24 +513,79 @@ def build_parser():
     )
 
     config = sub.add_parser(
-        "config", help="print what to add to a system server's config"
+        "config",
+        help="print what to add to a system server's config",
+        description="Print the lines that serve APP from a system nginx or\n"
+        "Apache (their own config, their own service).",
+        epilog=CONFIG_EPILOG,
+        formatter_class=HelpFormatter,
     )
     config.add_argument("server", choices=servers.NAMES)
     add_app_arguments(config)
     add_recycle_arguments(config)
+    for option in NotForConfig.WHERE:
+        config.add_argument(option, action=NotForConfig)
 
     path = sub.add_parser(
         "module-path", help="print the path of the built module"
     )
     path.add_argument("server", choices=servers.NAMES)
 
+    cgi = sub.add_parser(
+        "cgi",
+        help="serve one request as a CGI script (for CGI-only hosts)",
+        description="Serve the one request of a CGI process (RFC 3875): "
+        "the CGI variables\nand stdin in, `Status:`, headers and body on "
+        "stdout; the app's output and\nerrors on stderr (the host's error "
+        "log).",
+        epilog=APP_FORMS
+        + """
+as a CGI script (Apache: ScriptAlias /app /srv/site/app.cgi):
+  #!/bin/sh
+  exec /srv/venv/bin/pywsgi-embed cgi /srv/site/wsgi.py
+
+or the app file itself, starting with  #!/srv/venv/bin/pywsgi-embed cgi
+""",
+        formatter_class=HelpFormatter,
+    )
+    cgi.add_argument(
+        "app",
+        metavar="APP",
+        help="file.py[:callable], module:callable or 'module:factory()'",
+    )
+    cgi.add_argument(
+        "--python-path",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="put DIR on sys.path (repeatable)",
+    )
     install.add_commands(sub)
 
     sub.add_parser(
         "doctor",
         help="check Python, cffi, the gateway, the servers and modules",
     )
+    parser.commands = {"serve": serve, "config": config}  # take --config
     return parser
+
+
+def parse(argv):
+    """The arguments, with the values of --config FILE as defaults."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = parser.commands.get(args.command)
+    if command is None:
+        return args
+    if args.config:
+        try:
+            command.set_defaults(**config_file.defaults(args.config, command))
+        except config_file.ConfigFileError as exc:
+            command.error(str(exc))
+        args = parser.parse_args(argv)
+    if not args.app:
+        command.error("APP is required (or app = ... in --config FILE)")
+    return args
 
 
 # -- shared steps -------------------------------------------------------------
@@ -341,6 +626,20 @@ def project_path(target, paths):
     return [] if folder in paths else [folder]
 
 
+def static_of(args):
+    """--static pairs; a URL that is also an app's mount is refused."""
+    mounts = {"/" + m.strip("/") for m in args.mount or ["/"]}
+    for prefix, _ in args.static:
+        if prefix in mounts:
+            raise CliError(
+                "--static %s: the app is mounted there (--mount)" % prefix
+            )
+    return list(args.static)
+
+
+SERVER_ONLY = ("host", "port", "workers", "mpm")  # add_server_arguments
+
+
 def process_env_of(args):
     """{NAME: VALUE} of the --env options."""
     env = {}
@@ -357,6 +656,10 @@ def process_env_of(args):
 
 
 def options_of(args, **extra):
+    # config has no server arguments: Options' defaults stand in
+    for name in SERVER_ONLY:
+        if getattr(args, name, None) is not None:
+            extra.setdefault(name, getattr(args, name))
     return Options(
         mounts=[
             Mount(prefix, absolute_app(args.app))
@@ -368,7 +671,7 @@ def options_of(args, **extra):
         workers=args.workers,
         threads=args.threads,
         mode=args.mode,
-        mpm=args.mpm,
+        static=static_of(args),
         python_home=os.path.abspath(args.python_home)
         if args.python_home
         else None,
@@ -381,6 +684,18 @@ def options_of(args, **extra):
         chdir=os.path.abspath(args.chdir) if args.chdir else None,
         **extra,
     )
+
+
+def check_app_file(spec):
+    """A file spec names a file that exists: config does not import the
+    app (the system server will, as its own user), but a wrong path is
+    caught here."""
+    try:
+        target = loader.parse_spec(spec)[0]
+    except loader.LoadError as exc:
+        raise CliError(str(exc)) from None
+    if loader.is_file_spec(target) and not os.path.isfile(target):
+        raise CliError("no such file: %s" % os.path.abspath(target))
 
 
 def python_of(options):
@@ -434,6 +749,126 @@ def check_app(options):
         )
 
 
+def identity_of(args):
+    """user and group of the workers (--user/--group): only root can
+    switch to them.  nginx takes a group named as the user when none is
+    given, which may not exist: the user's own group is named instead."""
+    if not args.user and not args.group:
+        return {}
+    if os.geteuid() != 0:
+        raise CliError(
+            "--user and --group need serve to start as root (the server "
+            "switches its workers to them); as another user, leave them out"
+        )
+    if not args.user:
+        raise CliError("--group needs --user")
+    try:
+        entry = pwd.getpwnam(args.user)
+    except KeyError:
+        raise CliError("--user %s: no such user" % args.user) from None
+    group = args.group
+    try:
+        if group:
+            grp.getgrnam(group)
+        else:
+            group = grp.getgrgid(entry.pw_gid).gr_name
+    except KeyError:
+        raise CliError("--group %s: no such group" % group) from None
+    return {"user": args.user, "group": group}
+
+
+READABLE = 'for p; do [ -r "$p" ] || { printf %s "$p"; exit 1; }; done'
+
+
+def unreadable_by(user, group, paths):
+    """The first of paths that user (in group only) cannot read, or None.
+    Asked of a shell run as that user: the kernel's answer, ACLs and all."""
+    proc = subprocess.run(
+        ["/bin/sh", "-c", READABLE, "sh"] + list(paths),
+        user=user,
+        group=group,
+        extra_groups=[],
+        capture_output=True,
+        text=True,
+        cwd="/",
+    )
+    return proc.stdout if proc.returncode != 0 else None
+
+
+def what_workers_read(options):
+    """The files the workers open as --user: the app, this package, and
+    the Python (its home, its standard library, its libpython)."""
+    paths = [m.app.rpartition(":")[0] or m.app for m in options.mounts]
+    paths = [p for p in paths if loader.is_file_spec(p)]
+    paths.append(os.path.dirname(os.path.abspath(__file__)))
+    paths.append(options.home())
+    if not options.python_home:
+        paths.append(os.path.dirname(os.__file__))  # the stdlib
+        library = sysconfig.get_config_var("LDLIBRARY")
+        libdir = sysconfig.get_config_var("LIBDIR")
+        if library and libdir:
+            paths.append(os.path.join(libdir, library))
+    return paths
+
+
+def check_identity(options):
+    """--user must read the app and the Python: a worker that cannot read
+    its libpython may load another of the same name, and run another
+    Python than the one the app was checked with."""
+    if not options.user:
+        return
+    path = unreadable_by(
+        options.user, options.group, what_workers_read(options)
+    )
+    if path:
+        raise CliError(
+            "--user %s cannot read %s, which its workers need (the app, "
+            "pywsgi_embed, the Python home and library): give that user "
+            "read access, or use a Python and an app it can read "
+            "(--python-home)" % (options.user, path)
+        )
+
+
+def log_file(path):
+    """A log path for the server, whose working directory is not ours;
+    "-" (the terminal) and None (the default) stay as they are."""
+    if path is None or path == "-":
+        return path
+    return os.path.abspath(path)
+
+
+def check_port(host, port):
+    """Bind host:port once, as the server will (SO_REUSEADDR, so a port in
+    TIME_WAIT is free): a port in use is reported here, before anything
+    says "serving", rather than as the server's bind errors."""
+    try:
+        infos = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        raise CliError("cannot listen on %s: %s" % (host, exc)) from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise CliError(
+                    "%s:%d is in use (another server listens there): "
+                    "choose another port with --port" % (host, port)
+                ) from None
+            if exc.errno == errno.EACCES:
+                raise CliError(
+                    "no permission to listen on port %d (below 1024 only "
+                    "root may): choose another with --port" % port
+                ) from None
+            raise CliError(
+                "cannot listen on %s:%d: %s (--host, --port)"
+                % (host, port, exc.strerror)
+            ) from None
+
+
 # -- commands -----------------------------------------------------------------
 
 
@@ -441,14 +876,27 @@ def cmd_serve(args):
     options = options_of(
         args,
         log_level=args.log_level,
-        access_log=args.access_log,
+        access_log=log_file(args.access_log),
+        error_log=log_file(args.error_log),
+        graceful_timeout=args.graceful_timeout,
+        pid_file=log_file(args.pid_file),
         pass_env=sorted(os.environ),  # the app sees serve's environment
         **recycle_options(args),
+        **identity_of(args),
     )
-    workdir = tempfile.mkdtemp(prefix="pywsgi-embed-")
+    if args.setup_only and not args.server_root:
+        raise CliError("--setup-only needs --server-root DIR")
+    if args.server_root:
+        workdir = os.path.abspath(args.server_root)
+        os.makedirs(workdir, exist_ok=True)
+    else:
+        workdir = tempfile.mkdtemp(prefix="pywsgi-embed-")
     try:
         server = servers.get(args.server)(options, workdir)
         server.module_path()
+        check_identity(options)
+        if not args.setup_only:  # the port may be the running server's
+            check_port(options.host, options.port)
         check_app(options)
         config = server.write_config()
         problem = server.check_config(config)
@@ -456,6 +904,8 @@ def cmd_serve(args):
             raise CliError(
                 "%s refuses the configuration:\n%s" % (server.name, problem)
             )
+        if args.setup_only:
+            return setup_only(server, config)
         print(
             "pywsgi-embed: serving %s at %s on %s (%s); Ctrl-C stops"
             % (
@@ -471,9 +921,34 @@ def cmd_serve(args):
             flush=True,
         )
         watch = reload_watch(args, options) if args.reload else None
-        return run_foreground(server, config, watch)
+        return foreground.run(
+            server,
+            server.argv(config),
+            args.graceful_timeout,
+            watch,
+            metrics_cleanup,
+        )
     finally:
-        subprocess.run(["rm", "-rf", workdir])
+        if not args.server_root:
+            subprocess.run(["rm", "-rf", workdir])
+
+
+def setup_only(server, config):
+    scripts = server_root.write(server, config)
+    print(
+        "pywsgi-embed: wrote the %s server root %s: %s and %s\n"
+        "pywsgi-embed: %s runs it in the foreground (for a supervisor); "
+        "stop and reload signal it"
+        % (
+            server.name,
+            server.workdir,
+            os.path.basename(config),
+            ", ".join(os.path.basename(p) for p in scripts),
+            scripts[0],
+        ),
+        file=sys.stderr,
+    )
+    return 0
 
 
 def describe(args):
@@ -506,56 +981,29 @@ def reload_watch(args, options):
     )
 
 
-def run_foreground(server, config, watch=None):
-    """Run the server until it exits; SIGINT/SIGTERM stop it gracefully.
-    It runs in its own process group, so the terminal's Ctrl-C reaches only
-    us, and we ask for the graceful stop.  With a reload.ServeWatch, look at
-    the watched files every reload.POLL seconds meanwhile."""
-    proc = subprocess.Popen(server.argv(config), start_new_session=True)
-    counters = metrics.path_of(proc.pid)  # the status handler's, if any
-    stopping = []
+def metrics_cleanup(proc):
+    """The status handler's shared file of a server just started (if it
+    makes one): removed once the server has ended."""
+    counters = metrics.path_of(proc.pid)
 
-    def stop(signum, frame):
-        if not stopping and proc.poll() is None:
-            stopping.append(signum)
-            print(
-                "pywsgi-embed: stopping %s" % server.name,
-                file=sys.stderr,
-                flush=True,
-            )
-            proc.send_signal(server.stop_signal)
-
-    previous = {
-        s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)
-    }
-    try:
-        while True:
-            try:
-                code = proc.wait(
-                    STOP_TIMEOUT
-                    if stopping
-                    else (reload.POLL if watch else None)
-                )
-                break
-            except subprocess.TimeoutExpired:
-                if not stopping:
-                    watch.poll(server, proc)
-                    continue
-                print(
-                    "pywsgi-embed: %s did not stop in %.0f s, killing it"
-                    % (server.name, STOP_TIMEOUT),
-                    file=sys.stderr,
-                )
-                os.killpg(proc.pid, signal.SIGKILL)
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        if proc.poll() is not None and os.path.exists(counters):
+    def remove():
+        if os.path.exists(counters):
             os.unlink(counters)
-    return 0 if stopping else code
+
+    return remove
 
 
 def cmd_config(args):
+    check_app_file(args.app)
+    if args.server == "apache" and args.mode != "threads":
+        raise CliError(
+            "--mode is nginx's: Apache runs the app on its MPM's threads"
+        )
+    if args.server == "apache" and args.threads != DEFAULT_THREADS:
+        raise CliError(
+            "--threads is not for config apache: your Apache's MPM config "
+            "sets it (ThreadsPerChild)"
+        )
     options = options_of(args, **recycle_options(args))
     with tempfile.TemporaryDirectory(prefix="pywsgi-embed-") as workdir:
         server = servers.get(args.server)(options, workdir)
@@ -575,6 +1023,13 @@ def cmd_module_path(args):
     return 0
 
 
+def cmd_cgi(args):
+    from pywsgi_embed import cgi
+
+    paths = [os.path.abspath(p) for p in args.python_path]
+    return cgi.run(absolute_app(args.app), paths)
+
+
 def cmd_doctor(args):
     from pywsgi_embed import doctor
 
@@ -586,13 +1041,14 @@ COMMANDS = {
     "config": cmd_config,
     "module-path": cmd_module_path,
     "doctor": cmd_doctor,
+    "cgi": cmd_cgi,
     "install": install.cmd_install,
     "uninstall": install.cmd_uninstall,
 }
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    args = parse(argv)
     try:
         return COMMANDS[args.command](args)
     except (CliError, ServerError) as exc:

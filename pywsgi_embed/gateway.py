@@ -212,6 +212,12 @@ def load(cfg, err, errlen):
         return 0
 
 
+def run_once(app_id):
+    """wsgi.run_once for the requests of app_id: True under CGI
+    (pywsgi_embed/cgi.py), whose process serves one request."""
+    _apps[app_id].template["wsgi.run_once"] = True
+
+
 def enter_working_directory(spec, cfg):
     """The working directory is the worker's: the first app's load enters
     it (pywsgi_config.chdir, or the folder of a file app), before the

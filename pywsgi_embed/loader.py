@@ -11,6 +11,7 @@ the server can refuse to start instead of answering 500 forever.
 """
 
 import importlib
+import importlib.machinery
 import importlib.util
 import os
 import sys
@@ -136,7 +137,11 @@ def _import_file(path, after=0):
     name = os.path.splitext(os.path.basename(path))[0]
     if not name.isidentifier() or name in sys.modules:
         name = "_pywsgi_app_%x" % (hash(path) & 0xFFFFFFFF)
-    spec = importlib.util.spec_from_file_location(name, path)
+    # a loader named: a CGI script (app.cgi, a #! file) is Python source
+    # whatever its suffix
+    spec = importlib.util.spec_from_file_location(
+        name, path, loader=importlib.machinery.SourceFileLoader(name, path)
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:

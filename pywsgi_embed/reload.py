@@ -174,6 +174,8 @@ class ServeWatch:
     """serve --reload: the app's Python files and --reload-extra FILEs; on
     a change, the server's own graceful reload if the apps import."""
 
+    interval = POLL  # seconds between two polls (foreground.py)
+
     def __init__(self, specs, python_path, executable, files):
         self.specs = specs
         self.python_path = python_path

@@ -23,7 +23,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from pywsgi_embed import servers  # noqa: E402
-from tests import harness  # noqa: E402
+from tests import cgi_host, harness  # noqa: E402
 from tests.apps.gate import Gate  # noqa: E402
 from tests.docker import plugin as docker_plugin  # noqa: E402
 
@@ -36,6 +36,9 @@ TARGETS = [
     ("nginx", "inline", False, False),
     ("apache", "event", True, True),
     ("apache", "prefork", False, True),
+    # `pywsgi-embed cgi` under Apache's mod_cgid (tests/cgi_host.py): the
+    # tests marked not_cgi (threads, streaming, one process) are left out
+    ("apache", "cgid", False, True),
 ]
 SMOKE_ONLY = {("apache", "prefork")}
 
@@ -53,11 +56,16 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "smoke: also run against Apache's prefork MPM"
     )
+    config.addinivalue_line(
+        "markers",
+        "not_cgi(why): not run against the CGI target (one process per "
+        "request, the host buffers)",
+    )
     config.pywsgi_target_factory = None
     docker_plugin.configure(config)
 
 
-def enabled_targets(config, smoke):
+def enabled_targets(config, smoke, cgi_excluded=False):
     names = [
         n.strip()
         for n in config.getoption("--servers").split(",")
@@ -71,14 +79,21 @@ def enabled_targets(config, smoke):
     return [
         t
         for t in TARGETS
-        if t[0] in names and (smoke or (t[0], t[1]) not in SMOKE_ONLY)
+        if t[0] in names
+        and (smoke or (t[0], t[1]) not in SMOKE_ONLY)
+        # the CGI target is local only: the images hold no mod_cgid setup
+        and not (
+            t[1] == "cgid"
+            and (cgi_excluded or config.pywsgi_target_factory is not None)
+        )
     ]
 
 
 def pytest_generate_tests(metafunc):
     if "target" in metafunc.fixturenames:
         smoke = metafunc.definition.get_closest_marker("smoke") is not None
-        targets = enabled_targets(metafunc.config, smoke)
+        not_cgi = metafunc.definition.get_closest_marker("not_cgi")
+        targets = enabled_targets(metafunc.config, smoke, not_cgi is not None)
         metafunc.parametrize(
             "target",
             targets,
@@ -95,6 +110,7 @@ class Target:
     def __init__(self, name, mode, multithread, multiprocess, running):
         self.name = name
         self.mode = mode
+        self.cgi = mode == "cgid"  # one process per request: run_once
         self.multithread = multithread
         self.multiprocess = multiprocess
         self.running = running
@@ -129,6 +145,8 @@ def start_local(name, mode, workdir):
             ),
             pytrace=False,
         )
+    if mode == "cgid":
+        return cgi_host.start(PEP3333_APP, workdir, mpm="event", workers=1)
     mounts = {"/app": PEP3333_APP, "/": PEP3333_APP}
     return harness.start(
         name,

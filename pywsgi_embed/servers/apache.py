@@ -17,6 +17,7 @@ new code, old ones finish their requests), SIGWINCH graceful stop (bounded
 by GracefulShutdownTimeout), SIGTERM stop.
 """
 
+import math
 import os
 import shutil
 import signal
@@ -26,7 +27,6 @@ from pywsgi_embed.servers import base, module_path
 
 MODULES_DIR = "/usr/lib/apache2/modules"
 MPMS = ("event", "worker", "prefork")
-GRACEFUL_SHUTDOWN_TIMEOUT = 5  # seconds a graceful stop waits for requests
 # headers within 10 s, up to 20 s while they come at 500 bytes/s at least;
 # a body at 500 bytes/s at least after its first 20 s
 REQUEST_READ_TIMEOUT = (
@@ -101,8 +101,34 @@ def mpm_lines(mpm, workers, threads):
     ]
 
 
+def static_lines(static):
+    """Apache serves each URL prefix from its directory itself (mod_alias
+    maps it before the handlers run)."""
+    lines = []
+    for prefix, directory in static:
+        prefix = "/" + prefix.strip("/")
+        lines += [
+            "Alias %s %s" % (quote(prefix), quote(directory)),
+            "<Directory %s>" % quote(directory),
+            "    Require all granted",
+            "</Directory>",
+        ]
+    return lines
+
+
+def user_lines(options):
+    """--user/--group: the children's identity (Apache started as root)."""
+    lines = []
+    if options.user:
+        lines.append("User %s" % quote(options.user))
+    if options.group:
+        lines.append("Group %s" % quote(options.group))
+    return lines
+
+
 class ApacheServer(base.Server):
     name = "apache"
+    pid_name = "apache2.pid"
     reload_signal = signal.SIGUSR1  # graceful restart
     stop_signal = signal.SIGWINCH  # graceful stop: requests finish
     hard_stop_signal = signal.SIGTERM  # stop now
@@ -160,7 +186,7 @@ class ApacheServer(base.Server):
             "# written by pywsgi-embed for %s"
             % ", ".join(m.app for m in o.mounts),
             "ServerRoot %s" % quote(self.workdir),
-            "PidFile %s" % quote(os.path.join(self.workdir, "apache2.pid")),
+            "PidFile %s" % quote(self.pid_path()),
             "DefaultRuntimeDir %s" % quote(run),
             "Mutex file:%s default" % run,
             "ErrorLog %s" % quote(o.error_log or "/dev/stderr"),
@@ -168,14 +194,21 @@ class ApacheServer(base.Server):
             "",
         ]
         lines += mpm_lines(o.mpm, o.workers, o.threads)
-        lines += ["GracefulShutdownTimeout %d" % GRACEFUL_SHUTDOWN_TIMEOUT, ""]
+        # Apache's own bound of a graceful stop (0 would be no bound)
+        lines += [
+            "GracefulShutdownTimeout %d"
+            % max(1, math.ceil(o.graceful_timeout)),
+            "",
+        ]
         lines += load("authz_core_module") + load("mime_module")
+        if o.static:
+            lines += load("alias_module")
         lines += load("reqtimeout_module")
         if o.access_log:
             lines += load("log_config_module")
         if self.with_module:
             lines += ["LoadModule pywsgi_module %s" % self.module_path(), ""]
-            if os.geteuid() == 0:
+            if os.geteuid() == 0 and not o.user:
                 lines.append("PyWSGIRunAsRoot On")
         lines += [
             # with the port: a request without Host (HTTP/1.0) gets its
@@ -196,8 +229,10 @@ class ApacheServer(base.Server):
         if o.access_log:
             lines.append(
                 'CustomLog %s "%%h %%l %%u %%t \\"%%r\\" %%>s %%b %%D"'
-                % quote(os.path.join(self.workdir, "access.log"))
+                % quote("/dev/stdout" if o.access_log == "-" else o.access_log)
             )
+        lines += user_lines(o)
+        lines += static_lines(o.static)
         if self.with_module:
             lines += self._pywsgi_lines()
         if o.extra_config:
@@ -280,6 +315,7 @@ class ApacheServer(base.Server):
             "PyWSGIApp %s %s" % (quote(m.prefix), quote(m.app))
             for m in o.mounts
         ]
+        lines += static_lines(o.static)
         lines += [
             "",
             "# The children's user (User, www-data on Debian) must be able",

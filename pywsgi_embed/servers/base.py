@@ -49,11 +49,12 @@ class Options:
     pass_env: list[str] = dataclasses.field(default_factory=list)
     chdir: Optional[str] = None
     error_log: Optional[str] = None  # None: stderr (the terminal)
-    access_log: bool = False
+    access_log: Optional[str] = None  # a file, "-" stdout, None: off
     log_level: str = "info"
     timeout: float = 0  # seconds a step may take, 0: none (watchdog.py)
     queue_timeout: float = 0  # nginx threads mode: seconds in the queue
     queue_max: int = 0  # nginx threads mode: requests waiting, at most
+    graceful_timeout: float = 10.0  # seconds a graceful stop waits
     extra_config: str = ""  # raw lines for the server block (tests add
     # a static location this way)
     # recycling (0: no limit): a worker retires gracefully after
@@ -65,6 +66,13 @@ class Options:
     max_rss: int = 0
     reload_file: Optional[str] = None  # its new mtime retires the workers
     max_body: int = DEFAULT_MAX_BODY  # request body limit, bytes; 0: none
+
+    # the site's options of `serve`
+    static: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    # (URL prefix, directory) pairs the server serves itself
+    user: Optional[str] = None  # the workers' user and group (as root)
+    group: Optional[str] = None
+    pid_file: Optional[str] = None  # None: in the work directory
 
     def home(self):
         return self.python_home or sys.prefix
@@ -122,6 +130,14 @@ class Server:
 
     reload_signal = signal.SIGHUP
     stop_signal = signal.SIGQUIT  # graceful: finish in-flight requests
+    hard_stop_signal = signal.SIGTERM  # fast: drop in-flight requests
+
+    pid_name = "server.pid"  # the pid file's name in the work directory
+
+    def pid_path(self):
+        return self.options.pid_file or os.path.join(
+            self.workdir, self.pid_name
+        )
 
     def write_config(self):
         os.makedirs(self.workdir, exist_ok=True)

@@ -17,6 +17,35 @@ def _quote(value):
     return '"%s"' % str(value).replace("\\", "\\\\").replace('"', '\\"')
 
 
+def access_log_path(access_log):
+    """nginx's access_log argument: "-" is the terminal (stdout)."""
+    if access_log == "-":
+        return "/dev/stdout"
+    return _quote(access_log) if access_log else "off"
+
+
+def static_location(prefix, directory):
+    """nginx serves prefix/ from directory itself (alias, sendfile)."""
+    prefix = "/" + prefix.strip("/")
+    return [
+        "location %s/ {" % prefix.rstrip("/"),
+        "    alias %s;" % _quote(directory.rstrip("/") + "/"),
+        "}",
+    ]
+
+
+def user_line(options):
+    """Whom the workers run as: --user/--group; a root master without
+    them keeps root (its default, nobody, could not read a Python under
+    /root); nothing for another user, who cannot switch."""
+    if options.user:
+        return "user %s%s;" % (
+            _quote(options.user),
+            " " + _quote(options.group) if options.group else "",
+        )
+    return "user root;" if os.geteuid() == 0 else ""
+
+
 # names nginx keeps for itself: TZ reaches the workers anyway, NGINX and
 # NGINX_BPF_MAPS carry the listening sockets of a binary upgrade
 OWN_ENV = frozenset(("TZ", "NGINX", "NGINX_BPF_MAPS"))
@@ -45,6 +74,7 @@ def process_lines(options):
 
 class NginxServer(base.Server):
     name = "nginx"
+    pid_name = "nginx.pid"
     stop_signal = base.signal.SIGQUIT  # graceful: in-flight requests finish
 
     def module_path(self):
@@ -82,11 +112,10 @@ class NginxServer(base.Server):
             "daemon off;",
             "master_process on;",
             "worker_processes %d;" % o.workers,
-            "pid %s;" % os.path.join(self.workdir, "nginx.pid"),
+            "pid %s;" % _quote(self.pid_path()),
             "error_log %s %s;" % (o.error_log or "stderr", o.log_level),
-            # a root master runs workers as nobody unless told; the app and
-            # its venv must be readable by the workers' user
-            "user root;" if os.geteuid() == 0 else "",
+            # the app and its venv must be readable by the workers' user
+            user_line(o),
             "thread_pool pywsgi threads=%d;" % o.threads,
         ]
         lines += env_lines(o.pass_env)
@@ -107,12 +136,7 @@ class NginxServer(base.Server):
         temp = os.path.join(self.workdir, "temp")
         os.makedirs(temp, exist_ok=True)
         lines = [
-            "access_log %s;"
-            % (
-                os.path.join(self.workdir, "access.log")
-                if o.access_log
-                else "off"
-            ),
+            "access_log %s;" % access_log_path(o.access_log),
             "client_body_temp_path %s;" % temp,
             "client_max_body_size %d;" % o.max_body,
             "default_type application/octet-stream;",
@@ -130,6 +154,10 @@ class NginxServer(base.Server):
         lines += ["    " + line for line in self._timeout_lines()]
         for mount in o.mounts:
             lines += ["    " + line for line in self._location(mount)]
+        for prefix, directory in o.static:
+            lines += [
+                "    " + line for line in static_location(prefix, directory)
+            ]
         if o.extra_config:
             lines += ["    " + line for line in o.extra_config.splitlines()]
         lines.append("}")
@@ -223,6 +251,8 @@ class NginxServer(base.Server):
         lines += self._timeout_lines()
         for mount in o.mounts:
             lines += self._location(mount)
+        for prefix, directory in o.static:
+            lines += static_location(prefix, directory)
         lines += [
             "",
             "# The workers' user (`user` in nginx.conf, www-data on Debian)",

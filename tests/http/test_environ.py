@@ -170,7 +170,7 @@ def test_wsgi_keys_match_the_worker_model(target):  # 8
     assert env["wsgi.version"] == {"type": "tuple", "repr": "(1, 0)"}
     assert env["wsgi.multithread"]["repr"] == repr(target.multithread)
     assert env["wsgi.multiprocess"]["repr"] == repr(target.multiprocess)
-    assert env["wsgi.run_once"]["repr"] == "False"
+    assert env["wsgi.run_once"]["repr"] == repr(target.cgi)
     assert env["wsgi.input_terminated"]["repr"] == "True"
     assert (
         "wsgi.errors" in env

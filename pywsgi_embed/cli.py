@@ -666,9 +666,6 @@ def options_of(args, **extra):
             for prefix in args.mount or ["/"]
         ]
         + ([Mount(args.status, STATUS_APP)] if args.status else []),
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
         threads=args.threads,
         mode=args.mode,
         static=static_of(args),

@@ -127,6 +127,7 @@ static void ngx_http_pywsgi_leave_state(ngx_http_pywsgi_queue_t *q,
     ngx_http_pywsgi_runner_t *rn);
 static ngx_uint_t ngx_http_pywsgi_coming(ngx_http_pywsgi_queue_t *q);
 static ngx_uint_t ngx_http_pywsgi_room(ngx_http_pywsgi_queue_t *q);
+static void ngx_http_pywsgi_poke(ngx_http_pywsgi_queue_t *q);
 static ngx_uint_t ngx_http_pywsgi_gil_held(void);
 static ngx_uint_t ngx_http_pywsgi_add(ngx_http_pywsgi_queue_t *q,
     ngx_uint_t n, ngx_http_pywsgi_runner_t **spawned);
@@ -281,10 +282,9 @@ ngx_http_pywsgi_dispatch(ngx_http_pywsgi_queue_t *q,
     } else if (q->parked && q->poller == NULL
                && (q->nbusy > 1 || !ngx_http_pywsgi_gil_held()))
     {
-        /* not now, but soon: the newest parked runner is to look again;
-           not while one runner computes alone, which takes the step */
-        q->poll = NGX_HTTP_PYWSGI_POLL;
-        (void) pthread_cond_signal(&q->parked->cond);
+        /* not now, but soon: not while one runner computes alone,
+           which takes the step */
+        ngx_http_pywsgi_poke(q);
     }
 
     ngx_thread_mutex_unlock(&ngx_http_pywsgi_mutex, ngx_cycle->log);
@@ -599,6 +599,16 @@ ngx_http_pywsgi_room(ngx_http_pywsgi_queue_t *q)
 }
 
 
+/* under the mutex: the newest parked runner is to look again, soon */
+
+static void
+ngx_http_pywsgi_poke(ngx_http_pywsgi_queue_t *q)
+{
+    q->poll = NGX_HTTP_PYWSGI_POLL;
+    (void) pthread_cond_signal(&q->parked->cond);
+}
+
+
 static ngx_uint_t
 ngx_http_pywsgi_gil_held(void)
 {
@@ -743,8 +753,7 @@ ngx_http_pywsgi_watch(ngx_event_t *ev)
         && q->nwaiting > ngx_http_pywsgi_coming(q))
     {
         /* the runner that polled is no longer the newest parked one */
-        q->poll = NGX_HTTP_PYWSGI_POLL;
-        (void) pthread_cond_signal(&q->parked->cond);
+        ngx_http_pywsgi_poke(q);
     }
 
     ngx_thread_mutex_unlock(&ngx_http_pywsgi_mutex, ev->log);

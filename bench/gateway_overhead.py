@@ -15,8 +15,9 @@ Each figure is the median of R rounds; --against times another gateway
 build in turn with this one (before/after: build an older commit with
 `git archive COMMIT | tar -x -C DIR; cd DIR; python -m pywsgi_embed._build`).
 The host runs with --nonblocking, as both servers do for a hello world
-(--blocking: not).  --profile also runs the host under
-callgrind (only the timed loop is collected) and prints instructions per
+(--blocking: not); --step calls pywsgi_start and pywsgi_next, as nginx
+does, instead of pywsgi_handle (Apache's way).  --profile also runs the
+host under callgrind (only the timed loop is collected) and prints instructions per
 request and where they go: instruction counts are stable on a noisy
 machine where times are not.
 """
@@ -209,13 +210,20 @@ def main():
     )
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument(
+        "--step",
+        action="store_true",
+        help="call pywsgi_start/next (nginx's way) instead of pywsgi_handle",
+    )
+    parser.add_argument(
         "--blocking",
         action="store_true",
         help="the host's callbacks may block: start() releases the GIL",
     )
     args = parser.parse_args()
     if args.blocking:
-        HOST_FLAGS.clear()
+        HOST_FLAGS.remove("--nonblocking")
+    if args.step:
+        HOST_FLAGS.append("--step")
 
     gateway = args.gateway or build.gateway_path()
     with tempfile.TemporaryDirectory() as tmp:
@@ -241,7 +249,11 @@ def main():
             "%-44s %8.2f" % ("app(environ, start_response) in Python", direct)
         )
         names = [
-            "pywsgi_handle() from the C host",
+            (
+                "pywsgi_start/next() from the C host"
+                if args.step
+                else "pywsgi_handle() from the C host"
+            ),
             "the same, gateway of --against",
         ]
         for name, us in zip(names, through):

@@ -58,6 +58,15 @@ void pywsgi_gw_retire(const char *reason);
    of the status handler's shared file (pywsgi_embed/metrics.py) */
 void pywsgi_gw_set_counters(int64_t *counters);
 
+/* gateway_serve.c: pywsgi_handle(), pywsgi_start(), pywsgi_next() and
+   pywsgi_cancel() once the gateway runs (gateway_entry.c checks that and
+   counts the finished requests), callable from the unit tests too: each
+   takes the GIL itself (cffi releases it around the call) */
+int pywsgi_gw_serve(pywsgi_request *r);
+int pywsgi_gw_step_start(pywsgi_request *r);
+int pywsgi_gw_step_next(pywsgi_request *r);
+void pywsgi_gw_step_cancel(pywsgi_request *r);
+
 /* ---- END CFFI GATEWAY ---- */
 
 #endif /* PYWSGI_GATEWAY_H */

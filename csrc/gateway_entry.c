@@ -3,9 +3,9 @@
  * face to the server modules.
  *
  * pywsgi_init() boots Python once per process (gateway_boot.c) and loads
- * an app; the request entry points are thin wrappers over the Python side
- * (pywsgi_py_*) that fail fast and quietly once start-up has failed: cffi
- * would print a line per call.
+ * an app; the request entry points are thin wrappers over the way into the
+ * Python side (gateway_serve.c) that fail fast and quietly once start-up
+ * has failed, and count the requests that ended (pywsgi_recycle.c).
  */
 
 #define _GNU_SOURCE                   /* dladdr() */
@@ -130,16 +130,7 @@ pywsgi_handle(pywsgi_request *r)
         return PYWSGI_FAIL;
     }
 
-    /* the environ built in C and the app called through the C API; what
-       that path does not take goes through cffi's entry, whose Python
-       side reports what is wrong with the request */
-
-    rc = pywsgi_gw_serve(r);
-
-    if (rc == PYWSGI_GW_FALLBACK) {
-        rc = pywsgi_py_serve(r->app, r->env, r->env_len, r->content_length,
-                             (intptr_t) r->handle, r->timeout_ms);
-    }
+    rc = pywsgi_gw_serve(r);              /* gateway_serve.c */
 
     pywsgi_recycle_request_done();
 
@@ -167,9 +158,7 @@ pywsgi_start(pywsgi_request *r)
         return PYWSGI_FAIL;
     }
 
-    r->state = NULL;
-
-    return step_result(pywsgi_py_step(r));
+    return step_result(pywsgi_gw_step_start(r));
 }
 
 
@@ -180,7 +169,7 @@ pywsgi_next(pywsgi_request *r)
         return PYWSGI_FAIL;
     }
 
-    return step_result(pywsgi_py_step(r));
+    return step_result(pywsgi_gw_step_next(r));
 }
 
 
@@ -188,7 +177,7 @@ void
 pywsgi_cancel(pywsgi_request *r)
 {
     if (gw_state == GW_READY && r->state != NULL) {
-        pywsgi_py_cancel(r);
+        pywsgi_gw_step_cancel(r);
         pywsgi_recycle_request_done();
     }
 }

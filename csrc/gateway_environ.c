@@ -1,6 +1,7 @@
 /*
  * gateway_environ.c: the environ dict of a request, built in C from the
- * record's packed blob, and pywsgi_handle()'s way into the Python side.
+ * record's packed blob, and the table of what the request entry points
+ * (gateway_serve.c) call on the Python side.
  *
  * The blob ("KEY\0value\0...", see pywsgi_env.h) already follows the CGI
  * mapping rules, so making the environ is a copy: the app's template dict
@@ -17,13 +18,17 @@
  * pywsgi_embed._environ, registered by pywsgi_gw_environ_init(), gives the
  * Python side:
  *   build(template, blob)   the environ of a blob (bytes), for the paths
- *                           that start in Python (step mode, the tests);
- *   register(app_id, template, app, serve)
- *                           what pywsgi_handle() needs of an app: it then
- *                           takes the GIL itself, builds the environ and
- *                           calls serve(app, environ, content_length,
- *                           handle, timeout_ms), without cffi's generic entry (its
- *                           argument conversions and its own GIL dance).
+ *                           that start in Python (the fallback, the
+ *                           tests);
+ *   register(app_id, template, app, serve, start)
+ *                           what pywsgi_handle() and pywsgi_start() need
+ *                           of an app: they take the GIL themselves,
+ *                           build the environ and call serve (or start)
+ *                           (app, environ, content_length, handle,
+ *                           timeout_ms), without cffi's generic entry (its
+ *                           argument conversions and its own GIL dance);
+ *   set_steps(next, cancel) what pywsgi_next() and pywsgi_cancel() call
+ *                           with the response that start returned.
  *
  * Everything here runs holding the GIL, which guards the tables.
  */
@@ -125,8 +130,8 @@ str_of(const char *p, size_t len)
  * up as key, value, and a key left without a value is dropped: exactly
  * what the Python rule dict(zip(parts[::2], parts[1::2])) would make.
  */
-static PyObject *
-environ_new(PyObject *template, const char *blob, size_t len)
+PyObject *
+pywsgi_gw_environ_new(PyObject *template, const char *blob, size_t len)
 {
     const char  *p, *end, *q, *v;
     PyObject    *env, *key, *val;
@@ -182,20 +187,14 @@ environ_build(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
 
-    return environ_new(args[0], PyBytes_AS_STRING(args[1]),
+    return pywsgi_gw_environ_new(args[0], PyBytes_AS_STRING(args[1]),
                        PyBytes_GET_SIZE(args[1]));
 }
 
 
 /* ---- the apps pywsgi_handle() serves ------------------------------------ */
 
-typedef struct {
-    PyObject  *template;
-    PyObject  *app;
-    PyObject  *serve;
-} gw_app;
-
-static gw_app      *gw_apps;
+static pywsgi_gw_app  *gw_apps;
 static Py_ssize_t   gw_napps;
 
 
@@ -203,15 +202,17 @@ static PyObject *
 environ_register(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     Py_ssize_t   id, i;
-    gw_app      *apps, *a;
+    pywsgi_gw_app  *apps, *a;
+    Py_ssize_t      k;
 
-    /* (app_id, template, app, serve) */
+    /* (app_id, template, app, serve, start) */
 
-    if (nargs != 4 || !PyDict_CheckExact(args[1])
-        || !PyCallable_Check(args[3]))
+    if (nargs != 5 || !PyDict_CheckExact(args[1])
+        || !PyCallable_Check(args[3]) || !PyCallable_Check(args[4]))
     {
         PyErr_SetString(PyExc_TypeError, "register() takes (app_id, "
-                        "template: dict, app, serve: callable)");
+                        "template: dict, app, serve: callable, "
+                        "start: callable)");
         return NULL;
     }
 
@@ -224,13 +225,13 @@ environ_register(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
 
     if (id >= gw_napps) {
-        apps = PyMem_Realloc(gw_apps, (id + 1) * sizeof(gw_app));
+        apps = PyMem_Realloc(gw_apps, (id + 1) * sizeof(pywsgi_gw_app));
         if (apps == NULL) {
             return PyErr_NoMemory();
         }
 
         for (i = gw_napps; i <= id; i++) {
-            apps[i].template = apps[i].app = apps[i].serve = NULL;
+            memset(&apps[i], 0, sizeof(pywsgi_gw_app));
         }
 
         gw_apps = apps;
@@ -238,104 +239,66 @@ environ_register(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
 
     a = &gw_apps[id];
-    Py_INCREF(args[1]);
-    Py_INCREF(args[2]);
-    Py_INCREF(args[3]);
+
+    for (k = 1; k < 5; k++) {
+        Py_INCREF(args[k]);
+    }
+
     Py_XSETREF(a->template, args[1]);
     Py_XSETREF(a->app, args[2]);
     Py_XSETREF(a->serve, args[3]);
+    Py_XSETREF(a->start, args[4]);
 
     Py_RETURN_NONE;
 }
 
 
-/*
- * The calling thread's Python thread state, made on its first request and
- * kept: PyGILState_Release() would otherwise delete it at the end of each
- * request and the next would make it anew.  The extra Ensure is never
- * released; the GIL is, by the outer Release.
- */
-static PyGILState_STATE
-gil_ensure(void)
+static PyObject  *gw_next;
+static PyObject  *gw_cancel;
+
+
+static PyObject *
+environ_set_steps(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    static __thread int  pinned;
-    PyGILState_STATE     st;
-
-    st = PyGILState_Ensure();
-
-    if (!pinned) {
-        (void) PyGILState_Ensure();
-        pinned = 1;
-    }
-
-    return st;
-}
-
-
-static int
-serve_locked(pywsgi_request *r)
-{
-    gw_app     *a;
-    PyObject   *args[5], *env, *res;
-    long        rc;
-
-    if (r->app < 0 || r->app >= gw_napps || gw_apps[r->app].serve == NULL
-        || r->env_len < 2)
+    if (nargs != 2 || !PyCallable_Check(args[0])
+        || !PyCallable_Check(args[1]))
     {
-        return PYWSGI_GW_FALLBACK;
+        PyErr_SetString(PyExc_TypeError, "set_steps() takes (next: "
+                        "callable, cancel: callable)");
+        return NULL;
     }
 
-    a = &gw_apps[r->app];
+    Py_INCREF(args[0]);
+    Py_INCREF(args[1]);
+    Py_XSETREF(gw_next, args[0]);
+    Py_XSETREF(gw_cancel, args[1]);
 
-    env = environ_new(a->template, r->env, r->env_len);
-    if (env == NULL) {
-        PyErr_Clear();
-        return PYWSGI_GW_FALLBACK;          /* Python reports it */
-    }
-
-    args[0] = a->app;
-    args[1] = env;
-    args[2] = PyLong_FromLongLong(r->content_length);
-    args[3] = PyLong_FromVoidPtr(r->handle);
-    args[4] = PyLong_FromUnsignedLong(r->timeout_ms);
-
-    res = (args[2] && args[3] && args[4])
-          ? PyObject_Vectorcall(a->serve, args, 5, NULL) : NULL;
-
-    Py_DECREF(env);
-    Py_XDECREF(args[2]);
-    Py_XDECREF(args[3]);
-    Py_XDECREF(args[4]);
-
-    rc = res ? PyLong_AsLong(res) : -1;
-    Py_XDECREF(res);
-
-    if (PyErr_Occurred()) {
-        /* what cffi does for an extern "Python" function that raised:
-           the traceback to stderr (the server log), the error value */
-        PyErr_WriteUnraisable(a->serve);
-        return PYWSGI_ABORT;
-    }
-
-    return (int) rc;
+    Py_RETURN_NONE;
 }
 
 
-int
-pywsgi_gw_serve(pywsgi_request *r)
+PyObject *
+pywsgi_gw_next_step(void)
 {
-    PyGILState_STATE  st;
-    int               rc;
+    return gw_next;
+}
 
-    if (gw_napps == 0) {                  /* nothing registered: no GIL */
-        return PYWSGI_GW_FALLBACK;
+
+PyObject *
+pywsgi_gw_cancel_step(void)
+{
+    return gw_cancel;
+}
+
+
+const pywsgi_gw_app *
+pywsgi_gw_app_of(int id)
+{
+    if (id < 0 || id >= gw_napps || gw_apps[id].serve == NULL) {
+        return NULL;
     }
 
-    st = gil_ensure();
-    rc = serve_locked(r);
-    PyGILState_Release(st);
-
-    return rc;
+    return &gw_apps[id];
 }
 
 
@@ -346,7 +309,12 @@ static PyMethodDef  environ_methods[] = {
       "build(template, blob): template's copy with the blob's pairs" },
     { "register", (PyCFunction) (void (*)(void)) environ_register,
       METH_FASTCALL,
-      "register(app_id, template, app, serve): what pywsgi_handle() runs" },
+      "register(app_id, template, app, serve, start): what "
+      "pywsgi_handle() and pywsgi_start() run" },
+    { "set_steps", (PyCFunction) (void (*)(void)) environ_set_steps,
+      METH_FASTCALL,
+      "set_steps(next, cancel): what pywsgi_next() and pywsgi_cancel() "
+      "call" },
     { NULL, NULL, 0, NULL }
 };
 

@@ -6,7 +6,9 @@
  *   gateway_boot.c    booting CPython in the worker
  *   gateway_io.c      the io wrappers its Python side calls (gateway.h)
  *   gateway_fastio.c  pywsgi_embed._fastio, the same without a GIL release
- *   gateway_environ.c the environ built in C, pywsgi_handle()'s way in
+ *   gateway_environ.c the environ built in C, the apps' table
+ *   gateway_serve.c   pywsgi_handle() and the steps: the GIL, the environ,
+ *                     the call into the Python side
  *   gateway_gil.c     pywsgi_gil(), the GIL's held flag (Py_BUILD_CORE)
  */
 
@@ -28,14 +30,32 @@ void pywsgi_gw_exception_text(const char *what, char *err, size_t errlen);
 /* register pywsgi_embed._fastio in sys.modules (holding the GIL) */
 int pywsgi_gw_add_fastio(char *err, size_t errlen);
 
-/* pywsgi_gw_serve() could not take the request (no app registered for
-   it, an empty record, no memory): pywsgi_py_serve() takes it and says
-   what is wrong */
-#define PYWSGI_GW_FALLBACK  (-1)
+/* what pywsgi_embed._environ.register() made known of an app (all new
+   references, held for the life of the worker) */
+typedef struct _object  *pywsgi_gw_object;      /* a PyObject *, without
+                                                   Python.h here */
+typedef struct {
+    pywsgi_gw_object  template;  /* environ's part common to requests */
+    pywsgi_gw_object  app;       /* gateway.App */
+    pywsgi_gw_object  serve;     /* gateway.serve_environ */
+    pywsgi_gw_object  start;     /* gateway.start_environ */
+} pywsgi_gw_app;
 
-/* pywsgi_handle() through the apps that pywsgi_embed._environ.register()
-   made known: the GIL, the environ, the call; PYWSGI_DONE, PYWSGI_ABORT,
-   PYWSGI_FAIL or PYWSGI_GW_FALLBACK.  Call without the GIL. */
-int pywsgi_gw_serve(pywsgi_request *r);
+/* the app of id, NULL when none was registered; holding the GIL */
+const pywsgi_gw_app *pywsgi_gw_app_of(int id);
+
+/* gateway.next_step and gateway.cancel_step (set_steps()), or NULL */
+pywsgi_gw_object pywsgi_gw_next_step(void);
+pywsgi_gw_object pywsgi_gw_cancel_step(void);
+
+/* a new environ dict: template's copy with the pairs of the blob; NULL
+   with a Python exception set; holding the GIL */
+pywsgi_gw_object pywsgi_gw_environ_new(pywsgi_gw_object template,
+    const char *blob, size_t len);
+
+/* the request entry points could not take the request in C (no app
+   registered for it, an empty record, no memory): pywsgi_py_serve()
+   takes it and says what is wrong */
+#define PYWSGI_GW_FALLBACK  (-1)
 
 #endif /* PYWSGI_GATEWAY_INTERNAL_H */

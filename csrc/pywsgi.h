@@ -28,7 +28,7 @@
 
 /* ---- BEGIN CFFI C ---- */
 
-#define PYWSGI_ABI_VERSION 8
+#define PYWSGI_ABI_VERSION 9
 
 /* results of pywsgi_handle(), pywsgi_start() and pywsgi_next() */
 #define PYWSGI_DONE  0    /* the response is complete */
@@ -239,15 +239,13 @@ void pywsgi_fini(void);
 
 /* ---- BEGIN CFFI PYTHON ---- */
 /* Internal: implemented in Python (pywsgi_embed/gateway.py through
-   @ffi.def_extern), called only by csrc/gateway_entry.c.  pywsgi_py_serve takes
-   the record's fields as arguments: cheaper for cffi than a struct that
-   Python then reads field by field. */
+   @ffi.def_extern), called only by the library's C (gateway_entry.c,
+   gateway_serve.c).  Requests go through gateway_serve.c's own way in;
+   pywsgi_py_serve takes only what that way cannot (see there). */
 
 int pywsgi_py_load(const pywsgi_config *cfg, char *err, size_t errlen);
 int pywsgi_py_serve(int app, const char *env, size_t env_len,
     int64_t content_length, intptr_t handle, uint32_t timeout_ms);
-int pywsgi_py_step(pywsgi_request *r);
-void pywsgi_py_cancel(pywsgi_request *r);
 void pywsgi_py_fini(void);
 
 /* ---- END CFFI PYTHON ---- */

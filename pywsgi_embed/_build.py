@@ -27,6 +27,7 @@ GATEWAY_SOURCES = (
     "gateway_io.c",
     "gateway_fastio.c",
     "gateway_environ.c",
+    "gateway_serve.c",
     "python_identity.c",
     "gateway_gil.c",
     "gateway_watch.c",

@@ -1,22 +1,27 @@
 """The Python side of the gateway library: the hot path.
 
-csrc/gateway_entry.c calls these through cffi (install() binds them to the
-library's extern "Python" functions):
+The library's C calls these through cffi (install() binds them to its
+extern "Python" functions):
     load(cfg, err, errlen)  import one app, return its id + 1 (0: failed)
-    serve(app, env, env_len, content_length, handle)
-                            run one request to its end (handle(rec): the
-                            same for a pywsgi_request *)
-    step(rec)               step mode: the app up to its first chunk, then
-                            one chunk per call (nginx's thread pool)
-    cancel(rec)             step mode: the client left, close the iterable
+    serve(app, env, env_len, content_length, handle, timeout_ms)
+                            run one request to its end, for what the C
+                            path below does not take (handle(rec): the same
+                            for a pywsgi_request *, for the tests)
     fini()                  worker exit
 
 Per request the environ is a copy of the app's template dict (everything
 that never changes in a worker) with the pairs of the record's packed blob
 added: the CGI mapping rules were applied in C (csrc/pywsgi_env.c), so this
-is a copy of bytes, done in C too (csrc/gateway_environ.c).  pywsgi_handle()
-takes the GIL itself, builds the environ and calls serve_environ() (see
-load()); step mode and the tests build it through _environ.build.
+is a copy of bytes, done in C too (csrc/gateway_environ.c).  The request
+entry points take the GIL themselves, build the environ and call, through
+the C API (csrc/gateway_serve.c, registered by load() and set_steps()):
+    serve_environ(app, environ, length, handle, timeout_ms)
+                            pywsgi_handle(): one request to its end
+    start_environ(...)      pywsgi_start(): the app up to its first chunk;
+                            the Response, when more is to come, is the
+                            record's state, given to
+    next_step(resp)         pywsgi_next(): one more chunk
+    cancel_step(resp)       pywsgi_cancel(): the client left
 """
 
 import atexit
@@ -38,7 +43,7 @@ from pywsgi_embed._gateway import ffi, lib
 from pywsgi_embed.file_wrapper import FileWrapper
 from pywsgi_embed.log_handler import LogHandler
 from pywsgi_embed.log_stream import LogStream
-from pywsgi_embed.response import ABORT, MORE, Response, run
+from pywsgi_embed.response import ABORT, MORE, run
 from pywsgi_embed.wsgi_input import EMPTY, Input
 
 FAIL = lib.PYWSGI_FAIL
@@ -53,7 +58,6 @@ _build_environ = _environ.build
 _apps = {}  # App by id: a dict, so a bad id (-1 after a failed
 # load) is a KeyError, never another app
 _read = None  # the server's read callback
-_inflight = {}  # step mode: Response -> its cffi handle, between steps
 _errors = None  # wsgi.errors of every request
 _io = None  # (io table, io mode) of the worker, from the first load
 _in_working_directory = False  # the first load entered it, once a worker
@@ -197,7 +201,9 @@ def load(cfg, err, errlen):
         app = loader.load(spec, paths)
         app_id = len(_apps)
         entry = _apps[app_id] = App(app, make_template(cfg), app_id)
-        _environ.register(app_id, entry.template, entry, serve_environ)
+        _environ.register(
+            app_id, entry.template, entry, serve_environ, start_environ
+        )
         metrics.names[app_id] = _text(cfg.app)
         if cfg.reload_file != ffi.NULL:
             watch_reload_file(_text(cfg.reload_file), _text(cfg.app), paths)
@@ -285,8 +291,10 @@ def _no_app(handle, app_id):
 
 
 def serve(app_id, env, env_len, length, handle, timeout_ms=0):
-    """Run one request to its end (pywsgi_handle); timeout_ms: of each
-    step (watchdog.py), 0 for none."""
+    """Run one request to its end from its record's fields: the way in of
+    what csrc/gateway_serve.c does not take (an unknown app, a record
+    without environ), which this reports; and of the unit tests.
+    timeout_ms: of each step (watchdog.py), 0 for none."""
     app = _apps.get(app_id)
     if app is None:
         return _no_app(handle, app_id)
@@ -294,23 +302,19 @@ def serve(app_id, env, env_len, length, handle, timeout_ms=0):
         environ = environ_of(app, env, env_len, length, handle)
     except BaseException:
         return _gateway_error(handle)
-    if timeout_ms or metrics.state:
-        return watchdog.run(
-            handle, environ, app.call, timeout_ms / 1000.0, app_id
-        )
-    # with environ, read through this frame by watchdog.report() (cheaper
-    # than a table entry on every request)
-    began = _monotonic()  # noqa: F841
-    return run(handle, environ, app.call)
+    return serve_environ(app, environ, 0, handle, timeout_ms)
+
+
+def _with_input(environ, length, handle):
+    if length:
+        environ["wsgi.input"] = Input(_read, handle, length)
 
 
 def serve_environ(app, environ, length, handle, timeout_ms):
     """pywsgi_handle()'s path: the environ was built in C from the record
-    (csrc/gateway_environ.c); the rest of the request is ours, as in
-    serve()."""
+    (csrc/gateway_serve.c); the rest of the request is ours."""
     try:
-        if length:
-            environ["wsgi.input"] = Input(_read, handle, length)
+        _with_input(environ, length, handle)
     except BaseException:
         return _gateway_error(handle)
     if timeout_ms or metrics.state:
@@ -321,8 +325,50 @@ def serve_environ(app, environ, length, handle, timeout_ms):
     return run(handle, environ, app.call)
 
 
+def start_environ(app, environ, length, handle, timeout_ms):
+    """pywsgi_start()'s path, as serve_environ() is pywsgi_handle()'s: the
+    app up to its first body chunk.  DONE or ABORT, or the Response, which
+    C keeps as the record's state and hands to next_step() or
+    cancel_step()."""
+    try:
+        _with_input(environ, length, handle)
+    except BaseException:
+        return _gateway_error(handle)
+    if timeout_ms or metrics.state:
+        return watchdog.first_step(
+            handle, environ, app.call, timeout_ms / 1000.0, app.id
+        )
+    began = _monotonic()  # noqa: F841, read by watchdog.report()
+    return response.start(handle, environ, app.call)
+
+
+def next_step(resp):
+    """pywsgi_next(): one more chunk of resp (MORE), or its end."""
+    if resp.flight is not None:
+        return watchdog.next_step(resp)
+    environ = resp.environ  # noqa: F841, read by watchdog.report()
+    began = _monotonic()  # noqa: F841, through this frame
+    code = resp.pull()
+    if code != MORE:
+        resp.close()
+    return code
+
+
+def cancel_step(resp):
+    """pywsgi_cancel(): the client left before resp ended."""
+    resp.close()
+    if resp.flight is not None:
+        watchdog.ended(resp, ABORT)
+
+
+watchdog.untimed_frames(
+    serve_environ.__code__, start_environ.__code__, next_step.__code__
+)
+_environ.set_steps(next_step, cancel_step)
+
+
 def handle(rec):
-    """serve() of a pywsgi_request *."""
+    """serve() of a pywsgi_request * (the unit tests)."""
     return serve(
         rec.app,
         rec.env,
@@ -331,76 +377,6 @@ def handle(rec):
         _handle_of(rec),
         rec.timeout_ms,
     )
-
-
-def new_response(rec):
-    """The Response of a request record, its environ built (KeyError for
-    an unknown app id)."""
-    app = _apps[rec.app]
-    handle = _handle_of(rec)
-    environ = environ_of(app, rec.env, rec.env_len, rec.content_length, handle)
-    return Response(handle, environ, app.call), app.call
-
-
-def step(rec):
-    if rec.state == ffi.NULL:
-        if rec.app not in _apps:
-            return _no_app(_handle_of(rec), rec.app)
-        try:
-            resp, app = new_response(rec)
-        except BaseException:
-            return _gateway_error(_handle_of(rec))
-        if rec.timeout_ms or metrics.state:
-            resp.flight = watchdog.enter(
-                resp.environ, rec.timeout_ms / 1e3, rec.app
-            )
-            code = watchdog.timed(resp, resp.begin, app)
-        else:
-            code = _untimed(resp, resp.begin, app)
-        if code == MORE:
-            # the cffi handle keeps resp alive between steps, and _inflight
-            # keeps the handle
-            rec.state = _inflight[resp] = ffi.new_handle(resp)
-            return MORE
-    else:
-        resp = ffi.from_handle(rec.state)
-        if resp.flight is not None:
-            watchdog.resume(resp.flight)
-            code = watchdog.timed(resp, resp.pull)
-        else:
-            code = _untimed(resp, resp.pull)
-        if code == MORE:
-            return MORE
-        _release(rec, resp)
-    resp.close()
-    if resp.flight is not None:
-        watchdog.ended(resp, code)
-    return code
-
-
-def _untimed(resp, fn, *args):
-    """A step without a timeout, in the table for the stacks dump."""
-    environ = resp.environ  # noqa: F841, read by watchdog.report()
-    began = _monotonic()  # noqa: F841, through this frame
-    return fn(*args)
-
-
-watchdog.untimed_frames(
-    serve.__code__, serve_environ.__code__, _untimed.__code__
-)
-
-
-def _release(rec, resp):
-    _inflight.pop(resp, None)
-    rec.state = ffi.NULL
-
-
-def cancel(rec):
-    resp = ffi.from_handle(rec.state)
-    _release(rec, resp)
-    resp.close()
-    if resp.flight is not None:
-        watchdog.ended(resp, ABORT)
 
 
 def fini():
@@ -422,6 +398,4 @@ def install(ffi_, lib_):
     Called by the library's init code (see _build.py), in the server."""
     ffi_.def_extern(name="pywsgi_py_load", error=0)(load)
     ffi_.def_extern(name="pywsgi_py_serve", error=ABORT)(serve)
-    ffi_.def_extern(name="pywsgi_py_step", error=ABORT)(step)
-    ffi_.def_extern(name="pywsgi_py_cancel")(cancel)
     ffi_.def_extern(name="pywsgi_py_fini")(fini)

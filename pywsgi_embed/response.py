@@ -22,9 +22,9 @@ The PEP 3333 duties of a server, as they concern the response, live here:
   - an error before output is a 500 with the traceback in the server log;
     after output, the connection is aborted (PYWSGI_ABORT).
 
-run() is the hot path of pywsgi_handle(): it answers the common case, a
-one-item list of bytes, with one call into C, and leaves everything else
-to Response.
+start() is the hot path of both servers (run() is start() and the rest of
+the response at once): it answers the common case, a one-item list of
+bytes, with one call into C, and leaves everything else to Response.
 """
 
 import traceback
@@ -106,8 +106,10 @@ class RequestTimeout(BaseException):
 _warned_no_reason = set()  # id() of the apps told about a bare status
 
 
-def run(handle, environ, call):
-    """Run one request to its end: DONE, or ABORT."""
+def start(handle, environ, call):
+    """The app up to its first body chunk: DONE or ABORT when the response
+    is complete, else its Response (more to come: pull() sends each next
+    chunk, close() ends it)."""
     resp = Response(handle, environ, call)
     try:
         result = call(environ, resp.start_response)
@@ -140,6 +142,18 @@ def run(handle, environ, call):
                 return DONE
             return resp.gone()
     code = resp.proceed(result)
+    if code == MORE:
+        return resp
+    resp.close()
+    return code
+
+
+def run(handle, environ, call):
+    """Run one request to its end: DONE, or ABORT."""
+    resp = start(handle, environ, call)
+    if type(resp) is not Response:
+        return resp
+    code = MORE
     while code == MORE:
         code = resp.pull()
     resp.close()

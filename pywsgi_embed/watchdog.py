@@ -183,6 +183,29 @@ def ended(resp, code):
         )
 
 
+def first_step(handle, environ, call, timeout, app=0):
+    """response.start() watched (pywsgi_start: nginx): DONE or ABORT, or
+    the Response, whose next steps next_step() takes."""
+    resp = Response(handle, environ, call)
+    resp.flight = enter(environ, timeout, app)
+    code = timed(resp, resp.begin, call)
+    if code == MORE:
+        return resp
+    resp.close()
+    ended(resp, code)
+    return code
+
+
+def next_step(resp):
+    """One more chunk of resp, watched (pywsgi_next)."""
+    resume(resp.flight)
+    code = timed(resp, resp.pull)
+    if code != MORE:
+        resp.close()
+        ended(resp, code)
+    return code
+
+
 def run(handle, environ, call, timeout, app=0):
     """response.run() watched: one request to its end, each chunk a step
     (pywsgi_handle: Apache, the tests' host)."""

@@ -77,7 +77,9 @@ static struct {
     long         churn;
     int          nonblocking;
     long         max_requests;      /* pywsgi_config.max_requests */
-} opt = { NULL, NULL, NULL, 2, 4, 8000, 120, 0, 7, 0, 0, 0, 0, 0 };
+    int          step;              /* --bench through pywsgi_start/next,
+                                       as nginx calls the gateway */
+} opt = { NULL, NULL, NULL, 2, 4, 8000, 120, 0, 7, 0, 0, 0, 0, 0, 0 };
 
 pywsgi_gateway          gw;
 int                     app_id;
@@ -319,6 +321,25 @@ cmp_double(const void *a, const void *b)
 }
 
 
+/* one --bench request: pywsgi_handle, or the steps nginx takes */
+static int
+bench_one(pywsgi_request *r)
+{
+    int  code;
+
+    if (!opt.step) {
+        return gw.handle(r);
+    }
+
+    code = gw.start(r);
+    while (code == PYWSGI_MORE) {
+        code = gw.next(r);
+    }
+
+    return code;
+}
+
+
 static int
 bench(void)
 {
@@ -340,7 +361,7 @@ bench(void)
 
     for (i = 0; i < 2000; i++) {               /* warm the caches */
         hr.out_len = 0;
-        gw.handle(&r);
+        bench_one(&r);
     }
 
     if (opt.rounds > 64) {
@@ -353,7 +374,7 @@ bench(void)
 
         for (i = 0; i < opt.bench; i++) {
             hr.out_len = 0;
-            code = gw.handle(&r);
+            code = bench_one(&r);
             if (code != PYWSGI_DONE || hr.out_len != 13) {
                 fprintf(stderr, "bench request failed: %d\n", code);
                 return 1;
@@ -434,7 +455,8 @@ usage(void)
 {
     fprintf(stderr, "usage: pywsgi_host --gateway LIB --app SPEC "
             "[--children N] [--threads N] [--requests N] [--timeout S] "
-            "[--python-home DIR] [--churn K] [--nonblocking] [--bench N [--rounds R]] "
+            "[--python-home DIR] [--churn K] [--nonblocking] "
+            "[--bench N [--rounds R] [--step]] "
             "[--max-requests N] "
             "[--init-error] "
             "[--dump-env]\n");
@@ -458,6 +480,10 @@ main(int argc, char **argv)
         }
         if (strcmp(a, "--dump-env") == 0) {
             opt.dump_env = 1;
+            continue;
+        }
+        if (strcmp(a, "--step") == 0) {
+            opt.step = 1;
             continue;
         }
         if (strcmp(a, "--nonblocking") == 0) {

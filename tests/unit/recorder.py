@@ -308,11 +308,25 @@ class Recorder:
     def steps(self, app_id, limit=1000, **kw):
         """The same through step mode: (codes of each step, Seen)."""
         rec, seen = self.request(app_id, **kw)
-        codes = [gateway.step(rec)]
+        codes = [step(rec)]
         while codes[-1] == MORE and len(codes) < limit:
-            codes.append(gateway.step(rec))
+            codes.append(step(rec))
         assert rec.state == ffi.NULL or codes[-1] == MORE
         return codes, seen
+
+
+def step(rec):
+    """pywsgi_start() of rec, then pywsgi_next(), as nginx calls them: the
+    library's own C (csrc/gateway_serve.c), without the checks of a booted
+    worker that gateway_entry.c adds."""
+    if rec.state == ffi.NULL:
+        return lib.pywsgi_gw_step_start(rec)
+    return lib.pywsgi_gw_step_next(rec)
+
+
+def cancel(rec):
+    """pywsgi_cancel() of rec (the client left)."""
+    lib.pywsgi_gw_step_cancel(rec)
 
 
 def install(recorder):
@@ -326,6 +340,8 @@ __all__ = [
     "Seen",
     "blob",
     "install",
+    "step",
+    "cancel",
     "response",
     "DONE",
     "MORE",

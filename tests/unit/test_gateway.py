@@ -6,7 +6,7 @@ from pywsgi_embed._gateway import ffi, lib
 
 from pywsgi_embed import gateway
 from pywsgi_embed.response import LOG_ERROR
-from tests.unit.recorder import DONE, FAIL, Recorder
+from tests.unit.recorder import DONE, FAIL, Recorder, step
 
 
 def hello(environ, start_response):
@@ -17,7 +17,7 @@ def hello(environ, start_response):
 @pytest.mark.parametrize("bad_id", [-1, -2, 10**6])
 def test_unknown_app_id_fails_without_output(server, bad_id):
     server.add_app(hello)
-    for call in (gateway.handle, gateway.step):
+    for call in (gateway.handle, step):
         rec, seen = server.request(bad_id)
         assert call(rec) == FAIL
         assert seen.events == []

@@ -17,9 +17,9 @@ build in turn with this one (before/after: build an older commit with
 The host runs with --nonblocking, as both servers do for a hello world
 (--blocking: not); --step calls pywsgi_start and pywsgi_next, as nginx
 does, instead of pywsgi_handle (Apache's way).  --profile also runs the
-host under callgrind (only the timed loop is collected) and prints instructions per
-request and where they go: instruction counts are stable on a noisy
-machine where times are not.
+host under callgrind (only the timed loop is collected) and prints
+instructions per request and where they go: instruction counts are stable
+on a noisy machine where times are not.
 """
 
 import argparse

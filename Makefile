@@ -68,9 +68,10 @@ run: build
 	$(VENV)/bin/pywsgi-embed serve $(APP) --server $(SERVER) --port $(PORT)
 
 bench: build
-	sh tools/install-deps.sh libapache2-mod-wsgi-py3 libev-dev
+	sh tools/install-deps.sh libapache2-mod-wsgi-py3 libev-dev valgrind
 	$(PY) bench/gateway_overhead.py
 	$(PY) bench/nginx_bench.py
+	$(PY) bench/nginx_profile.py
 	$(PY) bench/apache_bench.py
 	$(PY) bench/concurrency_bench.py
 	$(PY) bench/soak.py

@@ -255,6 +255,14 @@ def test_cgi_variables_empty_kept_https_and_user(envc):
     assert b"REMOTE_PORT" not in d  # port 0: unknown
 
 
+@pytest.mark.parametrize("port", [1, 9, 10, 99, 100, 443, 8080, 65535])
+def test_cgi_ports_in_decimal(envc, port):
+    cgi, keep = cgi_record(envc, **dict(BASIC_CGI, remote_port=port))
+    e = Env(envc, cap=envc[1].pywsgi_env_cgi_size(cgi))
+    assert e.lib.pywsgi_env_add_cgi(e.env, cgi) == OK
+    assert e.dict()[b"REMOTE_PORT"] == str(port).encode()
+
+
 def test_cgi_variables_nul_refused(envc):
     cgi, keep = cgi_record(envc, **dict(BASIC_CGI, request_uri=b"/a\0b"))
     e = Env(envc, cap=envc[1].pywsgi_env_cgi_size(cgi))

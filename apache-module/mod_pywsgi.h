@@ -34,6 +34,15 @@
 #include "pywsgi_spec.h"
 
 
+/*
+ * Every ap_log_*() call carries its own tag, APLOGNO(n), as httpd's
+ * modules do, so that an "AHn:" of the error log names the one call that
+ * wrote it.  Ours are 90000-90999, a range kept to this module: httpd's
+ * own AH numbers are below 11000.  A new call takes the next number
+ * above the highest in apache-module/; none repeats
+ * (tests/apache/test_log_tags.py).
+ */
+
 #define PYWSGI_HANDLER    "pywsgi-app"
 #define PYWSGI_ERRLEN     8192
 

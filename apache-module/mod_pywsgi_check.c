@@ -82,10 +82,11 @@ mod_pywsgi_check_config(apr_pool_t *pconf, apr_pool_t *plog,
 
     if (mod_wsgi_loaded() != NULL) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
-                     "pywsgi: mod_wsgi (%s) is loaded in this Apache too: "
-                     "both embed Python in the same processes, and its "
-                     "children would abort at every stop; disable one "
-                     "(Debian: a2dismod wsgi)", mod_wsgi_loaded());
+                     APLOGNO(90001) "pywsgi: mod_wsgi (%s) is loaded in "
+                     "this Apache too: both embed Python in the same "
+                     "processes, and its children would abort at every "
+                     "stop; disable one (Debian: a2dismod wsgi)",
+                     mod_wsgi_loaded());
         return HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -94,8 +95,8 @@ mod_pywsgi_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     chk.gateway = mod_pywsgi_gateway_path(buf, sizeof(buf));
     if (chk.gateway == NULL) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
-                     "pywsgi: cannot find the gateway library next to "
-                     "mod_pywsgi.so: set PyWSGIGateway");
+                     APLOGNO(90002) "pywsgi: cannot find the gateway "
+                     "library next to mod_pywsgi.so: set PyWSGIGateway");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -119,13 +120,14 @@ mod_pywsgi_check_config(apr_pool_t *pconf, apr_pool_t *plog,
 
     if (failed >= 0 && failed < chk.napps) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
-                     "PyWSGIApp %s %s (%s) cannot be loaded: %s",
+                     APLOGNO(90003) "PyWSGIApp %s %s (%s) cannot be "
+                     "loaded: %s",
                      *mounts[failed]->prefix ? mounts[failed]->prefix : "/",
                      mounts[failed]->spec, mounts[failed]->where, err);
 
     } else {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
-                     "pywsgi: %s", err);
+                     APLOGNO(90004) "pywsgi: %s", err);
     }
 
     return HTTP_INTERNAL_SERVER_ERROR;

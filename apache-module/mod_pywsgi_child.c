@@ -54,7 +54,7 @@ log_lines(int level, server_rec *s, const char *head, const char *text)
 {
     const char  *nl;
 
-    ap_log_error(APLOG_MARK, level, 0, s, "%s", head);
+    ap_log_error(APLOG_MARK, level, 0, s, APLOGNO(90005) "%s", head);
 
     while (*text) {
         nl = strchr(text, '\n');
@@ -62,8 +62,8 @@ log_lines(int level, server_rec *s, const char *head, const char *text)
             nl = text + strlen(text);
         }
 
-        ap_log_error(APLOG_MARK, level, 0, s, "%.*s", (int) (nl - text),
-                     text);
+        ap_log_error(APLOG_MARK, level, 0, s, APLOGNO(90006) "%.*s",
+                     (int) (nl - text), text);
         text = *nl ? nl + 1 : nl;
     }
 }
@@ -215,7 +215,7 @@ child_exit(void *data)
         mod_pywsgi_gw.fini();
 
     } else {
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, child.server,
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, child.server, APLOGNO(90007)
                      "pywsgi: %u request(s) still running at exit, "
                      "Python's atexit functions are skipped", n);
     }
@@ -307,11 +307,12 @@ mod_pywsgi_log(void *handle, int level, const char *msg, size_t n)
     /* PYWSGI_LOG_* are syslog's severities, as APLOG_* are */
 
     if (ctx != NULL) {
-        ap_log_rerror(APLOG_MARK, level, 0, ctx->r, "%.*s", (int) n, msg);
+        ap_log_rerror(APLOG_MARK, level, 0, ctx->r, APLOGNO(90008)
+                      "%.*s", (int) n, msg);
 
     } else {
-        ap_log_error(APLOG_MARK, level, 0, child.server, "%.*s", (int) n,
-                     msg);
+        ap_log_error(APLOG_MARK, level, 0, child.server, APLOGNO(90009)
+                     "%.*s", (int) n, msg);
     }
 }
 
@@ -335,7 +336,7 @@ mod_pywsgi_keep_root(apr_pool_t *p, server_rec *s)
     ap_unixd_config.group_id = 0;
 
     if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(90010)
                      "pywsgi: PyWSGIRunAsRoot On: the children run as root");
     }
 

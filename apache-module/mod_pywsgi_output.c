@@ -198,7 +198,7 @@ mod_pywsgi_sendfile(void *handle, int fd, int64_t offset, int64_t n)
     fd2 = dup(fd);
 
     if (fd2 == -1) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, errno, r,
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, errno, r, APLOGNO(90011)
                       "pywsgi: dup() of the file_wrapper's file failed");
         return -1;
     }

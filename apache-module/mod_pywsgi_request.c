@@ -278,12 +278,12 @@ build_environ(request_rec *r, pywsgi_mount *m, pywsgi_request *rec)
         break;
 
     case HTTP_BAD_REQUEST:
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "%s",
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, APLOGNO(90012) "%s",
                       pywsgi_env_error(rc));
         return HTTP_BAD_REQUEST;
 
     default:
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "%s",
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(90013) "%s",
                       pywsgi_env_error(rc));
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -328,7 +328,7 @@ mod_pywsgi_handler(request_rec *r)
     id = mod_pywsgi_app_id(m);
 
     if (id < 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(90014)
                       "PyWSGIApp %s %s (%s) did not load in this child: "
                       "see the messages logged when it started",
                       *m->prefix ? m->prefix : "/", m->spec, m->where);

@@ -88,7 +88,7 @@ mod_pywsgi_retire_setup(apr_pool_t *pconf, server_rec *s)
                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
     if (page == MAP_FAILED) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s,
+        ap_log_error(APLOG_MARK, APLOG_CRIT, errno, s, APLOGNO(90015)
                      "pywsgi: cannot map the page children retire through");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -110,7 +110,7 @@ mod_pywsgi_retire_monitor(apr_pool_t *p, server_rec *s)
         return DECLINED;
     }
 
-    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(90016)
                  "pywsgi: child %d retires (%.*s): graceful restart",
                  (int) note->pid, (int) sizeof(note->reason), note->reason);
 
@@ -127,7 +127,7 @@ retire_deadline(apr_thread_t *thread, void *data)
 
     apr_sleep(apr_time_from_sec(mod_pywsgi_globals.retire_timeout));
 
-    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, APLOGNO(90017)
                  "pywsgi: child %d still runs requests %d s after it began "
                  "to retire (PyWSGIRetireTimeout): it exits now",
                  (int) getpid(), mod_pywsgi_globals.retire_timeout);
@@ -157,7 +157,7 @@ mod_pywsgi_retire(void *handle, const char *reason, size_t n)
     s = mod_pywsgi_server();
     n = n < sizeof(note->reason) ? n : sizeof(note->reason) - 1;
 
-    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, APLOGNO(90018)
                  "pywsgi: child %d retires: %.*s", (int) getpid(), (int) n,
                  reason);
 

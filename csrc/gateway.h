@@ -58,6 +58,12 @@ void pywsgi_gw_retire(const char *reason);
    of the status handler's shared file (pywsgi_embed/metrics.py) */
 void pywsgi_gw_set_counters(int64_t *counters);
 
+/* pywsgi_gauge_add() moves gauges[app * stride + which] from now on, for
+   the apps below napps (and below PYWSGI_GW_GAUGE_APPS): the worker's
+   slot again; first it adds there the moves made before this call */
+#define PYWSGI_GW_GAUGE_APPS 8
+void pywsgi_gw_set_gauges(int64_t *gauges, size_t stride, int napps);
+
 /* gateway_serve.c: pywsgi_handle(), pywsgi_start(), pywsgi_next() and
    pywsgi_cancel() once the gateway runs (gateway_entry.c checks that and
    counts the finished requests), callable from the unit tests too: each

@@ -28,7 +28,7 @@
 
 /* ---- BEGIN CFFI C ---- */
 
-#define PYWSGI_ABI_VERSION 9
+#define PYWSGI_ABI_VERSION 10
 
 /* results of pywsgi_handle(), pywsgi_start() and pywsgi_next() */
 #define PYWSGI_DONE  0    /* the response is complete */
@@ -226,6 +226,16 @@ const volatile int *pywsgi_gil(void);
 #define PYWSGI_COUNT_QUEUE_FULL    1  /* a 503 of pywsgi_queue_max */
 #define PYWSGI_COUNTS              2
 void pywsgi_count(int which);
+
+/* Move a gauge of the status handler's figures by delta, for app (the id
+   of pywsgi_init()): +1 where the module's measure of something goes up,
+   -1 where it goes down, in the same places.  Like pywsgi_count(): any
+   thread, no GIL, never blocks; the moves made before the worker counts
+   are kept and join its figures once it does. */
+#define PYWSGI_GAUGE_QUEUED 0  /* requests waiting for a thread of the
+                                  module's own (nginx's threads mode) */
+#define PYWSGI_GAUGES       1
+void pywsgi_gauge_add(int which, int app, int64_t delta);
 
 /* Worker exit: run Python's atexit functions and flush the log.  Python is
    not finalized: a thread stuck in the app must not hang the server. */

@@ -83,6 +83,7 @@ pywsgi_gateway_open(pywsgi_gateway *gw, const char *path, char *err,
     PYWSGI_ENTRY(cancel, "pywsgi_cancel")
     PYWSGI_ENTRY(fini, "pywsgi_fini")
     PYWSGI_ENTRY(count, "pywsgi_count")
+    PYWSGI_ENTRY(gauge_add, "pywsgi_gauge_add")
     PYWSGI_ENTRY(gil, "pywsgi_gil")
 
 #undef PYWSGI_ENTRY

@@ -24,6 +24,7 @@ typedef struct {
     void         (*fini)(void);
     const volatile int *(*gil)(void);
     void         (*count)(int which);
+    void         (*gauge_add)(int which, int app, int64_t delta);
 } pywsgi_gateway;
 
 /* Load the library at path.  0, or -1 with the reason in err: the file

@@ -86,7 +86,8 @@ struct ngx_http_pywsgi_queue_s {
     ngx_thread_pool_t           *pool;
     ngx_http_pywsgi_ctx_t       *head;          /* steps waiting */
     ngx_http_pywsgi_ctx_t      **last;
-    ngx_uint_t                   nwaiting;
+    ngx_uint_t                   nwaiting;      /* the status handler's
+                                                   "queued" follows it */
     ngx_http_pywsgi_runner_t    *runners;       /* all ever made */
     ngx_http_pywsgi_runner_t    *parked;        /* newest first */
     ngx_uint_t                   ncoming;
@@ -275,6 +276,7 @@ ngx_http_pywsgi_dispatch(ngx_http_pywsgi_queue_t *q,
     *q->last = ctx;
     q->last = &ctx->next_step;
     q->nwaiting++;
+    ngx_http_pywsgi_gw.gauge_add(PYWSGI_GAUGE_QUEUED, ctx->rec.app, 1);
 
     if (ngx_http_pywsgi_room(q)) {
         (void) ngx_http_pywsgi_add(q, 1, &spawned);
@@ -383,6 +385,7 @@ ngx_http_pywsgi_take(ngx_http_pywsgi_queue_t *q, ngx_http_pywsgi_runner_t *rn)
     }
 
     q->nwaiting--;
+    ngx_http_pywsgi_gw.gauge_add(PYWSGI_GAUGE_QUEUED, ctx->rec.app, -1);
 
     rn->state = NGX_HTTP_PYWSGI_BUSY;
     rn->since = ngx_http_pywsgi_now();

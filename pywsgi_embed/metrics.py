@@ -7,7 +7,8 @@ slot of 64-bit counters per worker; a worker claims the first slot it
 can lock (fcntl, for as long as it lives: a dead worker's lock goes with
 it) and only ever writes its own slot.  A new worker that takes the slot
 of a dead one keeps its counters, so totals never go down when workers
-are recycled (Prometheus counters must not), and resets its gauges.
+are recycled (Prometheus counters must not), and resets its gauges; a
+reader counts the gauges of live workers only.
 
 Counting is wanted once the status app is loaded (a location with
 `pywsgi_app pywsgi_embed.status:application;`, see status.py) and starts
@@ -15,7 +16,8 @@ with the first request of the worker (not in the child that checks the
 apps at config time): a server without one pays nothing.  Then each
 request is counted once it ends: its status class, its latency (a
 histogram), a cut connection; and, from its start to its end, in flight.
-The watchdog adds timeouts.
+The watchdog adds timeouts; the module adds its own counts and gauges
+in C (the 503s and the length of nginx's queue).
 
 A counter's increment and its read are separate operations: they are
 made under the worker's lock, so the threads of a worker never lose one.
@@ -40,7 +42,10 @@ TIMEOUTS = 7
 CUT = 8  # responses ended by a dropped connection
 LATENCY_SUM = 9  # microseconds
 HISTOGRAM = 10  # len(BUCKETS) + 1 counters, the last one +Inf
-APP_FIELDS = HISTOGRAM + len(BUCKETS) + 1
+# the module's gauges (pywsgi_gauge_add() in C), PYWSGI_GAUGES of them
+GAUGES = HISTOGRAM + len(BUCKETS) + 1
+QUEUED = GAUGES + 0  # PYWSGI_GAUGE_QUEUED: requests waiting for a thread
+APP_FIELDS = QUEUED + 1
 # fields of a slot before its apps
 PID = 0
 STARTS = 1  # workers that took this slot
@@ -109,17 +114,21 @@ def enable(master=None):
         _view[_base + THREADS] = 0
         for app in range(APPS):
             _view[_base + HEAD + app * APP_FIELDS + IN_FLIGHT] = 0
+            _view[_base + HEAD + app * APP_FIELDS + QUEUED] = 0
         _count_in_c(mapped, slot)
         state = ON
 
 
 def _count_in_c(mapped, slot):
-    """pywsgi_count() of the module adds to our slot from now on."""
+    """pywsgi_count() and pywsgi_gauge_add() of the module add to our
+    slot from now on."""
     from pywsgi_embed._gateway import ffi, lib
 
     global _c_view
     _c_view = ffi.from_buffer("int64_t[]", mapped)  # kept: C holds it
-    lib.pywsgi_gw_set_counters(_c_view + slot * SLOT_FIELDS + QUEUE_TIMEOUTS)
+    base = slot * SLOT_FIELDS
+    lib.pywsgi_gw_set_counters(_c_view + base + QUEUE_TIMEOUTS)
+    lib.pywsgi_gw_set_gauges(_c_view + base + HEAD + GAUGES, APP_FIELDS, APPS)
 
 
 _c_view = None
@@ -193,11 +202,12 @@ def snapshot():
         shed_full += view[base + QUEUE_FULL]
         pid = view[base + PID]
         alive = _alive(pid)
-        busy = 0
+        busy = queued = 0
         for app, figures in apps.items():
             at = base + HEAD + app * APP_FIELDS
             _add(figures, view, at, alive)
             busy += view[at + IN_FLIGHT] if alive else 0
+            queued += view[at + QUEUED] if alive else 0
         if alive:
             threads = view[base + THREADS]
             workers.append(
@@ -205,6 +215,7 @@ def snapshot():
                     "pid": pid,
                     "busy_threads": busy,
                     "idle_threads": max(threads - busy, 0),
+                    "queued": queued,
                 }
             )
     return {
@@ -215,6 +226,7 @@ def snapshot():
         "shed": {"queue_timeout": shed_late, "queue_full": shed_full},
         "busy_threads": sum(w["busy_threads"] for w in workers),
         "idle_threads": sum(w["idle_threads"] for w in workers),
+        "queued": sum(w["queued"] for w in workers),
         "apps": list(apps.values()),
     }
 
@@ -225,6 +237,7 @@ def _empty(name):
         "requests": {c: 0 for c in ("1xx", "2xx", "3xx", "4xx", "5xx")},
         "no_status": 0,
         "in_flight": 0,
+        "queued": 0,
         "timeouts": 0,
         "cut": 0,
         "latency": {
@@ -241,6 +254,7 @@ def _add(figures, view, at, alive):
     figures["no_status"] += view[at + CLASSES + 5]
     if alive:
         figures["in_flight"] += view[at + IN_FLIGHT]
+        figures["queued"] += view[at + QUEUED]
     figures["timeouts"] += view[at + TIMEOUTS]
     figures["cut"] += view[at + CUT]
     latency = figures["latency"]

@@ -10,7 +10,10 @@ the figures of every app, summed over all workers of the server:
   - the Prometheus text format (0.0.4) with ?format=prometheus or an
     Accept header asking for text/plain;version=0.0.4;
   - beside the apps' figures, the 503s of nginx's queue (queue timeout,
-    queue bound), counted by the module through pywsgi_count();
+    queue bound), counted by the module through pywsgi_count(), and the
+    requests waiting in that queue now (`queued`, per app, per worker and
+    in all: pywsgi_gauge_add()); always 0 on Apache, whose module has no
+    queue (a request waits for a thread in the MPM, before it is ours);
   - ?stacks: the stacks dump of the worker that answers (the request
     line, age and Python stack of each request whose app code runs), as
     text; SIGURG to a worker logs the same (watchdog.py).
@@ -82,6 +85,9 @@ def prometheus(snap):
     family("in_flight", "gauge", "Requests begun and not ended.")
     for app in apps:
         sample("in_flight", app["in_flight"], app=app["app"])
+    family("queued", "gauge", "Requests waiting for a thread of the pool.")
+    for app in apps:
+        sample("queued", app["queued"], app=app["app"])
     family("timeouts_total", "counter", "Requests past pywsgi_timeout.")
     for app in apps:
         sample("timeouts_total", app["timeouts"], app=app["app"])

@@ -2,11 +2,13 @@
 of every worker summed through shared memory add up to the requests sent,
 in JSON and in the Prometheus text format (read with prometheus_client's
 own parser); ?stacks shows the requests running.  nginx threads mode with
-two workers, Apache event with two children and prefork with three."""
+two workers, Apache event with two children and prefork with three; the
+length of nginx's queue on one worker with a small pool."""
 
 import concurrent.futures
 import json
 import os
+import time
 import urllib.request
 
 import pytest
@@ -93,6 +95,7 @@ def test_metrics_add_up_to_the_requests_sent(server):
         app_sample(found, "pywsgi_request_duration_seconds_bucket", le="0.5")
         <= total - TIMED_OUT
     )
+    assert app_sample(found, "pywsgi_queued") == 0
     assert found[("pywsgi_workers", frozenset())] >= 1
     assert found[("pywsgi_recycles_total", frozenset())] == 0
 
@@ -107,6 +110,7 @@ def test_metrics_add_up_to_the_requests_sent(server):
         "4xx": MISSING,
         "5xx": TIMED_OUT,
     }
+    assert snap["queued"] == ours["queued"] == 0  # Apache: no queue of ours
     req = urllib.request.Request(
         server.url("/status"),
         headers={"Accept": "text/plain;version=0.0.4;q=0.9,*/*;q=0.1"},
@@ -115,6 +119,86 @@ def test_metrics_add_up_to_the_requests_sent(server):
         assert resp.headers["Content-Type"].startswith("text/plain")
         assert "version=0.0.4" in resp.headers["Content-Type"]
         samples(resp.read().decode())  # parses
+
+
+NGINX_APP = os.path.join(harness.APPS, "nginx_app.py")
+POOL, WAITING = 2, 3
+POLLS = 500
+
+
+def status_of(running):
+    return json.loads(harness.fetch(running.url("/status"))[1])
+
+
+def app_of(snap, spec):
+    (figures,) = [a for a in snap["apps"] if a["app"] == spec]
+    return figures
+
+
+def settled(running, predicate):
+    """The first status (JSON) that satisfies predicate, in at most
+    POLLS requests, or the last one seen."""
+    for _ in range(POLLS):
+        snap = status_of(running)
+        if predicate(snap):
+            break
+        time.sleep(0.01)  # a poll's pace; the predicate is what is awaited
+    return snap
+
+
+def test_queued_counts_the_requests_waiting_for_a_thread(tmp_path, gate):
+    """nginx threads mode, one worker, a pool of POOL threads: of POOL +
+    WAITING requests held at the gate, POOL run in the app and WAITING
+    wait in the module's queue, which `queued` shows in the JSON (in all,
+    per app, per worker) and as pywsgi_queued; once the gate opens and
+    every request is answered, it is 0 again.  The status handler runs
+    inline, on the loop, so that it answers while the pool is taken."""
+    running = harness.start(
+        "nginx",
+        [
+            harness.Mount("/", NGINX_APP),
+            harness.Mount("/status", STATUS, mode="inline"),
+        ],
+        str(tmp_path / "srv"),
+        workers=1,
+        threads=POOL,
+    )
+    counters = metrics.path_of(running.proc.pid)  # while it runs
+    try:
+        url = running.url("/sleep?s=0&" + gate.query)
+        with concurrent.futures.ThreadPoolExecutor(POOL + WAITING) as pool:
+            sent = [
+                pool.submit(harness.fetch, url) for _ in range(POOL + WAITING)
+            ]
+            snap = settled(
+                running,
+                lambda s: (
+                    (app_of(s, NGINX_APP)["in_flight"], s["queued"])
+                    == (POOL, WAITING)
+                ),
+            )
+            ours = app_of(snap, NGINX_APP)
+            assert (ours["in_flight"], ours["queued"]) == (POOL, WAITING)
+            assert snap["queued"] == WAITING
+            assert [w["queued"] for w in snap["workers"]] == [WAITING]
+            assert gate.entered() == POOL  # the others never ran
+            status, body = harness.fetch(
+                running.url("/status?format=prometheus")
+            )
+            found = samples(body.decode())
+            key = ("pywsgi_queued", frozenset({("app", NGINX_APP)}))
+            assert found[key] == WAITING
+            gate.release()
+            assert [f.result()[0] for f in sent] == [200] * (POOL + WAITING)
+        snap = status_of(running)
+        assert snap["queued"] == app_of(snap, NGINX_APP)["queued"] == 0
+        assert app_of(snap, NGINX_APP)["in_flight"] == 0
+    finally:
+        running.kill()
+        try:
+            os.unlink(counters)
+        except FileNotFoundError:
+            pass
 
 
 def test_stacks_of_the_status_handler(server):

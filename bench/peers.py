@@ -115,10 +115,8 @@ def pip_mod_wsgi(*flags):
     )
 
 
-def install_shared(app):
-    """Make the shared venv with mod_wsgi and copy the app (a file) into
-    it: (mod_wsgi-express's module-config lines, the app's copy), or
-    RuntimeError saying why not."""
+def make_shared():
+    """The shared venv with mod_wsgi built for Debian's Python."""
     run(["sh", INSTALL_DEPS], "tools/install-deps.sh failed", 1800)
     if not os.path.exists(SYSTEM_PYTHON):
         raise RuntimeError("no %s (apt-get install python3)" % SYSTEM_PYTHON)
@@ -131,10 +129,21 @@ def install_shared(app):
             300,
         )
     pip_mod_wsgi()
-    lines, module, libpython = shared_module()
+    _, _, libpython = shared_module()
     if closed_to_others(libpython):  # built before against another Python
         pip_mod_wsgi("--force-reinstall", "--no-deps")
-        lines, module, libpython = shared_module()
+
+
+def install_shared(app, install=True):
+    """Make the shared venv with mod_wsgi (unless install is false: it is
+    used as it is) and copy the app (a file) into it: (mod_wsgi-express's
+    module-config lines, the app's copy), or RuntimeError saying why
+    not."""
+    if install:
+        make_shared()
+    elif not os.path.exists(shared_python("mod_wsgi-express")):
+        raise RuntimeError("no %s (run without --no-install)" % SHARED_VENV)
+    lines, module, libpython = shared_module()
     copy = os.path.join(SHARED, "app", os.path.basename(app))
     os.makedirs(os.path.dirname(copy), mode=0o755, exist_ok=True)
     shutil.copyfile(app, copy)

@@ -292,10 +292,10 @@ def module_config():
     ).stdout.strip()
 
 
-def mod_wsgi6_daemon(tmp):
+def mod_wsgi6_daemon(tmp, install):
     """Apache with mod_wsgi 6 from the shared venv (bench/peers.py), its
     daemon as www-data running a copy of the hello app."""
-    lines, app = peers.install_shared(HELLO)
+    lines, app = peers.install_shared(HELLO, install)
     return apache_bench.instance(
         tmp,
         "mod_wsgi6-daemon",
@@ -330,7 +330,7 @@ def check(url):
         raise RuntimeError("%s answered %s %r" % (url, resp.status, body))
 
 
-def start_all(tmp, only, skipped):
+def start_all(tmp, only, skipped, install):
     """[(name, url)] of every contender that started; what runs goes into
     running, what did not into skipped {name: why}."""
     running, contenders = [], []
@@ -451,7 +451,9 @@ def start_all(tmp, only, skipped):
         "/hello",
     )
     add(
-        "mod_wsgi 6 daemon, 4 threads", lambda: mod_wsgi6_daemon(tmp), "/hello"
+        "mod_wsgi 6 daemon, 4 threads",
+        lambda: mod_wsgi6_daemon(tmp, install),
+        "/hello",
     )
     add(
         "mod_wsgi 4.9 (Debian) embedded",
@@ -584,7 +586,7 @@ def main():
     parser.add_argument(
         "--no-install",
         action="store_true",
-        help="use bench/.venv-peers as it is",
+        help="use bench/.venv-peers and the shared venv as they are",
     )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -599,7 +601,9 @@ def main():
         os.chmod(tmp, 0o755)  # mod_wsgi's Apache children run as User
         running = []
         try:
-            running, contenders = start_all(tmp, only, skipped)
+            running, contenders = start_all(
+                tmp, only, skipped, not args.no_install
+            )
             for name, url in contenders:
                 try:
                     wrk.wrk(url, seconds=1)  # warm up

@@ -3,6 +3,8 @@ Apache serving a small static file beside Apache + mod_pywsgi.
 
     python bench/apache_profile.py [--requests 1000] [--top 15]
 
+valgrind comes from tools/install-deps.sh when it is missing.
+
 One Apache process (`apache2 -X`: no parent, one child's threads in the
 foreground), on the config bench/apache_bench.py builds (event MPM, no
 access log), runs under callgrind for each contender, twice: once for a
@@ -59,6 +61,11 @@ SOURCES = (
     ("module", "apache-module/"),
     ("gateway C", "csrc/"),
     ("CPython", "/Python-3."),
+)
+INSTALL_DEPS = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    "tools",
+    "install-deps.sh",
 )
 SMALL = 200  # requests of the short run
 # the module's entries, and the gateway's inside its handler
@@ -294,6 +301,8 @@ def main():
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--top", type=int, default=15)
     args = parser.parse_args()
+    if shutil.which("valgrind") is None:  # tools/install-deps.sh has it
+        subprocess.run(["sh", INSTALL_DEPS], timeout=1800, check=False)
     if shutil.which("valgrind") is None:
         sys.exit("needs valgrind (apt-get install -y valgrind)")
     profiles, inclusive = {}, {}

@@ -63,6 +63,58 @@ add_eos(pywsgi_ctx *ctx)
 }
 
 
+/* name (of nlen bytes) is the literal lit, in any case: the length first,
+   then the spelling apps use, and only then ap_cstr_casecmp(), whose loop
+   would otherwise run for every name tried on every response */
+
+#define header_is(name, nlen, lit)                                          \
+    header_is_n(name, nlen, lit, sizeof(lit) - 1)
+
+static int
+header_is_n(const char *name, size_t nlen, const char *lit, size_t len)
+{
+    return nlen == len
+           && (memcmp(name, lit, len) == 0 || ap_cstr_casecmp(name, lit) == 0);
+}
+
+
+/* a Content-Length's value, which the gateway let through as digits
+   only: 1 when it is all digits and fits an apr_off_t, as apr_strtoff()
+   would take it, without its sign, space and locale rules */
+
+static int
+parse_length(const char *value, size_t vlen, apr_off_t *clen)
+{
+    int           d;
+    size_t        i;
+    apr_int64_t   n;
+
+    if (vlen == 0) {
+        return 0;
+    }
+
+    n = 0;
+
+    for (i = 0; i < vlen; i++) {
+        if (value[i] < '0' || value[i] > '9') {
+            return 0;
+        }
+
+        d = value[i] - '0';
+
+        if (n > (APR_INT64_MAX - d) / 10) {
+            return 0;
+        }
+
+        n = n * 10 + d;
+    }
+
+    *clen = (apr_off_t) n;
+
+    return *clen == n;
+}
+
+
 /* headers are "Name\0Value\0" pairs, already validated by the gateway;
    one copy into the pool, then r->headers_out points into it */
 
@@ -70,7 +122,7 @@ static void
 set_headers(pywsgi_ctx *ctx, const char *headers, size_t len)
 {
     request_rec     *r = ctx->r;
-    char            *blob, *end;
+    char            *blob;
     const char      *name, *value;
     size_t           nlen, vlen;
     apr_off_t        clen;
@@ -80,12 +132,11 @@ set_headers(pywsgi_ctx *ctx, const char *headers, size_t len)
     pywsgi_headers_init(&h, blob, len);
 
     while (pywsgi_headers_next(&h, &name, &nlen, &value, &vlen)) {
-        if (ap_cstr_casecmp(name, "Content-Type") == 0) {
+        if (header_is(name, nlen, "Content-Type")) {
             ap_set_content_type(r, value);
 
-        } else if (ap_cstr_casecmp(name, "Content-Length") == 0
-                   && apr_strtoff(&clen, value, &end, 10) == APR_SUCCESS
-                   && *end == '\0' && clen >= 0)
+        } else if (header_is(name, nlen, "Content-Length")
+                   && parse_length(value, vlen, &clen))
         {
             ap_set_content_length(r, clen);
             ctx->declared = clen;

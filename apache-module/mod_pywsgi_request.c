@@ -134,12 +134,18 @@ cgi_vars(request_rec *r, pywsgi_mount *m, pywsgi_cgi *cgi)
 }
 
 
+/* the length first: most headers are neither, and every request header
+   is tried */
+
+#define is_named(key, klen, lit)                                            \
+    ((klen) == sizeof(lit) - 1 && ap_cstr_casecmp(key, lit) == 0)
+
 static int
-hidden_header(const char *key, int pass_auth)
+hidden_header(const char *key, apr_size_t klen, int pass_auth)
 {
     return pass_auth != 1
-           && (ap_cstr_casecmp(key, "Authorization") == 0
-               || ap_cstr_casecmp(key, "Proxy-Authorization") == 0);
+           && (is_named(key, klen, "Authorization")
+               || is_named(key, klen, "Proxy-Authorization"));
 }
 
 
@@ -192,19 +198,24 @@ static int
 add_headers(pywsgi_env *env, const apr_array_header_t *t, int pass_auth)
 {
     int                 i, rc;
+    apr_size_t          klen;
     apr_table_entry_t  *e = (apr_table_entry_t *) t->elts;
 
     /* Apache has joined repeated headers already */
 
     for (i = 0; i < t->nelts; i++) {
-        if (e[i].key == NULL || e[i].val == NULL
-            || hidden_header(e[i].key, pass_auth))
-        {
+        if (e[i].key == NULL || e[i].val == NULL) {
             continue;
         }
 
-        rc = pywsgi_env_add_header(env, e[i].key, strlen(e[i].key),
-                                   e[i].val, strlen(e[i].val));
+        klen = strlen(e[i].key);
+
+        if (hidden_header(e[i].key, klen, pass_auth)) {
+            continue;
+        }
+
+        rc = pywsgi_env_add_header(env, e[i].key, klen, e[i].val,
+                                   strlen(e[i].val));
         if (rc != PYWSGI_ENV_OK && rc != PYWSGI_ENV_SKIPPED) {
             return rc;
         }

@@ -8,9 +8,11 @@ The peers are installed by this script into its own venv,
 bench/.venv-peers (made with this Python, so that our gateway can boot it
 for the Flask and Django rows), never into the project's: gunicorn, uWSGI,
 Granian, bjoern, mod_wsgi 6 (built against apache2-dev), Flask, Django and
-matplotlib.  Debian's mod_wsgi 4.9 is libapache2-mod-wsgi-py3 (`make bench`
-installs it).  A peer that cannot be installed or started is reported and
-left out, never faked.
+matplotlib.  mod_wsgi's daemon row has a venv of its own, made from
+Debian's /usr/bin/python3 under /var/tmp (bench/peers.py says why).
+Debian's mod_wsgi 4.9 is libapache2-mod-wsgi-py3 (`make bench` installs
+it).  A peer that cannot be installed or started is reported and left
+out, never faked, with the last entries of its error log.
 
 Each contender in its best shape for one process, the flags and why:
   nginx return 200        the ceiling: nginx answers from its config
@@ -23,7 +25,9 @@ Each contender in its best shape for one process, the flags and why:
                           author's advice of few threads per process
                           (less GIL contention), behind the same Apache;
                           the daemon runs as www-data (mod_wsgi refuses
-                          root), so it needs a Python www-data can read
+                          root): mod_wsgi 6 built for Debian's Python
+                          3.11 in /var/tmp/pywsgi-embed-peers, a copy of
+                          the hello app beside it
   mod_wsgi 4.9 (Debian)   embedded, 32 threads, Debian's package
   gunicorn                -w 1 -k gthread --threads 16: the worker that
                           keeps connections alive (sync closes each one);
@@ -50,6 +54,7 @@ ratios of one run are what counts.
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -61,6 +66,7 @@ import urllib.request
 BENCH = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH)
 import apache_bench  # noqa: E402
+import peers  # noqa: E402
 import wrk  # noqa: E402
 
 from pywsgi_embed.servers import Mount  # noqa: E402
@@ -246,26 +252,18 @@ def bjoern(workdir):
     return Proc("bjoern", [VPY, "-c", code], port, workdir)
 
 
-def mod_wsgi6_config(daemon_threads=0):
-    """mod_wsgi-express's LoadModule and WSGIPythonHome lines, and our
+def mod_wsgi6_config(lines, app, daemon_threads=0):
+    """mod_wsgi-express's LoadModule and WSGIPythonHome lines, and the
     hello app mounted at /hello in the main interpreter: embedded in
     Apache's threads, or in one daemon process of daemon_threads threads
     (mod_wsgi's recommended shape)."""
-    lines = subprocess.run(
-        [venv_bin("mod_wsgi-express"), "module-config"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout.strip()
     return "\n".join(
         [
             lines,
         ]
         + (
             [
-                # mod_wsgi refuses a daemon running as root: www-data,
-                # who must be able to read the venv's Python
+                # mod_wsgi refuses a daemon running as root
                 "WSGIDaemonProcess peers processes=1 threads=%d "
                 "user=www-data group=www-data" % daemon_threads,
                 "WSGIProcessGroup peers",
@@ -275,12 +273,51 @@ def mod_wsgi6_config(daemon_threads=0):
         )
         + [
             "WSGIApplicationGroup %{GLOBAL}",
-            "WSGIScriptAlias /hello %s" % HELLO,
-            "<Directory %s>" % BENCH,
+            "WSGIScriptAlias /hello %s" % app,
+            "<Directory %s>" % os.path.dirname(app),
             "    Require all granted",
             "</Directory>",
         ]
     )
+
+
+def module_config():
+    """mod_wsgi-express's lines for bench/.venv-peers' mod_wsgi."""
+    return subprocess.run(
+        [venv_bin("mod_wsgi-express"), "module-config"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.strip()
+
+
+def mod_wsgi6_daemon(tmp, install):
+    """Apache with mod_wsgi 6 from the shared venv (bench/peers.py), its
+    daemon as www-data running a copy of the hello app."""
+    lines, app = peers.install_shared(HELLO, install)
+    return apache_bench.instance(
+        tmp,
+        "mod_wsgi6-daemon",
+        threads=32,
+        mounts=[],
+        with_module=False,
+        extra=mod_wsgi6_config(lines, app, daemon_threads=4),
+    )
+
+
+def log_reason(srv):
+    """The last entries of a started server's error log (Apache logs at
+    level error in the bench), without their time: why it does not
+    answer."""
+    if srv is None or not hasattr(srv, "error_log"):
+        return ""
+    entries = [
+        re.sub(r"^\[[^]]*\] ", "", line)
+        for line in srv.error_log().splitlines()
+        if line.startswith("[")
+    ]
+    return " / ".join(entries[-2:])
 
 
 # -- the run -----------------------------------------------------------------
@@ -293,7 +330,7 @@ def check(url):
         raise RuntimeError("%s answered %s %r" % (url, resp.status, body))
 
 
-def start_all(tmp, only, skipped):
+def start_all(tmp, only, skipped, install):
     """[(name, url)] of every contender that started; what runs goes into
     running, what did not into skipped {name: why}."""
     running, contenders = [], []
@@ -301,14 +338,18 @@ def start_all(tmp, only, skipped):
     def add(name, start, path="/"):
         if only and name not in only:
             return
+        srv = None
         try:
             srv = start()
             running.append(srv)
             url = "http://127.0.0.1:%d%s" % (srv.port, path)
             check(url)
             contenders.append((name, url))
-        except Exception as exc:  # report, never fake
-            skipped[name] = str(exc).strip().splitlines()[0][:200]
+        except (Exception, SystemExit) as exc:  # report, never fake
+            lines = str(exc).strip().splitlines() or [type(exc).__name__]
+            why = " / ".join(line for line in lines if line.strip())
+            log = log_reason(srv)
+            skipped[name] = why[:200] + ("; error log: " + log if log else "")
             note("left out %s: %s" % (name, skipped[name]))
 
     # uWSGI sits behind the nginx that also runs `return 200` and ours
@@ -405,19 +446,13 @@ def start_all(tmp, only, skipped):
             threads=32,
             mounts=[],
             with_module=False,
-            extra=mod_wsgi6_config(),
+            extra=mod_wsgi6_config(module_config(), HELLO),
         ),
         "/hello",
     )
     add(
         "mod_wsgi 6 daemon, 4 threads",
-        lambda: apache(
-            "mod_wsgi6-daemon",
-            threads=32,
-            mounts=[],
-            with_module=False,
-            extra=mod_wsgi6_config(daemon_threads=4),
-        ),
+        lambda: mod_wsgi6_daemon(tmp, install),
         "/hello",
     )
     add(
@@ -551,7 +586,7 @@ def main():
     parser.add_argument(
         "--no-install",
         action="store_true",
-        help="use bench/.venv-peers as it is",
+        help="use bench/.venv-peers and the shared venv as they are",
     )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -566,7 +601,9 @@ def main():
         os.chmod(tmp, 0o755)  # mod_wsgi's Apache children run as User
         running = []
         try:
-            running, contenders = start_all(tmp, only, skipped)
+            running, contenders = start_all(
+                tmp, only, skipped, not args.no_install
+            )
             for name, url in contenders:
                 try:
                     wrk.wrk(url, seconds=1)  # warm up

@@ -83,6 +83,21 @@ def test_abort_mid_stream_with_content_length_is_short(apache):
     assert body == b"x" * 100  # then the connection closed
 
 
+def test_content_length_in_capitals_is_the_declared_length(apache):
+    # the module takes the app's Content-Type and Content-Length whatever
+    # their case (Apache's filters then know the type and the length):
+    # Apache writes them in its own spelling, not the app's
+    srv = apache()
+    data, _ = raw(
+        srv, b"GET /declared?size=10&length=100 HTTP/1.1\r\nHost: h\r\n\r\n"
+    )
+    head, body = head_and_body(data)
+    assert "\r\nContent-Length: 100\r\n" in head + "\r\n"
+    assert "\r\nContent-Type: text/plain\r\n" in head + "\r\n"
+    assert "CONTENT-" not in head
+    assert body == b"x" * 10  # short: then the connection closed
+
+
 def test_abort_through_http_client_is_incomplete(apache):
     srv = apache()
     conn = http.client.HTTPConnection(srv.host, srv.port, timeout=10)

@@ -114,6 +114,17 @@ def route_abort(environ, start_response):
     return body()
 
 
+def route_declared(environ, start_response):
+    """?size=N bytes in one piece under a Content-Length of ?length=M,
+    the header names in capitals (names are case-insensitive)."""
+    q = query(environ)
+    start_response(
+        "200 OK",
+        [("CONTENT-TYPE", "text/plain"), ("CONTENT-LENGTH", q["length"])],
+    )
+    return [b"x" * int(q["size"])]
+
+
 def route_raise(environ, start_response):
     raise ValueError("raise-marker %s" % query(environ).get("marker", ""))
 

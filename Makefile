@@ -73,6 +73,7 @@ bench: build
 	$(PY) bench/nginx_bench.py
 	$(PY) bench/nginx_profile.py
 	$(PY) bench/apache_bench.py
+	$(PY) bench/apache_profile.py
 	$(PY) bench/concurrency_bench.py
 	$(PY) bench/soak.py
 	$(PY) bench/peers_bench.py

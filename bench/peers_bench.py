@@ -42,7 +42,9 @@ Each contender in its best shape for one process, the flags and why:
                           app adds its Content-Length (without one bjoern
                           writes headers and body apart and every response
                           waits out a delayed ACK)
-Flask and Django hellos run on ours (nginx inline), gunicorn, uWSGI and
+Flask and Django hellos run on ours (nginx inline, and threads mode with
+16 threads, the module's default mode: the app on a pool thread beside the
+event loop, as Granian runs it beside its Rust loop), gunicorn, uWSGI and
 Granian with the same flags.
 
 Prints req/s, the ratio of each to nginx's `return 200`, and ours to each
@@ -380,19 +382,22 @@ def start_all(tmp, only, skipped, install):
     running.append(inline)
     # the frameworks in a worker of their own, booting the peers' venv:
     # their heap would slow the hello world's worker (its GC walks it)
-    frameworks = harness.start(
-        "nginx",
-        [
-            Mount("/flask/", os.path.join(BENCH, "flask_hello.py")),
-            Mount("/django/", os.path.join(BENCH, "django_hello.py")),
-        ],
-        os.path.join(tmp, "nginx-frameworks"),
-        mode="inline",
-        workers=1,
-        log_level="error",
-        python_home=VENV,
-    )
-    running.append(frameworks)
+    frameworks = {}
+    for mode in ("inline", "threads"):  # threads: the module's default
+        frameworks[mode] = harness.start(
+            "nginx",
+            [
+                Mount("/flask/", os.path.join(BENCH, "flask_hello.py")),
+                Mount("/django/", os.path.join(BENCH, "django_hello.py")),
+            ],
+            os.path.join(tmp, "nginx-frameworks-" + mode),
+            mode=mode,
+            workers=1,
+            threads=16,
+            log_level="error",
+            python_home=VENV,
+        )
+        running.append(frameworks[mode])
     threads = harness.start(
         "nginx",
         {"/": HELLO},
@@ -422,8 +427,13 @@ def start_all(tmp, only, skipped, install):
         suffix = "" if app == "hello" else " " + app
         add("gunicorn" + suffix, lambda app=app: gunicorn(app, tmp))
         add("Granian" + suffix, lambda app=app: granian(app, tmp))
-    add("pywsgi-embed nginx inline Flask", ready(frameworks), "/flask/")
-    add("pywsgi-embed nginx inline Django", ready(frameworks), "/django/")
+    for mode in ("inline", "threads"):
+        for app in ("Flask", "Django"):
+            add(
+                "pywsgi-embed nginx %s %s" % (mode, app),
+                ready(frameworks[mode]),
+                "/%s/" % app.lower(),
+            )
 
     def apache(name, **kw):
         return apache_bench.instance(tmp, name, **kw)

@@ -118,10 +118,11 @@ add_env(pywsgi_config *cfg, const char *pair)
 static int
 parse(int argc, char **argv, pywsgi_check *chk, pywsgi_config *cfgs)
 {
-    int             i;
+    int             i, pending;
     const char     *opt, *val;
     pywsgi_config  *cfg;
 
+    pending = 0;                       /* an app's options, no --app yet */
     cfg = &cfgs[0];
     pywsgi_config_init(cfg, &check_io, PYWSGI_IO_BLOCKING, "pywsgi-check");
 
@@ -131,7 +132,12 @@ parse(int argc, char **argv, pywsgi_check *chk, pywsgi_config *cfgs)
 
         if (strcmp(opt, "--gateway") == 0) {
             chk->gateway = val;
-        } else if (strcmp(opt, "--home") == 0) {
+            continue;
+        }
+
+        pending = 1;
+
+        if (strcmp(opt, "--home") == 0) {
             cfg->python_home = val;
         } else if (strcmp(opt, "--path") == 0) {
             cfg->python_path = val;
@@ -142,6 +148,7 @@ parse(int argc, char **argv, pywsgi_check *chk, pywsgi_config *cfgs)
                 return -1;
             }
         } else if (strcmp(opt, "--app") == 0) {
+            pending = 0;
             cfg->app = val;
             cfg = &cfgs[++chk->napps];
             pywsgi_config_init(cfg, &check_io, PYWSGI_IO_BLOCKING,
@@ -151,7 +158,8 @@ parse(int argc, char **argv, pywsgi_check *chk, pywsgi_config *cfgs)
         }
     }
 
-    return (i == argc && chk->gateway != NULL && chk->napps > 0) ? 0 : -1;
+    return (i == argc && !pending && chk->gateway != NULL && chk->napps > 0)
+           ? 0 : -1;
 }
 
 

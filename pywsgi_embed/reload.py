@@ -78,7 +78,10 @@ def check(gateway, arguments, env=None):
         try:
             out = proc.communicate(timeout=CHECK_TIMEOUT)[0]
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             proc.communicate()
             return "cannot check the apps: no answer in %d s" % CHECK_TIMEOUT
     text = out.decode("utf-8", "replace")

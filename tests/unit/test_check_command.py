@@ -6,6 +6,7 @@ on stdout, whatever the apps print on stderr."""
 import os
 
 from pywsgi_embed import reload
+from tests import harness
 from tests.host.build import gateway_path
 
 GOOD = """\
@@ -99,3 +100,33 @@ def test_a_missing_command_is_reported(tmp_path):
     gateway = tmp_path / os.path.basename(gateway_path())
     why = reload.check(str(gateway), ["--app", "x.py"])
     assert why.startswith("cannot check the apps: ")
+
+
+def test_a_check_past_its_timeout_is_killed_with_its_child(
+    tmp_path, monkeypatch
+):
+    # the import blocks on a FIFO that nobody writes: only the kill of
+    # the check's session (the command and the child importing) ends it
+    fifo = tmp_path / "never"
+    os.mkfifo(fifo)
+    marker = tmp_path / "pid"
+    spec = app(
+        tmp_path,
+        "blocks.py",
+        "import os\nopen(%r, 'w').write(str(os.getpid()))\nopen(%r).read()\n"
+        % (str(marker), str(fifo)),
+    )
+    monkeypatch.setattr(reload, "CHECK_TIMEOUT", 1)
+    why = check((spec, {}))
+    assert why == "cannot check the apps: no answer in 1 s"
+    pid = int(marker.read_text())
+    assert harness.wait_until(lambda: not alive(pid), timeout=10)
+
+
+def alive(pid):
+    """pid runs (a zombie waiting for its reaper does not)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -79,4 +79,5 @@ bench: build
 	$(PY) bench/peers_bench.py
 
 clean:
-	rm -rf build pywsgi_embed/modules pywsgi_embed/_gateway*.so *.egg-info
+	rm -rf build pywsgi_embed/modules pywsgi_embed/_gateway*.so \
+	    pywsgi_embed/pywsgi-check *.egg-info

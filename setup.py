@@ -1,4 +1,5 @@
-"""Build of pywsgi-embed: the cffi gateway library, and the nginx and Apache
+"""Build of pywsgi-embed: the cffi gateway library with its check command
+(pywsgi-check, see pywsgi_embed/_build.py), and the nginx and Apache
 modules where their development files are installed.
 
 The modules are built by each server's own script (nginx-module/build.sh,
@@ -10,6 +11,7 @@ without a module on purpose, name its server in PYWSGI_EMBED_SKIP
 (PYWSGI_EMBED_SKIP=apache, or nginx,apache for the gateway alone).
 """
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -100,8 +102,19 @@ def check_dev_files():
     return wanted
 
 
+def build_check(pkgdir):
+    """pywsgi-check beside the gateway library: _build.py is read by its
+    path, as cffi_modules reads it (the package is not importable yet)."""
+    path = os.path.join(HERE, "pywsgi_embed", "_build.py")
+    spec = importlib.util.spec_from_file_location("_pywsgi_build", path)
+    builder = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(builder)
+    builder.build_check(pkgdir)
+
+
 class build_ext_and_modules(build_ext):
-    """build_ext (the cffi gateway library), then the server modules."""
+    """build_ext (the cffi gateway library), the check command, then the
+    server modules."""
 
     def copy_file(self, src, dst, *args, **kwargs):
         # In-place builds (pip install -e .) copy the library into the
@@ -119,6 +132,7 @@ class build_ext_and_modules(build_ext):
         modules = check_dev_files()  # before the long gateway compile
         super().run()
         base = HERE if self.inplace else self.build_lib
+        build_check(os.path.join(base, "pywsgi_embed"))
         outdir = os.path.join(base, "pywsgi_embed", "modules")
         os.makedirs(outdir, exist_ok=True)
         gateway_file = "_gateway" + sysconfig.get_config_var("EXT_SUFFIX")

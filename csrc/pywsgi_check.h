@@ -12,6 +12,9 @@
  * master never starts Python itself (its workers would inherit an
  * interpreter forked without the CPython fork protocol), it only reads
  * the child's answer from a pipe.
+ *
+ * The same check is a command, pywsgi-check (pywsgi_check_main.c), that a
+ * worker's reload-file watch runs: one check for every kind of reload.
  */
 
 #ifndef PYWSGI_CHECK_H

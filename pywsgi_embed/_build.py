@@ -5,12 +5,18 @@ csrc/pywsgi.h (csrc/gateway_*.c) and implements its internal pywsgi_py_*
 functions in Python (gateway.py, through @ffi.def_extern).  The
 declarations are read from csrc/pywsgi.h, never copied here.
 
-Run by setup.py (cffi_modules); `python -m pywsgi_embed._build` builds in
-place for a checkout.
+Beside the library goes pywsgi-check (build_check), the config-time check
+of the modules (csrc/pywsgi_check.c) as a command: a worker's reload-file
+watch runs it.  It links no Python: it dlopens the library as a server does.
+
+Run by setup.py (cffi_modules, then build_check); `python -m
+pywsgi_embed._build` builds both in place for a checkout.
 """
 
 import os
 import re
+import shlex
+import subprocess
 import sys
 import sysconfig
 
@@ -191,13 +197,49 @@ def make_builder():
 ffibuilder = make_builder()
 
 
+CHECK = "pywsgi-check"  # the command's file, beside the library
+CHECK_SOURCES = ("pywsgi_check_main.c", "pywsgi_check.c", "pywsgi_loader.c")
+
+
+def build_check(outdir, extra=()):
+    """Compile pywsgi-check into outdir (the package directory, where the
+    library is) under a temporary name, renamed into place: a running
+    check keeps its file.  extra: more compiler flags (sanitizers)."""
+    cc = shlex.split(sysconfig.get_config_var("CC") or "cc")
+    target = os.path.join(outdir, CHECK)
+    tmp = "%s.tmp%d" % (target, os.getpid())
+    cmd = (
+        cc
+        + ["-O2", "-std=gnu99", "-I" + CSRC]
+        + WARNING_FLAGS
+        + list(extra)
+        + [
+            '-DPYWSGI_GATEWAY_FILE="_gateway%s"'
+            % sysconfig.get_config_var("EXT_SUFFIX"),
+            "-o",
+            tmp,
+        ]
+        + [os.path.join(CSRC, name) for name in CHECK_SOURCES]
+        + ["-ldl"]
+    )
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(
+            "compiling %s failed:\n%s\n%s"
+            % (CHECK, " ".join(cmd), proc.stderr)
+        )
+    os.replace(tmp, target)
+    return target
+
+
 def build_for_lint():
-    """Compile the library with warnings as errors into build/lint, leaving
-    the checkout's library alone (make lint)."""
+    """Compile the library and the check with warnings as errors into
+    build/lint, leaving the checkout's alone (make lint)."""
     name = "_gateway" + sysconfig.get_config_var("EXT_SUFFIX")
     tmpdir = os.path.join(os.path.dirname(HERE), "build", "lint", "cffi")
     target = os.path.join(tmpdir, name)
-    return ffibuilder.compile(tmpdir=tmpdir, target=target, verbose=False)
+    built = ffibuilder.compile(tmpdir=tmpdir, target=target, verbose=False)
+    return built, build_check(tmpdir)
 
 
 def build_in_place():
@@ -210,11 +252,11 @@ def build_in_place():
     built = ffibuilder.compile(tmpdir=tmpdir, target=target, verbose=False)
     final = os.path.join(HERE, name)
     os.replace(built, final)
-    return final
+    return final, build_check(HERE)
 
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["--lint"]:
-        print(build_for_lint())
+        print(*build_for_lint(), sep="\n")
     else:
-        print(build_in_place())
+        print(*build_in_place(), sep="\n")

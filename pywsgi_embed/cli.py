@@ -709,19 +709,24 @@ def python_of(options):
 
 CHECK_APP = """
 import sys
-from pywsgi_embed import loader
+from pywsgi_embed import loader, reload
 try:
     loader.enter_working_directory(sys.argv[1], sys.argv[2])
-    loader.load(sys.argv[1], sys.argv[3:])
+    loader.load(sys.argv[1], sys.argv[4:])
 except loader.LoadError as exc:
     sys.stderr.write(str(exc) + "\\n")
     sys.exit(3)
+if sys.argv[3]:
+    with open(sys.argv[3], "w") as f:
+        f.writelines(name + "\\n" for name in reload.app_files())
 """
 
 
-def check_app(options):
+def check_app(options, list_files=False):
     """Import the app once, in the configured Python, before any server
-    starts: a bad path or an import error stops here with the reason."""
+    starts: a bad path or an import error stops here with the reason.
+    With list_files, the app's own Python files that the import read
+    (what serve --reload watches)."""
     spec = options.mounts[0].app
     env = dict(os.environ, **options.process_env)
     package_parent = os.path.dirname(
@@ -730,13 +735,16 @@ def check_app(options):
     env["PYTHONPATH"] = os.pathsep.join(
         filter(None, [env.get("PYTHONPATH"), package_parent])
     )
-    proc = subprocess.run(
-        [python_of(options), "-c", CHECK_APP, spec, options.chdir or ""]
-        + options.python_path,
-        capture_output=True,
-        text=True,
-        env=env,
-    )
+    with tempfile.NamedTemporaryFile("r", prefix="pywsgi-files-") as listing:
+        proc = subprocess.run(
+            [python_of(options), "-c", CHECK_APP, spec, options.chdir or ""]
+            + [listing.name if list_files else ""]
+            + options.python_path,
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        files = listing.read().splitlines()
     if proc.returncode == 3:
         raise CliError("cannot load the app: " + proc.stderr.strip())
     if proc.returncode != 0:
@@ -744,6 +752,7 @@ def check_app(options):
             "cannot load the app %s:\n%s"
             % (spec, (proc.stderr or proc.stdout).strip())
         )
+    return files
 
 
 def identity_of(args):
@@ -894,7 +903,7 @@ def cmd_serve(args):
         check_identity(options)
         if not args.setup_only:  # the port may be the running server's
             check_port(options.host, options.port)
-        check_app(options)
+        files = check_app(options, list_files=args.reload)
         config = server.write_config()
         problem = server.check_config(config)
         if problem:
@@ -917,7 +926,7 @@ def cmd_serve(args):
             file=sys.stderr,
             flush=True,
         )
-        watch = reload_watch(args, options) if args.reload else None
+        watch = reload_watch(args, config, files) if args.reload else None
         return foreground.run(
             server,
             server.argv(config),
@@ -962,19 +971,11 @@ def describe(args):
     )
 
 
-def reload_watch(args, options):
-    why, files = reload.check_and_list(
-        [m.app for m in options.mounts],
-        options.python_path,
-        python_of(options),
-    )
-    if why is not None:
-        raise CliError("cannot load the app: " + why)
+def reload_watch(args, config, files):
+    """serve --reload's watch of the files the app's import read (listed
+    by check_app) and the --reload-extra FILEs."""
     return reload.ServeWatch(
-        [m.app for m in options.mounts],
-        options.python_path,
-        python_of(options),
-        files + [os.path.abspath(f) for f in args.reload_extra],
+        config, files + [os.path.abspath(f) for f in args.reload_extra]
     )
 
 

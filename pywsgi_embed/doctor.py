@@ -7,7 +7,7 @@ import sys
 import sysconfig
 import tempfile
 
-from pywsgi_embed import servers
+from pywsgi_embed import reload, servers
 from pywsgi_embed.servers import Options, ServerError
 
 
@@ -61,7 +61,14 @@ def check_gateway():
             path,
             exc,
         ), None
-    return None, "gateway %s (ABI %d)" % (path, abi)
+    check = os.path.join(os.path.dirname(path), reload.CHECK)
+    if not os.access(check, os.X_OK):
+        return (
+            "%s, the check the reload file runs in each worker, is missing "
+            "beside the gateway library: reinstall pywsgi-embed (pip "
+            "install .) or run `make build` in a checkout" % check
+        ), None
+    return None, "gateway %s (ABI %d), with %s" % (path, abi, reload.CHECK)
 
 
 def check_server(name):

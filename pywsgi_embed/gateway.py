@@ -62,6 +62,7 @@ _errors = None  # wsgi.errors of every request
 _io = None  # (io table, io mode) of the worker, from the first load
 _in_working_directory = False  # the first load entered it, once a worker
 _reload_file = None  # the worker's ReloadFile watch, if it has one
+_started_environ = None  # os.environ before the first app's import
 
 
 class App:
@@ -184,6 +185,8 @@ def load(cfg, err, errlen):
     try:
         check_io(cfg.io)
         if _io is None:
+            global _started_environ
+            _started_environ = dict(os.environ)
             set_io(cfg.io, cfg.io_mode)
             redirect_stdio()
             watchdog.start()
@@ -206,7 +209,9 @@ def load(cfg, err, errlen):
         )
         metrics.names[app_id] = _text(cfg.app)
         if cfg.reload_file != ffi.NULL:
-            watch_reload_file(_text(cfg.reload_file), _text(cfg.app), paths)
+            watch_reload_file(
+                _text(cfg.reload_file), check_arguments(cfg, spec)
+            )
         return app_id + 1
     except BaseException as exc:
         if isinstance(exc, loader.LoadError):
@@ -235,20 +240,38 @@ def enter_working_directory(spec, cfg):
         _in_working_directory = True
 
 
-def watch_reload_file(path, spec, paths):
+def check_arguments(cfg, spec):
+    """pywsgi-check's arguments for the app of cfg: its config as the
+    worker's was, with spec, the app made absolute before the worker left
+    the server's directory."""
+    pairs = []
+    if cfg.process_env != ffi.NULL:
+        blob = ffi.unpack(cfg.process_env, cfg.process_env_len)
+        items = [os.fsdecode(x) for x in blob.split(b"\0")[:-1]]
+        pairs = list(zip(items[::2], items[1::2]))
+    return reload.app_arguments(
+        spec,
+        _text(cfg.python_home),
+        _text(cfg.python_path),
+        _text(cfg.chdir),
+        pairs,
+    )
+
+
+def watch_reload_file(path, arguments):
     """Retire the worker when path changes and its apps still import
     (pywsgi_embed/reload.py); one watch per worker, for all its apps."""
     global _reload_file
     if _reload_file is None:
         _reload_file = reload.ReloadFile(
             path,
-            [],
-            paths,
+            os.fsdecode(ffi.string(lib.pywsgi_gateway_path())),
+            _started_environ,
             lambda why: lib.pywsgi_gw_retire(why.encode("utf-8", "replace")),
             lambda text: response.log(0, response.LOG_ERROR, text),
         )
         _reload_file.start()
-    _reload_file.specs.append(spec)
+    _reload_file.arguments += arguments
 
 
 def environ_of(app, env, env_len, length, handle):

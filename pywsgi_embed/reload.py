@@ -1,23 +1,30 @@
 """Reloading apps without refusing a request: watching files, and checking
 that the apps still import before any worker lets go of the old code.
 
-Two users, one check:
+Two users, one check: the modules' config-time check (csrc/pywsgi_check.c,
+what `nginx -t`, `apache2 -t` and a server's start and reload run), which
+loads the gateway library and imports every app in a child process exactly
+as a worker does (Python home, venv, sys.path, environment, working
+directory):
   - the reload file of a system server (pywsgi_reload_file PATH; /
     PyWSGIReloadFile PATH): a thread in each worker watches PATH; when its
-    mtime changes and the apps import in a fresh interpreter, the worker
-    retires gracefully (pywsgi_embed.retire), and the fresh worker the
-    server starts imports the new code;
+    mtime changes, the worker runs that check as a command, pywsgi-check
+    (csrc/pywsgi_check_main.c, beside the library), with the configs of
+    its own apps; if they import, the worker retires gracefully
+    (pywsgi_embed.retire), and the fresh worker the server starts imports
+    the new code;
   - `pywsgi-embed serve --reload`: the command watches the app's Python
-    files (and --reload-extra FILEs) and, when they change and the apps
-    import, asks the server for its own graceful reload (nginx -s reload,
+    files (and --reload-extra FILEs) and, when they change, runs the
+    server's own config test (nginx -t, apache2 -t) on its config: if that
+    passes it asks the server for its graceful reload (nginx -s reload,
     apachectl graceful).
 A change that does not import leaves the old workers serving; the
-traceback goes to the log.
+traceback goes to the log (the worker's) or to serve's output.
 
-The check runs in a child interpreter: importing the new code in the
-worker would run it next to the old one.  Its result is read from its
-output, not its exit status: nginx workers reap their children themselves
-(SIGCHLD), so Python may never see the status.
+A worker runs a command rather than forking itself: a fork of a process
+whose Python threads run would deadlock the child, fork+exec is safe.  The
+command's answer is its output, not its exit status: nginx workers reap
+their children themselves (SIGCHLD), so Python may never see the status.
 """
 
 import os
@@ -28,78 +35,77 @@ import threading
 
 POLL = 1.0  # seconds between two looks at the watched files
 CHECK_TIMEOUT = 120  # seconds an import may take
-OK = "pywsgi-embed: the apps import"
-
-_CHECK_CODE = r"""
-import os
-import sys
-pkg_parent, path, specs = sys.argv[1], sys.argv[2], sys.argv[3:]
-sys.path.insert(0, pkg_parent)
-from pywsgi_embed import loader
-try:
-    for spec in specs:
-        loader.load(spec, [p for p in path.split(":") if p])
-except loader.LoadError as exc:
-    print(exc)
-except BaseException:
-    import traceback
-    traceback.print_exc(file=sys.stdout)
-else:
-    for module in list(sys.modules.values()):
-        name = getattr(module, "__file__", None) or ""
-        ours = os.path.join(pkg_parent, "pywsgi_embed", "")
-        if name.endswith(".py") and "-packages" not in name and not any(
-            name.startswith(p) for p in (sys.prefix, sys.base_prefix, ours)
-        ):
-            print("file:", name)
-    print(%r)
-""" % (OK,)
+OK = "ok\n"  # pywsgi-check's answer when every app loaded
+CHECK = "pywsgi-check"  # its file, beside the gateway library
 
 
-def python_executable():
-    """The interpreter of this Python (a worker's sys.executable is the
-    venv's python, or the one the gateway was built with)."""
-    if sys.executable and os.path.exists(sys.executable):
-        return sys.executable
-    return os.path.join(sys.base_prefix, "bin", "python3")
+def app_arguments(app, python_home, python_path, chdir, process_env):
+    """pywsgi-check's arguments for one app: the fields of its
+    pywsgi_config (process_env: (name, value) pairs)."""
+    args = []
+    if python_home:
+        args += ["--home", python_home]
+    if python_path:
+        args += ["--path", python_path]
+    if chdir:
+        args += ["--chdir", chdir]
+    for name, value in process_env:
+        args += ["--env", "%s=%s" % (name, value)]
+    return args + ["--app", app]
 
 
-def check_apps(specs, python_path=(), executable=None):
-    """None if every app spec imports in a fresh interpreter, else what
-    went wrong (the traceback)."""
-    return check_and_list(specs, python_path, executable)[0]
-
-
-def check_and_list(specs, python_path=(), executable=None):
-    """(None, the app's own Python files) if every app spec imports in a
-    fresh interpreter, else (what went wrong, [])."""
-    pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+def check(gateway, arguments, env=None):
+    """None if every app of arguments (app_arguments() of each, joined)
+    loads through the gateway library at path gateway, else what went
+    wrong (the traceback).  env: the check's environment (None: ours)."""
     argv = [
-        executable or python_executable(),
-        "-c",
-        _CHECK_CODE,
-        pkg_parent,
-        ":".join(python_path),
-        *specs,
-    ]
+        os.path.join(os.path.dirname(gateway), CHECK),
+        "--gateway",
+        gateway,
+    ] + list(arguments)
     try:
-        proc = subprocess.run(
+        # a session of its own: a timeout kills the check's child too
+        proc = subprocess.Popen(
             argv,
             stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            timeout=CHECK_TIMEOUT,
-            text=True,
-            errors="replace",
+            env=env,
+            start_new_session=True,
         )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return "cannot check the apps: %s" % exc, []
-    out = proc.stdout.rstrip("\n")
-    if out.endswith(OK):
-        lines = out.splitlines()
-        return None, [x[6:] for x in lines if x.startswith("file: ")]
-    why = out or "the check printed nothing (status %s)" % proc.returncode
-    return why, []
+    except OSError as exc:
+        return "cannot check the apps: %s: %s" % (argv[0], exc.strerror)
+    with proc:
+        try:
+            out = proc.communicate(timeout=CHECK_TIMEOUT)[0]
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.communicate()
+            return "cannot check the apps: no answer in %d s" % CHECK_TIMEOUT
+    text = out.decode("utf-8", "replace")
+    if text == OK:
+        return None
+    return text.rstrip("\n") or "%s answered nothing" % CHECK
+
+
+def app_files():
+    """The Python files of the modules imported so far that are the app's
+    own: not the standard library's, an installed package's or ours.
+    serve --reload watches them."""
+    ours = os.path.join(os.path.dirname(os.path.abspath(__file__)), "")
+    prefixes = (sys.prefix, sys.base_prefix, ours)
+    files = []
+    for module in list(sys.modules.values()):
+        name = getattr(module, "__file__", None) or ""
+        if (
+            name.endswith(".py")
+            and "-packages" not in name
+            and not name.startswith(prefixes)
+        ):
+            files.append(os.path.abspath(name))
+    return sorted(set(files))
 
 
 def _mtime(path):
@@ -144,10 +150,11 @@ def start_thread(target, name):
 class ReloadFile:
     """A worker's watch of its reload file (pywsgi_config.reload_file)."""
 
-    def __init__(self, path, specs, python_path, retire, log):
+    def __init__(self, path, gateway, env, retire, log):
         self.path = path
-        self.specs = specs  # the list the worker's loads append to
-        self.python_path = python_path
+        self.gateway = gateway
+        self.env = env  # the worker's environment as it started
+        self.arguments = []  # app_arguments() of each app, appended
         self.retire = retire
         self.log = log
         self.stop = threading.Event()
@@ -160,7 +167,7 @@ class ReloadFile:
         while not self.stop.wait(POLL):
             if not self.watcher.changed():
                 continue
-            why = check_apps(list(self.specs), self.python_path)
+            why = check(self.gateway, self.arguments, self.env)
             if why is None:
                 self.retire("%s changed: the new code imports" % self.path)
                 return
@@ -172,21 +179,20 @@ class ReloadFile:
 
 class ServeWatch:
     """serve --reload: the app's Python files and --reload-extra FILEs; on
-    a change, the server's own graceful reload if the apps import."""
+    a change, the server's own graceful reload if its config test (which
+    imports the apps) passes."""
 
     interval = POLL  # seconds between two polls (foreground.py)
 
-    def __init__(self, specs, python_path, executable, files):
-        self.specs = specs
-        self.python_path = python_path
-        self.executable = executable
+    def __init__(self, config, files):
+        self.config = config  # the server's config file
         self.watcher = Watcher(files)
 
     def poll(self, server, proc):
         moved = self.watcher.changed()
         if not moved:
             return
-        why = check_apps(self.specs, self.python_path, self.executable)
+        why = server.check_config(self.config)
         if why is not None:
             say(
                 "%s changed, but the app no longer imports; the server "

@@ -40,6 +40,13 @@ ffibuilder.compile(tmpdir='$out/build', verbose=False, target='$pkg/_gateway'
                    + sysconfig.get_config_var('EXT_SUFFIX'))
 " > "$out/gateway.log" 2>&1 || { cat "$out/gateway.log"; exit 1; }
 gateway_file=$(cd "$pkg" && ls _gateway*.so)
+# the reload file's check command, beside the library it loads
+"$PY" -c "
+import sys
+sys.path.insert(0, '.')
+from pywsgi_embed._build import build_check
+build_check('$pkg', '$san'.split())
+" >> "$out/gateway.log" 2>&1 || { cat "$out/gateway.log"; exit 1; }
 
 echo "test-asan: the nginx module"
 CFLAGS="$san" bash nginx-module/build.sh "$pkg/modules" "$gateway_file" \

@@ -19,6 +19,7 @@ by GracefulShutdownTimeout), SIGTERM stop.
 
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -32,6 +33,21 @@ MPMS = ("event", "worker", "prefork")
 REQUEST_READ_TIMEOUT = (
     "RequestReadTimeout header=10-20,MinRate=500 body=20,MinRate=500"
 )
+
+
+_ESCAPES = {"b": "\b", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "\\": "\\"}
+
+
+def unescape_log(text):
+    """A message of Apache's error log as it was logged: Apache escapes its
+    control characters (ap_escape_errorlog_item), so that a traceback comes
+    on one line, its newlines as \\n."""
+
+    def one(match):
+        code = match.group(1)
+        return _ESCAPES.get(code) or chr(int(code[1:], 16))
+
+    return re.sub(r"\\(x[0-9a-fA-F]{2}|[bnrtv\\])", one, text)
 
 
 def quote(value):
@@ -366,6 +382,12 @@ class ApacheServer(base.Server):
 
     def test_argv(self, config_path):
         return [self.binary(), "-d", self.workdir, "-f", config_path, "-t"]
+
+    def check_config(self, config_path):
+        """The config test's message with the app's traceback on its lines
+        (serve's output)."""
+        problem = super().check_config(config_path)
+        return unescape_log(problem) if problem else None
 
 
 SERVER = ApacheServer

@@ -178,6 +178,37 @@ def test_reload_file_with_a_broken_app_keeps_the_old_code(
     assert "retires" not in srv.error_log()
 
 
+@pytest.mark.parametrize("kind", RELOAD, ids=ids(RELOAD))
+def test_reload_file_checks_the_apps_as_a_worker_imports_them(
+    serve, kind, app_copy, tmp_path
+):
+    # the workers run in pywsgi_chdir's folder, which is not on their
+    # sys.path: an app that imports a module from there would import in
+    # a plain `python -c` started in that folder (whose sys.path begins
+    # with it), but not in a fresh worker; the check must say so
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "only_in_cwd.py").write_text("")
+    touch = tmp_path / "reload.touch"
+    touch.write_text("")
+    srv = serve(kind, app=app_copy, reload_file=str(touch), chdir=str(work))
+    status, before = harness.fetch(srv.url("/version"))
+    assert before.startswith(b"v1 ")
+    harness.set_app_version(app_copy, "v2")
+    app_copy.write_text(app_copy.read_text() + "\nimport only_in_cwd\n")
+    touch_later(touch)
+    assert harness.wait_until(
+        lambda: any(
+            m in srv.error_log() for m in ("no longer import", "retires")
+        ),
+        timeout=60,
+    )
+    assert "retires" not in srv.error_log()
+    assert "No module named 'only_in_cwd'" in srv.error_log()
+    assert str(app_copy) in srv.error_log()
+    assert harness.fetch(srv.url("/version")) == (200, before)
+
+
 @pytest.mark.parametrize("kind", SERVERS[::2], ids=ids(SERVERS[::2]))
 def test_max_lifetime_retires_an_idle_worker(serve, kind):
     srv = serve(kind, max_lifetime=2)

@@ -107,8 +107,36 @@ def test_serve_reload_of_a_broken_edit_keeps_the_old_code(
         assert harness.wait_until(
             lambda: "no longer imports" in srv.output(), timeout=60
         )
-        assert "broken on purpose" in srv.output()
+        # the traceback as Python wrote it, one line a frame (Apache's
+        # config test escapes the newlines of its log)
+        assert "\nImportError: broken on purpose" in srv.output()
         assert harness.fetch(srv.url("/version")) == (200, before)
     finally:
         srv.stop()
     assert "reloading" not in srv.output()
+
+
+@pytest.mark.parametrize("server", ["nginx", "apache"])
+def test_serve_reload_checks_the_app_with_its_environment(
+    server, app_copy, tmp_path
+):
+    # the app imports only with serve's --env: the check before a reload
+    # is the workers' own (the config test), which has it
+    app_copy.write_text(
+        'import os\nos.environ["PYWSGI_TEST_NEEDED"]\n' + app_copy.read_text()
+    )
+    srv = Serve(
+        tmp_path, app_copy, "--server", server, "--env", "PYWSGI_TEST_NEEDED=1"
+    )
+    try:
+        assert harness.fetch(srv.url("/version"))[1].startswith(b"v1 ")
+        harness.set_app_version(app_copy, "v2-reloaded")
+        assert harness.wait_until(
+            lambda: harness.fetch(srv.url("/version"))[1].startswith(
+                b"v2-reloaded "
+            ),
+            timeout=60,
+        ), srv.output()
+    finally:
+        srv.stop()
+    assert "reloading %s gracefully" % server in srv.output()

@@ -975,7 +975,7 @@ def reload_watch(args, config, files):
     """serve --reload's watch of the files the app's import read (listed
     by check_app) and the --reload-extra FILEs."""
     return reload.ServeWatch(
-        config, files + [os.path.abspath(f) for f in args.reload_extra]
+        config, files, [os.path.abspath(f) for f in args.reload_extra]
     )
 
 

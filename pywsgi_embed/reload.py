@@ -109,21 +109,42 @@ def app_files():
 
 
 def _mtime(path):
+    """What says a file changed: its mtime, and its size for an edit
+    within the file system's timestamp granularity; None: no file."""
     try:
-        return os.stat(path).st_mtime_ns
+        st = os.stat(path)
     except OSError:
         return None
+    return st.st_mtime_ns, st.st_size
+
+
+def python_files_in(folders):
+    """The .py files directly in each folder (a folder gone: none)."""
+    found = []
+    for folder in folders:
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        found.extend(os.path.join(folder, n) for n in names if n[-3:] == ".py")
+    return found
 
 
 class Watcher:
-    """The mtimes of a set of files; changed() says which moved since the
-    last call (a file created or removed counts)."""
+    """The mtimes of a set of files, and of the .py files in a set of
+    folders; changed() says which moved since the last call (a file
+    created or removed counts, also a .py file new in a folder)."""
 
-    def __init__(self, paths):
-        self.paths = sorted(set(paths))
+    def __init__(self, paths, folders=()):
+        self.folders = sorted(set(folders))
+        self.paths = sorted(set(paths) | set(python_files_in(self.folders)))
         self.seen = {p: _mtime(p) for p in self.paths}
 
     def changed(self):
+        for path in python_files_in(self.folders):
+            if path not in self.seen:
+                self.seen[path] = None  # so that it counts as moved
+                self.paths.append(path)
         moved = []
         for path in self.paths:
             now = _mtime(path)
@@ -180,13 +201,19 @@ class ReloadFile:
 class ServeWatch:
     """serve --reload: the app's Python files and --reload-extra FILEs; on
     a change, the server's own graceful reload if its config test (which
-    imports the apps) passes."""
+    imports the apps) passes.
+
+    The app's files are those its import read, and every .py file beside
+    them: an app imports some of its modules only at its first request
+    (Django's views and URLconf, a Flask blueprint's view module), and
+    an edit of those must reload too."""
 
     interval = POLL  # seconds between two polls (foreground.py)
 
-    def __init__(self, config, files):
+    def __init__(self, config, app_files, extra_files=()):
         self.config = config  # the server's config file
-        self.watcher = Watcher(files)
+        folders = {os.path.dirname(f) for f in app_files}
+        self.watcher = Watcher(list(app_files) + list(extra_files), folders)
 
     def poll(self, server, proc):
         moved = self.watcher.changed()

@@ -140,3 +140,36 @@ def test_serve_reload_checks_the_app_with_its_environment(
     finally:
         srv.stop()
     assert "reloading %s gracefully" % server in srv.output()
+
+
+LAZY_APP = '''
+def application(environ, start_response):
+    import lazy_views  # at the first request, as Django imports its views
+
+    body = lazy_views.VERSION.encode()
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [body]
+'''
+
+
+@pytest.mark.parametrize("server", ["nginx", "apache"])
+def test_serve_reload_watches_the_modules_an_app_imports_late(
+    server, tmp_path
+):
+    # lazy_views is not imported when serve starts, only by a request:
+    # its edit reloads all the same (a .py file beside the app's own)
+    app = tmp_path / "lazy_app.py"
+    app.write_text(LAZY_APP)
+    views = tmp_path / "lazy_views.py"
+    views.write_text('VERSION = "v1"\n')
+    srv = Serve(tmp_path, app, "--server", server)
+    try:
+        assert harness.fetch(srv.url("/")) == (200, b"v1")
+        views.write_text('VERSION = "v2-late"\n')  # another size and mtime
+        assert harness.wait_until(
+            lambda: harness.fetch(srv.url("/")) == (200, b"v2-late"),
+            timeout=60,
+        ), srv.output()
+    finally:
+        srv.stop()
+    assert "lazy_views.py changed" in srv.output()

@@ -486,6 +486,17 @@ OURS = (
 )
 
 
+def ours_over(results, ours, peer):
+    """ours / peer for the same app: a peer's Flask row beside our Flask
+    row, its hello world beside ours ("-": that app not run on ours)."""
+    app = peer.split()[-1]
+    if app in APPS:
+        ours = "%s %s" % (ours, app)
+    if ours not in results:
+        return "%8s" % "-"
+    return "%8.2f" % (results[ours] / results[peer])
+
+
 def report(results, skipped, args):
     base = results.get(BASELINE)
     lines = [
@@ -516,9 +527,7 @@ def report(results, skipped, args):
         for peer in peers:
             lines.append(
                 "| %-34s | " % peer
-                + " | ".join(
-                    "%8.2f" % (results[o] / results[peer]) for o in ours
-                )
+                + " | ".join(ours_over(results, o, peer) for o in ours)
                 + " |"
             )
     if skipped:

@@ -27,16 +27,15 @@ session.
 import argparse
 import collections
 import os
-import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import apache_bench  # noqa: E402
+import callgrind_profile as cg  # noqa: E402
 import wrk  # noqa: E402, puts the checkout on sys.path
 
 from pywsgi_embed.servers import Mount, Options  # noqa: E402
@@ -47,20 +46,22 @@ CONTENDERS = (
     ("Apache static file", "/static.txt"),
     ("pywsgi-embed Apache", "/hello"),
 )
-# objects by the name callgrind gives them, first match wins
-GROUPS = (
-    ("module", "mod_pywsgi"),
-    ("gateway C", "_gateway"),
-    ("CPython", "libpython"),
-    ("httpd", "apache2"),
-    ("APR", "libapr"),
-    ("libc", "libc.so"),
-)
-# a function inlined from a header comes without its object: its file
-SOURCES = (
-    ("module", "apache-module/"),
-    ("gateway C", "csrc/"),
-    ("CPython", "/Python-3."),
+GROUPS = cg.Groups(
+    # objects by the name callgrind gives them, first match wins
+    (
+        ("module", "mod_pywsgi"),
+        ("gateway C", "_gateway"),
+        ("CPython", "libpython"),
+        ("httpd", "apache2"),
+        ("APR", "libapr"),
+        ("libc", "libc.so"),
+    ),
+    # a function inlined from a header comes without its object: its file
+    (
+        ("module", "apache-module/"),
+        ("gateway C", "csrc/"),
+        ("CPython", "/Python-3."),
+    ),
 )
 INSTALL_DEPS = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -98,26 +99,6 @@ def config(workdir):
     with open(os.path.join(workdir, "htdocs", "static.txt"), "wb") as f:
         f.write(apache_bench.STATIC_BODY)
     return server, path, options.port
-
-
-def requests(port, path, count):
-    """count keep-alive GETs on one connection, each answered 200 with
-    the hello-world body."""
-    request = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % path).encode()
-    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
-        reader = sock.makefile("rb")
-        for _ in range(count):
-            sock.sendall(request)
-            status = reader.readline()
-            if b" 200 " not in status:
-                sys.exit("%s answered %r" % (path, status))
-            length = 0
-            for line in iter(reader.readline, b"\r\n"):
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            if reader.read(length) != apache_bench.STATIC_BODY:
-                sys.exit("%s answered another body" % path)
 
 
 def stop(proc):
@@ -161,114 +142,22 @@ def callgrind(workdir, path, count, tag):
                 "Apache under valgrind did not start (%s): see %s"
                 % (tag, server.options.error_log)
             )
-        requests(port, path, count)
+        cg.keepalive_gets(port, path, count, apache_bench.STATIC_BODY)
     finally:
         stop(proc)
     dump = out.replace("%p", str(proc.pid))
     if not os.path.exists(dump):
         sys.exit("callgrind wrote no profile for %s (%s)" % (tag, dump))
-    return annotate(dump, "no"), annotate(dump, "yes")
-
-
-def annotate(dump, inclusive):
-    return subprocess.run(
-        [
-            "callgrind_annotate",
-            "--inclusive=" + inclusive,
-            "--threshold=100",
-            "--auto=no",  # source lines would count twice
-            dump,
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    ).stdout
-
-
-ROW = re.compile(r"^\s*([0-9,]+) \(\s*[0-9.]+%\)\s+(\S.*)$", re.M)
-
-
-def by_function(text):
-    """{function line: instructions}"""
-    return {
-        name: int(ir.replace(",", ""))
-        for ir, name in ROW.findall(text)
-        if "PROGRAM TOTALS" not in name
-    }
-
-
-def function_of(name):
-    """ "file:function [object]" -> function"""
-    return name.split(" [", 1)[0].rsplit(":", 1)[-1]
-
-
-def group_of(name, objects):
-    """The group of a function line; one without its object (inlined, or
-    lines without debug information) takes the object of its function's
-    other lines (objects: {function: group}), else its file's."""
-    if "[" in name:
-        where, markers = name.rsplit("[", 1)[-1], GROUPS
-    elif function_of(name) in objects:
-        return objects[function_of(name)]
-    else:
-        where, markers = name.split(":", 1)[0], SOURCES
-    for group, marker in markers:
-        if marker in where:
-            return group
-    return "other"
-
-
-def groups(profile):
-    """{function line: group} of a profile."""
-    objects = {
-        function_of(name): group_of(name, {})
-        for name in profile
-        if "[" in name
-    }
-    return {name: group_of(name, objects) for name in profile}
-
-
-def per_request(small, large, count):
-    """{function: instructions per request}, the two runs differenced."""
-    a, b = by_function(small), by_function(large)
-    return {
-        name: (b.get(name, 0) - a.get(name, 0)) / count
-        for name in set(a) | set(b)
-    }
+    return cg.annotate(dump, "no"), cg.annotate(dump, "yes")
 
 
 def print_table(profiles, count):
-    names = [g for g, _ in GROUPS] + ["other"]
     print(
         "instructions per hello-world request, one Apache process "
         "(apache2 -X) under callgrind, %d keep-alive requests (two runs "
         "differenced)\n" % count
     )
-    print("| | " + " | ".join(names) + " | total |")
-    print("|---" * (len(names) + 2) + "|")
-    for name, profile in profiles.items():
-        sums = collections.Counter()
-        for function, group in groups(profile).items():
-            sums[group] += profile[function]
-        cells = ["%.0f" % sums[g] for g in names]
-        print(
-            "| %s | %s | %.0f |"
-            % (name, " | ".join(cells), sum(sums.values()))
-        )
-
-
-def print_functions(title, profile, wanted, top):
-    rows = [
-        (profile[function], function)
-        for function, group in groups(profile).items()
-        if group in wanted
-    ]
-    rows.sort(reverse=True)
-    print("\n%s" % title)
-    for ir, function in rows[:top]:
-        if round(ir):
-            print("%8.0f  %s" % (ir, function.split(" [", 1)[0][:90]))
+    GROUPS.print_table(profiles)
 
 
 def print_inclusive(profile):
@@ -281,8 +170,9 @@ def print_inclusive(profile):
     for name, ir in profile.items():
         # a function comes once per file its lines are in (inlined
         # headers), each with about the whole inclusive cost: the largest
-        if function_of(name) in INCLUSIVE:
-            rows[function_of(name)] = max(rows[function_of(name)], ir)
+        function = cg.function_of(name)
+        if function in INCLUSIVE:
+            rows[function] = max(rows[function], ir)
     print("\npywsgi-embed Apache: with what they call")
     for function in INCLUSIVE:
         print("%8.0f  %s" % (rows[function], function))
@@ -312,17 +202,17 @@ def main():
             tag = name.split()[-1].lower()
             small = callgrind(tmp, path, SMALL, tag + "-small")
             large = callgrind(tmp, path, SMALL + args.requests, tag + "-large")
-            profiles[name] = per_request(small[0], large[0], args.requests)
-            inclusive[name] = per_request(small[1], large[1], args.requests)
+            profiles[name] = cg.per_request(small[0], large[0], args.requests)
+            inclusive[name] = cg.per_request(small[1], large[1], args.requests)
     print_table(profiles, args.requests)
     ours = profiles["pywsgi-embed Apache"]
-    print_functions(
+    GROUPS.print_functions(
         "pywsgi-embed Apache: the module's own C", ours, ("module",), args.top
     )
-    print_functions(
+    GROUPS.print_functions(
         "pywsgi-embed Apache: the gateway's C", ours, ("gateway C",), args.top
     )
-    print_functions(
+    GROUPS.print_functions(
         "pywsgi-embed Apache: httpd and APR", ours, ("httpd", "APR"), args.top
     )
     print_inclusive(inclusive["pywsgi-embed Apache"])

@@ -16,9 +16,7 @@ machine where times are not.
 """
 
 import argparse
-import collections
 import os
-import re
 import shutil
 import signal
 import socket
@@ -27,6 +25,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import callgrind_profile as cg  # noqa: E402
 import wrk  # noqa: E402, puts the checkout on sys.path
 
 from pywsgi_embed import servers  # noqa: E402
@@ -42,14 +41,24 @@ CONTENDERS = (
     ("pywsgi-embed inline", "inline", "/"),
     ("pywsgi-embed threads", "threads", "/"),
 )
-# objects by the name callgrind gives them, first match wins
-GROUPS = (
-    ("module", "ngx_http_pywsgi_module"),
-    ("gateway C", "_gateway"),
-    ("cffi", "_cffi_backend"),
-    ("CPython", "libpython"),
-    ("nginx", "/nginx"),
-    ("libc", "libc.so"),
+GROUPS = cg.Groups(
+    # objects by the name callgrind gives them, first match wins
+    (
+        ("module", "ngx_http_pywsgi_module"),
+        ("gateway C", "_gateway"),
+        ("cffi", "_cffi_backend"),
+        ("CPython", "libpython"),
+        ("nginx", "/nginx"),
+        ("libc", "libc.so"),
+    ),
+    # a function line without its object: its source file
+    (
+        ("module", "nginx-module/"),
+        ("gateway C", "csrc/"),
+        ("CPython", "python3"),
+        ("CPython", "Python-3"),
+        ("libc", "./"),
+    ),
 )
 
 
@@ -75,28 +84,11 @@ def config(workdir, mode):
 
 
 def requests(port, path, count):
-    """count keep-alive GETs, each answered 200, on connections of 500
-    (under nginx's keepalive_requests, 1000 by default)."""
+    """count keep-alive GETs on connections of 500 (under nginx's
+    keepalive_requests, 1000 by default)."""
     while count > 0:
-        one_connection(port, path, min(count, 500))
+        cg.keepalive_gets(port, path, min(count, 500))
         count -= 500
-
-
-def one_connection(port, path, count):
-    request = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % path).encode()
-    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
-        reader = sock.makefile("rb")
-        for _ in range(count):
-            sock.sendall(request)
-            status = reader.readline()
-            if b" 200 " not in status:
-                sys.exit("%s answered %r" % (path, status))
-            length = 0
-            for line in iter(reader.readline, b"\r\n"):
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            reader.read(length)
 
 
 def stop(proc, port):
@@ -143,64 +135,7 @@ def callgrind(workdir, mode, path, count, tag):
         requests(port, path, count)
     finally:
         stop(proc, port)
-    return subprocess.run(
-        [
-            "callgrind_annotate",
-            "--inclusive=no",
-            "--auto=no",
-            "--threshold=100",
-            out.replace("%p", str(proc.pid)),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-
-
-ROW = re.compile(r"^\s*([0-9,]+) \(\s*[0-9.]+%\)\s+(\S.*)$", re.M)
-
-
-def by_function(text):
-    """{function line: instructions}"""
-    return {
-        name: int(ir.replace(",", ""))
-        for ir, name in ROW.findall(text)
-        if "PROGRAM TOTALS" not in name
-    }
-
-
-# functions callgrind_annotate prints without their object (inlined code,
-# objects without symbols) go by their source file
-SOURCES = (
-    ("module", "nginx-module/"),
-    ("gateway C", "csrc/"),
-    ("CPython", "python3"),
-    ("CPython", "Python-3"),
-    ("libc", "./"),
-)
-
-
-def group_of(name):
-    if name.endswith("]"):
-        obj = name.rsplit("[", 1)[-1]
-        for group, marker in GROUPS:
-            if marker in obj:
-                return group
-        return "other"
-    source = name.split(":", 1)[0]
-    for group, marker in SOURCES:
-        if marker in source:
-            return group
-    return "other"
-
-
-def per_request(small, large, count):
-    """{function: instructions per request}, the two runs differenced."""
-    a, b = by_function(small), by_function(large)
-    return {
-        name: (b.get(name, 0) - a.get(name, 0)) / count
-        for name in set(a) | set(b)
-    }
+    return cg.annotate(out.replace("%p", str(proc.pid)))
 
 
 def main():
@@ -218,41 +153,27 @@ def main():
             large = callgrind(
                 tmp, mode, path, 500 + args.requests, mode + "-large"
             )
-            profiles[name] = per_request(small, large, args.requests)
+            profiles[name] = cg.per_request(small, large, args.requests)
     print_table(profiles, args.requests)
     for name in ("pywsgi-embed inline", "pywsgi-embed threads"):
         print_functions(name, profiles[name], args.top)
 
 
 def print_table(profiles, count):
-    groups = [g for g, _ in GROUPS] + ["other"]
     print(
         "instructions per hello-world request, one nginx process under "
         "callgrind, %d keep-alive requests (two runs differenced)\n" % count
     )
-    print("| | " + " | ".join(groups) + " | total |")
-    print("|---" * (len(groups) + 2) + "|")
-    for name, profile in profiles.items():
-        sums = collections.Counter()
-        for function, ir in profile.items():
-            sums[group_of(function)] += ir
-        cells = ["%.0f" % sums[g] for g in groups]
-        print(
-            "| %s | %s | %.0f |"
-            % (name, " | ".join(cells), sum(sums.values()))
-        )
+    GROUPS.print_table(profiles)
 
 
 def print_functions(name, profile, top):
-    ours = [
-        (ir, function)
-        for function, ir in profile.items()
-        if group_of(function) in ("module", "gateway C")
-    ]
-    ours.sort(reverse=True)
-    print("\n%s: the module's and the gateway's own C" % name)
-    for ir, function in ours[:top]:
-        print("%8.0f  %s" % (ir, function.split(" [", 1)[0][:90]))
+    GROUPS.print_functions(
+        "%s: the module's and the gateway's own C" % name,
+        profile,
+        ("module", "gateway C"),
+        top,
+    )
 
 
 if __name__ == "__main__":

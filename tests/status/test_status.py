@@ -42,6 +42,11 @@ def server(request, tmp_path):
     )
     counters = metrics.path_of(running.proc.pid)  # while it runs
     yield running
+    kill_and_clean(running, counters)
+
+
+def kill_and_clean(running, counters):
+    """Stop a server and remove its status figures' shared file."""
     running.kill()
     try:
         os.unlink(counters)
@@ -194,11 +199,7 @@ def test_queued_counts_the_requests_waiting_for_a_thread(tmp_path, gate):
         assert snap["queued"] == app_of(snap, NGINX_APP)["queued"] == 0
         assert app_of(snap, NGINX_APP)["in_flight"] == 0
     finally:
-        running.kill()
-        try:
-            os.unlink(counters)
-        except FileNotFoundError:
-            pass
+        kill_and_clean(running, counters)
 
 
 def test_stacks_of_the_status_handler(server):
@@ -233,11 +234,7 @@ def test_the_status_directive_mounts_it(tmp_path, name, directive):
         found = samples(body.decode())
         assert app_sample(found, "pywsgi_requests_total", code="2xx") == 1
     finally:
-        running.kill()
-        try:
-            os.unlink(counters)
-        except FileNotFoundError:
-            pass
+        kill_and_clean(running, counters)
 
 
 def run_cli(*args):

@@ -1,7 +1,7 @@
 
 /*
  * Threads mode's dispatcher: the steps of requests (see
- * ngx_http_pywsgi_thread.c) onto a thread pool, on as many threads as the
+ * ngx_http_pywsgi_step.c) onto a thread pool, on as many threads as the
  * app can use: one while the app computes, one per request while it waits.
  *
  * A step that computes needs the GIL, so a second thread only queues on it
@@ -45,7 +45,9 @@
  * the order they finished.
  *
  * Why this design, measured in bench/concurrency_bench.py and
- * bench/nginx_bench.py: the dispatcher before it added a runner only when
+ * bench/nginx_bench.py (their figures, with the peers', are in the
+ * README's Performance section, where they are kept current): the
+ * dispatcher before it added a runner only when
  * every running one had been in its step for 2 ms and let a runner leave
  * after a step while another was younger than that, so an app that waits
  * a few milliseconds ran on a handful of threads (a fixed ceiling of about

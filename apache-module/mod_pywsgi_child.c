@@ -48,13 +48,12 @@ const pywsgi_io  mod_pywsgi_io_table = {
 };
 
 
-/* a message of several lines (a traceback) as one log entry per line */
+/* the lines of a message (a traceback) after its head, which its caller
+   logged with its own tag: one log entry per line */
 static void
-log_lines(int level, server_rec *s, const char *head, const char *text)
+log_lines(int level, server_rec *s, const char *text)
 {
     const char  *nl;
-
-    ap_log_error(APLOG_MARK, level, 0, s, APLOGNO(90005) "%s", head);
 
     while (*text) {
         nl = strchr(text, '\n');
@@ -179,8 +178,7 @@ mod_pywsgi_app_config(apr_pool_t *p, pywsgi_config *cfg)
 
 
 static void
-init_app(apr_pool_t *p, pywsgi_config *cfg, pywsgi_mount *m, server_rec *s,
-    char *err)
+init_app(pywsgi_config *cfg, pywsgi_mount *m, server_rec *s, char *err)
 {
     int  id;
 
@@ -190,12 +188,12 @@ init_app(apr_pool_t *p, pywsgi_config *cfg, pywsgi_mount *m, server_rec *s,
     child.ids[m->index] = id;
 
     if (id < 0) {
-        log_lines(APLOG_CRIT, s,
-                  apr_psprintf(p, "PyWSGIApp %s %s (%s) "
-                               "cannot be loaded, it answers 500 in this "
-                               "child (pid %d):", *m->prefix ? m->prefix
-                               : "/", m->spec, m->where, (int) getpid()),
-                  err);
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, APLOGNO(90005)
+                     "PyWSGIApp %s %s (%s) cannot be loaded, it answers "
+                     "500 in this child (pid %d):",
+                     *m->prefix ? m->prefix : "/", m->spec, m->where,
+                     (int) getpid());
+        log_lines(APLOG_CRIT, s, err);
     }
 }
 
@@ -247,7 +245,9 @@ mod_pywsgi_child_init(apr_pool_t *p, server_rec *s)
     err = apr_palloc(p, PYWSGI_ERRLEN);
 
     if (open_gateway(p, s, err, PYWSGI_ERRLEN) != 0) {
-        log_lines(APLOG_CRIT, s, "pywsgi: every PyWSGIApp answers 500:", err);
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, APLOGNO(90019)
+                     "pywsgi: every PyWSGIApp answers 500:");
+        log_lines(APLOG_CRIT, s, err);
         return;
     }
 
@@ -262,7 +262,7 @@ mod_pywsgi_child_init(apr_pool_t *p, server_rec *s)
     mounts = (pywsgi_mount **) mod_pywsgi_globals.mounts->elts;
 
     for (i = 0; i < child.count; i++) {
-        init_app(p, &cfg, mounts[i], s, err);
+        init_app(&cfg, mounts[i], s, err);
     }
 
     apr_pool_cleanup_register(p, NULL, child_exit, apr_pool_cleanup_null);

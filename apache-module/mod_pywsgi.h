@@ -23,6 +23,8 @@
 #ifndef MOD_PYWSGI_H
 #define MOD_PYWSGI_H
 
+#include <string.h>
+
 #include "httpd.h"
 #include "http_config.h"
 #include "http_log.h"
@@ -47,6 +49,16 @@
 #define PYWSGI_ERRLEN     8192
 
 #define PYWSGI_FLAG_UNSET  -1
+
+
+/* a header's NUL-terminated name, of nlen bytes, is the literal lit in any
+   case: its length first (most names tried are not), then the spelling
+   apps and clients use, and only then ap_cstr_casecmp(), whose loop would
+   otherwise run for every name tried on every request and response */
+#define mod_pywsgi_header_is(name, nlen, lit)                                \
+    ((nlen) == sizeof(lit) - 1                                               \
+     && (memcmp(name, lit, sizeof(lit) - 1) == 0                             \
+         || ap_cstr_casecmp(name, lit) == 0))
 
 
 /* one PyWSGIApp: an app at a URL prefix */

@@ -63,21 +63,6 @@ add_eos(pywsgi_ctx *ctx)
 }
 
 
-/* name (of nlen bytes) is the literal lit, in any case: the length first,
-   then the spelling apps use, and only then ap_cstr_casecmp(), whose loop
-   would otherwise run for every name tried on every response */
-
-#define header_is(name, nlen, lit)                                          \
-    header_is_n(name, nlen, lit, sizeof(lit) - 1)
-
-static int
-header_is_n(const char *name, size_t nlen, const char *lit, size_t len)
-{
-    return nlen == len
-           && (memcmp(name, lit, len) == 0 || ap_cstr_casecmp(name, lit) == 0);
-}
-
-
 /* a Content-Length's value, which the gateway let through as digits
    only: 1 when it is all digits and fits an apr_off_t, as apr_strtoff()
    would take it, without its sign, space and locale rules */
@@ -132,10 +117,10 @@ set_headers(pywsgi_ctx *ctx, const char *headers, size_t len)
     pywsgi_headers_init(&h, blob, len);
 
     while (pywsgi_headers_next(&h, &name, &nlen, &value, &vlen)) {
-        if (header_is(name, nlen, "Content-Type")) {
+        if (mod_pywsgi_header_is(name, nlen, "Content-Type")) {
             ap_set_content_type(r, value);
 
-        } else if (header_is(name, nlen, "Content-Length")
+        } else if (mod_pywsgi_header_is(name, nlen, "Content-Length")
                    && parse_length(value, vlen, &clen))
         {
             ap_set_content_length(r, clen);

@@ -134,18 +134,12 @@ cgi_vars(request_rec *r, pywsgi_mount *m, pywsgi_cgi *cgi)
 }
 
 
-/* the length first: most headers are neither, and every request header
-   is tried */
-
-#define is_named(key, klen, lit)                                            \
-    ((klen) == sizeof(lit) - 1 && ap_cstr_casecmp(key, lit) == 0)
-
 static int
 hidden_header(const char *key, apr_size_t klen, int pass_auth)
 {
     return pass_auth != 1
-           && (is_named(key, klen, "Authorization")
-               || is_named(key, klen, "Proxy-Authorization"));
+           && (mod_pywsgi_header_is(key, klen, "Authorization")
+               || mod_pywsgi_header_is(key, klen, "Proxy-Authorization"));
 }
 
 

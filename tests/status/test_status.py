@@ -8,7 +8,6 @@ length of nginx's queue on one worker with a small pool."""
 import concurrent.futures
 import json
 import os
-import time
 import urllib.request
 
 import pytest
@@ -128,7 +127,6 @@ def test_metrics_add_up_to_the_requests_sent(server):
 
 NGINX_APP = os.path.join(harness.APPS, "nginx_app.py")
 POOL, WAITING = 2, 3
-POLLS = 500
 
 
 def status_of(running):
@@ -141,14 +139,16 @@ def app_of(snap, spec):
 
 
 def settled(running, predicate):
-    """The first status (JSON) that satisfies predicate, in at most
-    POLLS requests, or the last one seen."""
-    for _ in range(POLLS):
-        snap = status_of(running)
-        if predicate(snap):
-            break
-        time.sleep(0.01)  # a poll's pace; the predicate is what is awaited
-    return snap
+    """The first status (JSON) that satisfies predicate, polled by
+    harness.wait_until, or the last one seen."""
+    seen = []
+
+    def ready():
+        seen[:] = [status_of(running)]
+        return predicate(seen[0])
+
+    harness.wait_until(ready)
+    return seen[0]
 
 
 def test_queued_counts_the_requests_waiting_for_a_thread(tmp_path, gate):

@@ -28,7 +28,9 @@
  *                           timeout_ms), without cffi's generic entry (its
  *                           argument conversions and its own GIL dance);
  *   set_steps(next, cancel) what pywsgi_next() and pywsgi_cancel() call
- *                           with the response that start returned.
+ *                           with the response that start returned;
+ *   set_response(...), running()
+ *                           gateway_respond.c's (the app called from C).
  *
  * Everything here runs holding the GIL, which guards the tables.
  */
@@ -249,6 +251,11 @@ environ_register(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_XSETREF(a->serve, args[3]);
     Py_XSETREF(a->start, args[4]);
 
+    /* the app's callable, which gateway_respond.c calls itself; NULL
+       (that path not taken) when the App has none */
+    Py_XSETREF(a->call, PyObject_GetAttrString(args[2], "call"));
+    PyErr_Clear();
+
     Py_RETURN_NONE;
 }
 
@@ -315,6 +322,12 @@ static PyMethodDef  environ_methods[] = {
       METH_FASTCALL,
       "set_steps(next, cancel): what pywsgi_next() and pywsgi_cancel() "
       "call" },
+    { "set_response", (PyCFunction) (void (*)(void)) pywsgi_gw_set_response,
+      METH_FASTCALL,
+      "set_response(adopt, resume, head_for, fast, io_mode): what "
+      "gateway_respond.c calls, and whether it answers" },
+    { "running", (PyCFunction) pywsgi_gw_running, METH_NOARGS,
+      "running(): (thread id, environ, began) of each app called from C" },
     { NULL, NULL, 0, NULL }
 };
 

@@ -9,6 +9,8 @@
  *   gateway_environ.c the environ built in C, the apps' table
  *   gateway_serve.c   pywsgi_handle() and the steps: the GIL, the environ,
  *                     the call into the Python side
+ *   gateway_respond.c the app called from C, its common answer sent
+ *   gateway_heads.c   the memo of valid heads that answer uses
  *   gateway_gil.c     pywsgi_gil(), the GIL's held flag (Py_BUILD_CORE)
  */
 
@@ -16,6 +18,7 @@
 #define PYWSGI_GATEWAY_INTERNAL_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "pywsgi.h"
 
@@ -39,6 +42,7 @@ typedef struct {
     pywsgi_gw_object  app;       /* gateway.App */
     pywsgi_gw_object  serve;     /* gateway.serve_environ */
     pywsgi_gw_object  start;     /* gateway.start_environ */
+    pywsgi_gw_object  call;      /* the app's callable (App.call) */
 } pywsgi_gw_app;
 
 /* the app of id, NULL when none was registered; holding the GIL */
@@ -52,6 +56,28 @@ pywsgi_gw_object pywsgi_gw_cancel_step(void);
    with a Python exception set; holding the GIL */
 pywsgi_gw_object pywsgi_gw_environ_new(pywsgi_gw_object template,
     const char *blob, size_t len);
+
+/* the memo of valid heads (gateway_heads.c): head_of()'s answer for an
+   exact str status and exact list of headers, or NULL and the hash that
+   pywsgi_gw_head_keep() takes (-1: not the kind kept); holding the GIL */
+pywsgi_gw_object pywsgi_gw_head_find(pywsgi_gw_object status,
+    pywsgi_gw_object headers, ssize_t *hash);
+int pywsgi_gw_head_keep(pywsgi_gw_object status, pywsgi_gw_object headers,
+    ssize_t hash, pywsgi_gw_object hit);
+
+/* the app called from C and its common answer sent from C
+   (gateway_respond.c): whether request r of app a may take that path,
+   and the path, which gives a new reference to a PYWSGI_* code (an int)
+   or to the Response with more to send, NULL with a Python exception */
+int pywsgi_gw_respond_fast(const pywsgi_gw_app *a, const pywsgi_request *r);
+pywsgi_gw_object pywsgi_gw_respond(const pywsgi_gw_app *a,
+    pywsgi_gw_object environ, void *handle);
+
+/* _environ.set_response() and _environ.running() */
+pywsgi_gw_object pywsgi_gw_set_response(pywsgi_gw_object self,
+    pywsgi_gw_object const *args, ssize_t nargs);
+pywsgi_gw_object pywsgi_gw_running(pywsgi_gw_object self,
+    pywsgi_gw_object unused);
 
 /* the request entry points could not take the request in C (no app
    registered for it, an empty record, no memory): pywsgi_py_serve()

@@ -78,9 +78,11 @@ code_of(PyObject *res, PyObject *fn)
 
 
 /*
- * The call of r's app through entry (its serve or start): what it
- * returned, or NULL with *rc: PYWSGI_GW_FALLBACK when the call could not
- * be made here, PYWSGI_ABORT when it raised.
+ * The call of r's app: from C (gateway_respond.c) when the request may
+ * take that path, else through its entry (serve or start): what it
+ * returned (a PYWSGI_* code, or in step mode the Response with more to
+ * send), or NULL with *rc: PYWSGI_GW_FALLBACK when the call could not be
+ * made here, PYWSGI_ABORT when it raised.
  */
 static PyObject *
 call_app(pywsgi_request *r, int start, int *rc)
@@ -104,6 +106,17 @@ call_app(pywsgi_request *r, int start, int *rc)
 
     fn = start ? a->start : a->serve;
 
+    if (pywsgi_gw_respond_fast(a, r)) {
+        res = pywsgi_gw_respond(a, env, r->handle);
+        Py_DECREF(env);
+
+        if (res == NULL) {
+            *rc = raised(fn);
+        }
+
+        return res;
+    }
+
     args[0] = a->app;
     args[1] = env;
     args[2] = PyLong_FromLongLong(r->content_length);
@@ -126,6 +139,27 @@ call_app(pywsgi_request *r, int start, int *rc)
 }
 
 
+/* the rest of a response that the first step did not finish, to its end
+   (resp, a new reference, taken) */
+static int
+run_steps(PyObject *resp)
+{
+    PyObject  *fn, *res;
+    int        rc;
+
+    fn = pywsgi_gw_next_step();
+
+    do {
+        res = PyObject_Vectorcall(fn, &resp, 1, NULL);
+        rc = res ? code_of(res, fn) : raised(fn);
+    } while (rc == PYWSGI_MORE);
+
+    Py_DECREF(resp);
+
+    return rc;
+}
+
+
 static int
 serve_locked(pywsgi_request *r)
 {
@@ -135,6 +169,10 @@ serve_locked(pywsgi_request *r)
     res = call_app(r, 0, &rc);
     if (res == NULL) {
         return rc;
+    }
+
+    if (!PyLong_CheckExact(res)) {
+        return run_steps(res);             /* gateway_respond.c's */
     }
 
     return code_of(res, pywsgi_gw_app_of(r->app)->serve);

@@ -34,6 +34,8 @@ GATEWAY_SOURCES = (
     "gateway_fastio.c",
     "gateway_environ.c",
     "gateway_serve.c",
+    "gateway_respond.c",
+    "gateway_heads.c",
     "python_identity.c",
     "gateway_gil.c",
     "gateway_watch.c",

@@ -63,6 +63,7 @@ _io = None  # (io table, io mode) of the worker, from the first load
 _in_working_directory = False  # the first load entered it, once a worker
 _reload_file = None  # the worker's ReloadFile watch, if it has one
 _started_environ = None  # os.environ before the first app's import
+_c_io_mode = 0  # io_mode for gateway_respond.c: 0 without _fastio
 
 
 class App:
@@ -98,7 +99,9 @@ def set_io(io, mode=0):
     lib.pywsgi_gw_set_io(io)
     _read = lib.pywsgi_gw_read
     _io = (io, mode)
+    global _c_io_mode
     fast = sys.modules.get("pywsgi_embed._fastio") if mode else None
+    _c_io_mode = mode if fast is not None else 0
     if fast is not None and mode == lib.PYWSGI_IO_SMALL_LAST:
         response.use_small_start(fast.start)
     elif fast is not None:
@@ -208,6 +211,7 @@ def load(cfg, err, errlen):
             app_id, entry.template, entry, serve_environ, start_environ
         )
         metrics.names[app_id] = _text(cfg.app)
+        _answer_in_c()
         if cfg.reload_file != ffi.NULL:
             watch_reload_file(
                 _text(cfg.reload_file), check_arguments(cfg, spec)
@@ -221,6 +225,19 @@ def load(cfg, err, errlen):
         data = why.encode("utf-8", "backslashreplace")[: max(errlen - 1, 0)]
         ffi.memmove(err, data + b"\0", len(data) + 1)
         return 0
+
+
+def _answer_in_c():
+    """csrc/gateway_respond.c calls the apps and answers their common
+    case itself, unless an app loaded (the status app) asked for metrics:
+    counting them needs the Python path's watchdog.run()."""
+    _environ.set_response(
+        response.adopt,
+        response.resume,
+        response.head_for,
+        metrics.state == metrics.OFF,
+        _c_io_mode,
+    )
 
 
 def run_once(app_id):
@@ -385,7 +402,8 @@ def cancel_step(resp):
 
 
 watchdog.untimed_frames(
-    serve_environ.__code__, start_environ.__code__, next_step.__code__
+    (serve_environ.__code__, start_environ.__code__, next_step.__code__),
+    _environ.running,
 )
 _environ.set_steps(next_step, cancel_step)
 

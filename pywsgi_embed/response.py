@@ -148,6 +148,54 @@ def start(handle, environ, call):
     return code
 
 
+def head_for(call, handle, status, headers):
+    """head_of() of what the app `call` gave start_response(), telling it
+    (once) of a bare status.  Also what csrc/gateway_respond.c asks when
+    its memo of heads has none for them."""
+    hit = head_of(status, headers)
+    if len(status) == 3:
+        _no_reason(call, handle, status, hit[0])
+    return hit
+
+
+def _no_reason(call, handle, status, head):
+    """A bare "200": accepted with the standard reason phrase, as gunicorn
+    and NGINX Unit do; the app is told once."""
+    if id(call) in _warned_no_reason:
+        return
+    _warned_no_reason.add(id(call))
+    line = head.split(b"\0", 1)[0].decode("latin-1")
+    log(
+        handle,
+        LOG_WARN,
+        "start_response(%r): PEP 3333 asks for 'NNN Reason phrase'; "
+        "sent as %r (logged once per app)" % (status, line),
+    )
+
+
+def adopt(handle, environ, call, hit):
+    """The Response of a request whose app csrc/gateway_respond.c called,
+    from the point it reached: hit is the head start_response() gave, or
+    None before that call."""
+    resp = Response(handle, environ, call)
+    if hit is not None:
+        resp.head, resp.count, resp.left, resp.code = hit
+    return resp
+
+
+def resume(resp, result, exc):
+    """What start() does once the app returned result (or raised exc), for
+    a response adopt() made: DONE or ABORT, or resp when more is to
+    come."""
+    if exc is not None:
+        return resp.fail(exc)
+    code = resp.proceed(result)
+    if code == MORE:
+        return resp
+    resp.close()
+    return code
+
+
 def run(handle, environ, call):
     """Run one request to its end: DONE, or ABORT."""
     resp = start(handle, environ, call)
@@ -200,25 +248,9 @@ class Response:
             except TypeError:
                 pass
         if hit is None:
-            hit = head_of(status, headers)
-            if len(status) == 3:
-                self._no_reason(status, hit[0])
+            hit = head_for(self.call, self.handle, status, headers)
         self.head, self.count, self.left, self.code = hit
         return self.write
-
-    def _no_reason(self, status, head):
-        """A bare "200": accepted with the standard reason phrase, as
-        gunicorn and NGINX Unit do; the app is told once."""
-        if id(self.call) in _warned_no_reason:
-            return
-        _warned_no_reason.add(id(self.call))
-        line = head.split(b"\0", 1)[0].decode("latin-1")
-        log(
-            self.handle,
-            LOG_WARN,
-            "start_response(%r): PEP 3333 asks for 'NNN Reason phrase'; "
-            "sent as %r (logged once per app)" % (status, line),
-        )
 
     def _again(self, exc_info):
         """A call with exc_info, or a second call: allowed only with

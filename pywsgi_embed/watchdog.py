@@ -353,13 +353,17 @@ def _stack_of(tid):
 
 
 _untimed = ()  # code objects of the gateway's frames with environ, began
+_untimed_in_c = list  # () -> (thread id, environ, began) of the others
 
 
-def untimed_frames(*codes):
+def untimed_frames(codes, running):
     """The gateway's functions that run a request without a timeout: they
-    keep `environ` and `began` as locals, found here through the frame."""
-    global _untimed
+    keep `environ` and `began` as locals, found here through the frame;
+    running() gives the same of the apps that C called without a frame of
+    ours (csrc/gateway_respond.c)."""
+    global _untimed, _untimed_in_c
     _untimed = codes
+    _untimed_in_c = running
 
 
 def _flights():
@@ -380,6 +384,12 @@ def _flights():
         flight = InFlight(tid, found["environ"], 0)
         flight.began = flight.step = found["began"]
         flights.append(flight)
+        timed.add(tid)
+    for tid, environ, began in _untimed_in_c():
+        if tid not in timed:  # a thread is listed once
+            flight = InFlight(tid, environ, 0)
+            flight.began = flight.step = began
+            flights.append(flight)
     return flights
 
 

@@ -302,7 +302,7 @@ class Recorder:
     def run(self, app_id, **kw):
         """Handle one request to its end: (return code, Seen)."""
         rec, seen = self.request(app_id, **kw)
-        code = gateway.handle(rec)
+        code = lib.pywsgi_gw_serve(rec)
         return code, seen
 
     def steps(self, app_id, limit=1000, **kw):

@@ -91,8 +91,8 @@ str_slot(const char *p, size_t len)
  * the blob's bytes as they are (one byte a character), which the
  * comparison relies on.
  */
-static PyObject *
-str_of(const char *p, size_t len)
+PyObject *
+pywsgi_gw_str_of(const char *p, size_t len)
 {
     gw_str    *c;
     PyObject  *s;
@@ -159,8 +159,8 @@ pywsgi_gw_environ_new(PyObject *template, const char *blob, size_t len)
             q = end;
         }
 
-        key = str_of(p, v - 1 - p);
-        val = key ? str_of(v, q - v) : NULL;
+        key = pywsgi_gw_str_of(p, v - 1 - p);
+        val = key ? pywsgi_gw_str_of(v, q - v) : NULL;
 
         rc = val ? PyDict_SetItem(env, key, val) : -1;
         Py_XDECREF(key);
@@ -241,6 +241,7 @@ environ_register(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
 
     a = &gw_apps[id];
+    pywsgi_gw_environ_forget((int) id);
 
     for (k = 1; k < 5; k++) {
         Py_INCREF(args[k]);

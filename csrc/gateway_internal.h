@@ -7,6 +7,7 @@
  *   gateway_io.c      the io wrappers its Python side calls (gateway.h)
  *   gateway_fastio.c  pywsgi_embed._fastio, the same without a GIL release
  *   gateway_environ.c the environ built in C, the apps' table
+ *   gateway_environ_last.c  the same made from the app's last environ
  *   gateway_serve.c   pywsgi_handle() and the steps: the GIL, the environ,
  *                     the call into the Python side
  *   gateway_respond.c the app called from C, its common answer sent
@@ -56,6 +57,16 @@ pywsgi_gw_object pywsgi_gw_cancel_step(void);
    with a Python exception set; holding the GIL */
 pywsgi_gw_object pywsgi_gw_environ_new(pywsgi_gw_object template,
     const char *blob, size_t len);
+
+/* a new reference to the latin-1 str of the len bytes at p, from the
+   cache of gateway_environ.c; NULL with a Python exception */
+pywsgi_gw_object pywsgi_gw_str_of(const char *p, size_t len);
+
+/* the same environ as pywsgi_gw_environ_new(), made from the last one of
+   app when the keys are the same (gateway_environ_last.c) */
+pywsgi_gw_object pywsgi_gw_environ_of(int app, pywsgi_gw_object template,
+    const char *blob, size_t len);
+void pywsgi_gw_environ_forget(int app);
 
 /* the memo of valid heads (gateway_heads.c): head_of()'s answer for an
    exact str status and exact list of headers, or NULL and the hash that

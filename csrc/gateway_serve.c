@@ -97,7 +97,7 @@ call_app(pywsgi_request *r, int start, int *rc)
         return NULL;
     }
 
-    env = pywsgi_gw_environ_new(a->template, r->env, r->env_len);
+    env = pywsgi_gw_environ_of(r->app, a->template, r->env, r->env_len);
     if (env == NULL) {
         PyErr_Clear();
         *rc = PYWSGI_GW_FALLBACK;             /* Python reports it */

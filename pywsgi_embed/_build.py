@@ -33,6 +33,7 @@ GATEWAY_SOURCES = (
     "gateway_io.c",
     "gateway_fastio.c",
     "gateway_environ.c",
+    "gateway_environ_last.c",
     "gateway_serve.c",
     "gateway_respond.c",
     "gateway_heads.c",

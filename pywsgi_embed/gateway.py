@@ -243,7 +243,12 @@ def _answer_in_c():
 def run_once(app_id):
     """wsgi.run_once for the requests of app_id: True under CGI
     (pywsgi_embed/cgi.py), whose process serves one request."""
-    _apps[app_id].template["wsgi.run_once"] = True
+    entry = _apps[app_id]
+    entry.template["wsgi.run_once"] = True
+    # registered again: C forgets the environ it made from the old one
+    _environ.register(
+        app_id, entry.template, entry, serve_environ, start_environ
+    )
 
 
 def enter_working_directory(spec, cfg):

@@ -14,7 +14,10 @@ that never changes in a worker) with the pairs of the record's packed blob
 added: the CGI mapping rules were applied in C (csrc/pywsgi_env.c), so this
 is a copy of bytes, done in C too (csrc/gateway_environ.c).  The request
 entry points take the GIL themselves, build the environ and call, through
-the C API (csrc/gateway_serve.c, registered by load() and set_steps()):
+the C API (csrc/gateway_serve.c, registered by load() and set_steps());
+a request with no body, no timeout and no metrics is called from C
+instead (csrc/gateway_respond.c, with response.adopt(), resume() and
+head_for() as its Python side, registered by _answer_in_c()):
     serve_environ(app, environ, length, handle, timeout_ms)
                             pywsgi_handle(): one request to its end
     start_environ(...)      pywsgi_start(): the app up to its first chunk;

@@ -15,6 +15,8 @@ valid ones are cached: a repeat costs one tuple() and one dict lookup
 instead of the checks (1 us -> 0.1 us here).  A hit compares equal, so it
 also admits str and tuple subclasses equal to a valid entry.  The cache is
 emptied when full, so that varying lists cannot crowd out the hot ones.
+The C path (csrc/gateway_heads.c) keeps its own memo of what head_of()
+returned, for exact str and tuples, and asks head_of() on every miss.
 """
 
 import re

@@ -22,9 +22,14 @@ The PEP 3333 duties of a server, as they concern the response, live here:
   - an error before output is a 500 with the traceback in the server log;
     after output, the connection is aborted (PYWSGI_ABORT).
 
-start() is the hot path of both servers (run() is start() and the rest of
-the response at once): it answers the common case, a one-item list of
-bytes, with one call into C, and leaves everything else to Response.
+The hot path of both servers is in C (csrc/gateway_respond.c): it calls
+the app with a start_response of its own and answers the common case, a
+one-item list of bytes after a head that head_for() accepted before,
+with one start() call; adopt() and resume() take over, as a Response,
+whatever else the app did.  start() is the same path in Python, for the
+requests with a body to read, a timeout or metrics (run() is start() and
+the rest of the response at once): it answers the common case with one
+call into C, and leaves everything else to Response.
 """
 
 import traceback

@@ -66,6 +66,7 @@ import time
 import urllib.request
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(BENCH)
 sys.path.insert(0, BENCH)
 import apache_bench  # noqa: E402
 import peers  # noqa: E402
@@ -242,6 +243,21 @@ def granian(app, workdir):
         ],
         port,
         workdir,
+    )
+
+
+# what the peers build with (bjoern: libev's headers) or run on
+DEBIAN_PACKAGES = ("libev-dev", "apache2-dev", "libapache2-mod-wsgi-py3", "wrk")
+
+
+def install_debian_packages():
+    """The Debian packages of the peers, through the project's installer
+    (tools/install-deps.sh skips what is there): a peer that cannot build
+    stops the run here, loudly, instead of leaving a row out."""
+    subprocess.run(
+        ["sh", os.path.join(ROOT, "tools", "install-deps.sh")]
+        + list(DEBIAN_PACKAGES),
+        check=True,
     )
 
 
@@ -608,6 +624,8 @@ def main():
         help="use bench/.venv-peers and the shared venv as they are",
     )
     args = parser.parse_args()
+    if not args.no_install:
+        install_debian_packages()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk (make bench does)")
     missing = {} if args.no_install else install_peers()

@@ -247,7 +247,12 @@ def granian(app, workdir):
 
 
 # what the peers build with (bjoern: libev's headers) or run on
-DEBIAN_PACKAGES = ("libev-dev", "apache2-dev", "libapache2-mod-wsgi-py3", "wrk")
+DEBIAN_PACKAGES = (
+    "libev-dev",
+    "apache2-dev",
+    "libapache2-mod-wsgi-py3",
+    "wrk",
+)
 
 
 def install_debian_packages():

@@ -132,12 +132,47 @@ pywsgi_gw_str_of(const char *p, size_t len)
  * up as key, value, and a key left without a value is dropped: exactly
  * what the Python rule dict(zip(parts[::2], parts[1::2])) would make.
  */
+/* the next key/value pair of a blob at *p, which stops before end (the
+   blob's final NUL), *p moved past it: 1, or 0 when none is left (a key
+   left without a value is dropped) */
+int
+pywsgi_gw_next_pair(const char **p, const char *end, pywsgi_gw_pair *pair)
+{
+    const char  *q, *v;
+
+    if (*p >= end) {
+        return 0;
+    }
+
+    q = memchr(*p, '\0', end - *p);
+    if (q == NULL) {
+        return 0;
+    }
+
+    v = q + 1;
+    q = memchr(v, '\0', end - v);
+    if (q == NULL) {
+        q = end;
+    }
+
+    pair->key = *p;
+    pair->key_len = v - 1 - *p;
+    pair->val = v;
+    pair->val_len = q - v;
+
+    *p = q + 1;
+
+    return 1;
+}
+
+
 PyObject *
 pywsgi_gw_environ_new(PyObject *template, const char *blob, size_t len)
 {
-    const char  *p, *end, *q, *v;
-    PyObject    *env, *key, *val;
-    int          rc;
+    const char      *p;
+    PyObject        *env, *key, *val;
+    pywsgi_gw_pair   pair;
+    int              rc;
 
     env = PyDict_Copy(template);
     if (env == NULL || len == 0) {
@@ -145,22 +180,10 @@ pywsgi_gw_environ_new(PyObject *template, const char *blob, size_t len)
     }
 
     p = blob;
-    end = blob + len - 1;
 
-    while (p < end) {
-        q = memchr(p, '\0', end - p);
-        if (q == NULL) {
-            break;                            /* a key without a value */
-        }
-
-        v = q + 1;
-        q = memchr(v, '\0', end - v);
-        if (q == NULL) {
-            q = end;
-        }
-
-        key = pywsgi_gw_str_of(p, v - 1 - p);
-        val = key ? pywsgi_gw_str_of(v, q - v) : NULL;
+    while (pywsgi_gw_next_pair(&p, blob + len - 1, &pair)) {
+        key = pywsgi_gw_str_of(pair.key, pair.key_len);
+        val = key ? pywsgi_gw_str_of(pair.val, pair.val_len) : NULL;
 
         rc = val ? PyDict_SetItem(env, key, val) : -1;
         Py_XDECREF(key);
@@ -170,8 +193,6 @@ pywsgi_gw_environ_new(PyObject *template, const char *blob, size_t len)
             Py_DECREF(env);
             return NULL;
         }
-
-        p = q + 1;
     }
 
     return env;

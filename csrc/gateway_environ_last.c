@@ -29,12 +29,7 @@
 
 #define GW_PAIRS_MAX  64            /* longer blobs are built each time */
 
-typedef struct {
-    const char  *key;
-    size_t       key_len;
-    const char  *val;
-    size_t       val_len;
-} gw_pair;
+typedef pywsgi_gw_pair  gw_pair;
 
 typedef struct {
     PyObject    *full;              /* the last environ's copy, or NULL */
@@ -51,36 +46,19 @@ static Py_ssize_t    gw_nlasts;
 static Py_ssize_t
 pairs_of(const char *blob, size_t len, gw_pair *pairs)
 {
-    const char  *p, *end, *q, *v;
-    Py_ssize_t   n;
+    const char      *p;
+    pywsgi_gw_pair   pair;
+    Py_ssize_t       n;
 
     n = 0;
     p = blob;
-    end = blob + len - 1;             /* the final NUL dropped */
 
-    while (p < end) {
-        q = memchr(p, '\0', end - p);
-        if (q == NULL) {
-            break;                    /* a key without a value */
-        }
-
-        v = q + 1;
-        q = memchr(v, '\0', end - v);
-        if (q == NULL) {
-            q = end;
-        }
-
+    while (len > 0 && pywsgi_gw_next_pair(&p, blob + len - 1, &pair)) {
         if (n == GW_PAIRS_MAX) {
             return -1;
         }
 
-        pairs[n].key = p;
-        pairs[n].key_len = v - 1 - p;
-        pairs[n].val = v;
-        pairs[n].val_len = q - v;
-        n++;
-
-        p = q + 1;
+        pairs[n++] = pair;
     }
 
     return n;

@@ -58,6 +58,17 @@ pywsgi_gw_object pywsgi_gw_cancel_step(void);
 pywsgi_gw_object pywsgi_gw_environ_new(pywsgi_gw_object template,
     const char *blob, size_t len);
 
+/* one key/value pair of a record's packed blob (pywsgi_env.h) */
+typedef struct {
+    const char  *key;
+    size_t       key_len;
+    const char  *val;
+    size_t       val_len;
+} pywsgi_gw_pair;
+
+int pywsgi_gw_next_pair(const char **p, const char *end,
+    pywsgi_gw_pair *pair);
+
 /* a new reference to the latin-1 str of the len bytes at p, from the
    cache of gateway_environ.c; NULL with a Python exception */
 pywsgi_gw_object pywsgi_gw_str_of(const char *p, size_t len);

@@ -455,29 +455,30 @@ whole_body(gw_responder *rs, PyObject *result)
 static PyObject *
 send_whole(gw_responder *rs, PyObject *body)
 {
-    const char  *head;
-    Py_ssize_t   head_len, n, count;
-    PyObject    *resp;
-    int          rc;
+    const char     *head;
+    Py_ssize_t      head_len, n, count;
+    PyObject       *resp;
+    PyThreadState  *saved;
+    int             rc, hold;
 
     head = PyBytes_AS_STRING(PyTuple_GET_ITEM(rs->hit, 0));
     head_len = PyBytes_GET_SIZE(PyTuple_GET_ITEM(rs->hit, 0));
     count = PyLong_AsSsize_t(PyTuple_GET_ITEM(rs->hit, 1));
     n = PyBytes_GET_SIZE(body);
 
-    if (gw_io_mode == PYWSGI_IO_NONBLOCKING
-        || (gw_io_mode == PYWSGI_IO_SMALL_LAST && n <= PYWSGI_SMALL_BODY))
-    {
-        rc = pywsgi_gw_start((intptr_t) rs->handle, head, head_len, count,
-                             PyBytes_AS_STRING(body), n,
-                             PYWSGI_BODY_LAST | PYWSGI_GW_ADD_LENGTH);
+    /* the GIL is kept only around a callback the module says never
+       blocks, as response.py's _start_small and _start do */
+    hold = gw_io_mode == PYWSGI_IO_NONBLOCKING
+           || (gw_io_mode == PYWSGI_IO_SMALL_LAST && n <= PYWSGI_SMALL_BODY);
 
-    } else {
-        Py_BEGIN_ALLOW_THREADS
-        rc = pywsgi_gw_start((intptr_t) rs->handle, head, head_len, count,
-                             PyBytes_AS_STRING(body), n,
-                             PYWSGI_BODY_LAST | PYWSGI_GW_ADD_LENGTH);
-        Py_END_ALLOW_THREADS
+    saved = hold ? NULL : PyEval_SaveThread();
+
+    rc = pywsgi_gw_start((intptr_t) rs->handle, head, head_len, count,
+                         PyBytes_AS_STRING(body), n,
+                         PYWSGI_BODY_LAST | PYWSGI_GW_ADD_LENGTH);
+
+    if (saved != NULL) {
+        PyEval_RestoreThread(saved);
     }
 
     if (rc == 0) {

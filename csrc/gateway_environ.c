@@ -132,40 +132,6 @@ pywsgi_gw_str_of(const char *p, size_t len)
  * up as key, value, and a key left without a value is dropped: exactly
  * what the Python rule dict(zip(parts[::2], parts[1::2])) would make.
  */
-/* the next key/value pair of a blob at *p, which stops before end (the
-   blob's final NUL), *p moved past it: 1, or 0 when none is left (a key
-   left without a value is dropped) */
-int
-pywsgi_gw_next_pair(const char **p, const char *end, pywsgi_gw_pair *pair)
-{
-    const char  *q, *v;
-
-    if (*p >= end) {
-        return 0;
-    }
-
-    q = memchr(*p, '\0', end - *p);
-    if (q == NULL) {
-        return 0;
-    }
-
-    v = q + 1;
-    q = memchr(v, '\0', end - v);
-    if (q == NULL) {
-        q = end;
-    }
-
-    pair->key = *p;
-    pair->key_len = v - 1 - *p;
-    pair->val = v;
-    pair->val_len = q - v;
-
-    *p = q + 1;
-
-    return 1;
-}
-
-
 PyObject *
 pywsgi_gw_environ_new(PyObject *template, const char *blob, size_t len)
 {

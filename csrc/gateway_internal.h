@@ -19,6 +19,7 @@
 #define PYWSGI_GATEWAY_INTERNAL_H
 
 #include <stddef.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include "pywsgi.h"
@@ -58,7 +59,8 @@ pywsgi_gw_object pywsgi_gw_cancel_step(void);
 pywsgi_gw_object pywsgi_gw_environ_new(pywsgi_gw_object template,
     const char *blob, size_t len);
 
-/* one key/value pair of a record's packed blob (pywsgi_env.h) */
+/* one key/value pair of a record's packed blob (pywsgi_env.h); the
+   splitter is inline, as it runs for every pair of every request */
 typedef struct {
     const char  *key;
     size_t       key_len;
@@ -66,8 +68,39 @@ typedef struct {
     size_t       val_len;
 } pywsgi_gw_pair;
 
-int pywsgi_gw_next_pair(const char **p, const char *end,
-    pywsgi_gw_pair *pair);
+
+/* the next key/value pair of a blob at *p, which stops before end (the
+   blob's final NUL), *p moved past it: 1, or 0 when none is left (a key
+   left without a value is dropped) */
+static inline int
+pywsgi_gw_next_pair(const char **p, const char *end, pywsgi_gw_pair *pair)
+{
+    const char  *q, *v;
+
+    if (*p >= end) {
+        return 0;
+    }
+
+    q = memchr(*p, '\0', end - *p);
+    if (q == NULL) {
+        return 0;
+    }
+
+    v = q + 1;
+    q = memchr(v, '\0', end - v);
+    if (q == NULL) {
+        q = end;
+    }
+
+    pair->key = *p;
+    pair->key_len = v - 1 - *p;
+    pair->val = v;
+    pair->val_len = q - v;
+
+    *p = q + 1;
+
+    return 1;
+}
 
 /* a new reference to the latin-1 str of the len bytes at p, from the
    cache of gateway_environ.c; NULL with a Python exception */

@@ -4,6 +4,7 @@ the _cffi_backend the gateway was built with), on both servers."""
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -120,7 +121,9 @@ http {
         ).read_text()
         status, body = harness.fetch("http://127.0.0.1:%d/" % port)
     finally:
-        proc.kill()
+        # the whole group: a master killed alone leaves its worker running,
+        # holding its port, after the test
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     assert status == 200, body
     backend = body.decode().split("\n")[1]

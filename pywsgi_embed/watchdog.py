@@ -289,7 +289,9 @@ def _round(now):
 
 
 def _interrupt(flight, now):
-    """Log the late step's stack, then raise RequestTimeout in its thread."""
+    """Log the late step's stack, then raise RequestTimeout in its thread:
+    in that order, under the lock, so that the log has the reason before
+    the request's 504 (or dropped connection) can go out."""
     stack = _stack_of(flight.tid)
     with _lock:
         if (
@@ -299,23 +301,23 @@ def _interrupt(flight, now):
             return
         flight.state = INTERRUPTED
         flight.fired = now
+        response.log(
+            0,
+            response.LOG_ERROR,
+            "pywsgi: request timed out: %s, %.1f s in its current step "
+            "(timeout %g s), %.1f s in all; RequestTimeout raised in its "
+            "thread %d, which was at:\n%s"
+            % (
+                flight.line(),
+                now - flight.step,
+                flight.timeout,
+                now - flight.began,
+                flight.tid,
+                stack,
+            ),
+        )
         _set_async_exc(flight.tid, ctypes.py_object(RequestTimeout))
     metrics.timed_out(flight.app)
-    response.log(
-        0,
-        response.LOG_ERROR,
-        "pywsgi: request timed out: %s, %.1f s in its current step "
-        "(timeout %g s), %.1f s in all; RequestTimeout raised in its "
-        "thread %d, which was at:\n%s"
-        % (
-            flight.line(),
-            now - flight.step,
-            flight.timeout,
-            now - flight.began,
-            flight.tid,
-            stack,
-        ),
-    )
 
 
 def _stuck(flight, now):
@@ -381,16 +383,18 @@ def _flights():
         found = frame.f_locals
         if "began" not in found or "environ" not in found:
             continue
-        flight = InFlight(tid, found["environ"], 0)
-        flight.began = flight.step = found["began"]
-        flights.append(flight)
+        flights.append(_untimed_flight(tid, found["environ"], found["began"]))
         timed.add(tid)
     for tid, environ, began in _untimed_in_c():
         if tid not in timed:  # a thread is listed once
-            flight = InFlight(tid, environ, 0)
-            flight.began = flight.step = began
-            flights.append(flight)
+            flights.append(_untimed_flight(tid, environ, began))
     return flights
+
+
+def _untimed_flight(tid, environ, began):
+    flight = InFlight(tid, environ, 0)
+    flight.began = flight.step = began
+    return flight
 
 
 def _began(flight):

@@ -138,7 +138,6 @@ pywsgi_gw_environ_new(PyObject *template, const char *blob, size_t len)
     const char      *p;
     PyObject        *env, *key, *val;
     pywsgi_gw_pair   pair;
-    int              rc;
 
     env = PyDict_Copy(template);
     if (env == NULL || len == 0) {
@@ -148,20 +147,36 @@ pywsgi_gw_environ_new(PyObject *template, const char *blob, size_t len)
     p = blob;
 
     while (pywsgi_gw_next_pair(&p, blob + len - 1, &pair)) {
-        key = pywsgi_gw_str_of(pair.key, pair.key_len);
-        val = key ? pywsgi_gw_str_of(pair.val, pair.val_len) : NULL;
-
-        rc = val ? PyDict_SetItem(env, key, val) : -1;
-        Py_XDECREF(key);
-        Py_XDECREF(val);
-
-        if (rc != 0) {
+        if (pywsgi_gw_environ_put(env, &pair, &key, &val) != 0) {
             Py_DECREF(env);
             return NULL;
         }
+
+        Py_DECREF(key);
+        Py_DECREF(val);
     }
 
     return env;
+}
+
+
+/* pair's key and value as str set in env: 0 with new references to both
+   in *key and *val, or -1 with a Python exception */
+int
+pywsgi_gw_environ_put(PyObject *env, const pywsgi_gw_pair *pair,
+    PyObject **key, PyObject **val)
+{
+    *key = pywsgi_gw_str_of(pair->key, pair->key_len);
+    *val = *key ? pywsgi_gw_str_of(pair->val, pair->val_len) : NULL;
+
+    if (*val != NULL && PyDict_SetItem(env, *key, *val) == 0) {
+        return 0;
+    }
+
+    Py_CLEAR(*key);
+    Py_CLEAR(*val);
+
+    return -1;
 }
 
 

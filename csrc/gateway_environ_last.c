@@ -9,8 +9,8 @@
  * it was given (made before the app could change it) and the str objects
  * of its pairs.  A request whose keys are those, byte for byte, is that
  * copy copied (one table copy, no insert, no hash) with only the values
- * that differ set; any other is built as gateway_environ.c builds it, and
- * becomes the app's last.
+ * that differ set; any other is built from its pairs, each set as
+ * gateway_environ.c sets them, and becomes the app's last.
  *
  * The result is the same dict either way: the template and the blob's
  * pairs, in the blob's order.  A blob whose keys repeat, or override the
@@ -168,46 +168,47 @@ from_last(gw_last *last, const gw_pair *pairs, Py_ssize_t n)
 }
 
 
-/* env (the template and the pairs, as just built) becomes the app's
-   last, before the app can change it */
-static void
-keep(gw_last *last, PyObject *template, PyObject *env, const gw_pair *pairs,
+/* the environ of the pairs built anew (template's copy, each pair set),
+   which becomes the app's last before the app can change it; NULL with a
+   Python exception */
+static PyObject *
+built_and_kept(gw_last *last, PyObject *template, const gw_pair *pairs,
     Py_ssize_t n)
 {
-    PyObject    *key, *val;
+    PyObject    *env, *val;
     Py_ssize_t   i;
 
     forget(last);
 
-    if (PyDict_GET_SIZE(env) != PyDict_GET_SIZE(template) + n) {
-        return;                    /* a key repeats, or is the template's */
-    }
-
-    last->full = PyDict_Copy(env);
-    if (last->full == NULL) {
-        goto failed;
+    env = PyDict_Copy(template);
+    if (env == NULL) {
+        return NULL;
     }
 
     for (i = 0; i < n; i++) {
-        key = pywsgi_gw_str_of(pairs[i].key, pairs[i].key_len);
-        val = key ? PyDict_GetItemWithError(last->full, key) : NULL;
-
-        if (val == NULL) {
-            Py_XDECREF(key);
-            goto failed;
+        if (pywsgi_gw_environ_put(env, &pairs[i], &last->keys[i], &val)
+            != 0)
+        {
+            forget(last);
+            Py_DECREF(env);
+            return NULL;
         }
 
-        last->keys[i] = key;
-        last->vals[i] = val;          /* borrowed from full */
         last->npairs = i + 1;
+        last->vals[i] = val;          /* env holds it, and full will */
+        Py_DECREF(val);
     }
 
-    return;
+    /* a key that repeats, or is the template's, hides a value: not kept */
+    last->full = PyDict_GET_SIZE(env) == PyDict_GET_SIZE(template) + n
+                 ? PyDict_Copy(env) : NULL;
 
-failed:
+    if (last->full == NULL) {
+        PyErr_Clear();
+        forget(last);
+    }
 
-    PyErr_Clear();
-    forget(last);
+    return env;
 }
 
 
@@ -242,12 +243,7 @@ pywsgi_gw_environ_of(int app, PyObject *template, const char *blob,
         PyErr_Clear();
     }
 
-    env = pywsgi_gw_environ_new(template, blob, len);
-    if (env != NULL) {
-        keep(last, template, env, pairs, n);
-    }
-
-    return env;
+    return built_and_kept(last, template, pairs, n);
 }
 
 

@@ -102,6 +102,11 @@ pywsgi_gw_next_pair(const char **p, const char *end, pywsgi_gw_pair *pair)
     return 1;
 }
 
+/* pair set in env as str (gateway_environ.c): 0 with new references to
+   its key and value, -1 with a Python exception */
+int pywsgi_gw_environ_put(pywsgi_gw_object env, const pywsgi_gw_pair *pair,
+    pywsgi_gw_object *key, pywsgi_gw_object *val);
+
 /* a new reference to the latin-1 str of the len bytes at p, from the
    cache of gateway_environ.c; NULL with a Python exception */
 pywsgi_gw_object pywsgi_gw_str_of(const char *p, size_t len);

@@ -146,11 +146,7 @@ def start(handle, environ, call):
             ) == 0:
                 return DONE
             return resp.gone()
-    code = resp.proceed(result)
-    if code == MORE:
-        return resp
-    resp.close()
-    return code
+    return resume(resp, result, None)
 
 
 def head_for(call, handle, status, headers):
@@ -189,9 +185,9 @@ def adopt(handle, environ, call, hit):
 
 
 def resume(resp, result, exc):
-    """What start() does once the app returned result (or raised exc), for
-    a response adopt() made: DONE or ABORT, or resp when more is to
-    come."""
+    """The rest of start() once the app returned result (or raised exc),
+    for start() itself and for a response adopt() made: DONE or ABORT, or
+    resp when more is to come."""
     if exc is not None:
         return resp.fail(exc)
     code = resp.proceed(result)

@@ -15,8 +15,11 @@ def application(environ, start_response):
         # tells the test it is running (a marker file), then waits for the
         # test to remove it, at most ?s= seconds
         marker = os.path.join(q["dir"], q["id"])
-        with open(marker, "w") as f:
+        # written aside and renamed: the test polls for the marker and must
+        # never see it before the pid is in it
+        with open(marker + ".new", "w") as f:
             f.write("%d\n" % os.getpid())
+        os.replace(marker + ".new", marker)
         deadline = time.monotonic() + float(q.get("s", "30"))
         while os.path.exists(marker) and time.monotonic() < deadline:
             time.sleep(0.02)

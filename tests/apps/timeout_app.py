@@ -52,8 +52,11 @@ def application(environ, start_response):
         ctypes.CDLL(None).sleep(int(q.get("s", "5")))
         body = b"back from C"
     elif path == "/hold":
-        with open(q["mark"], "w") as f:
+        # written aside and renamed: a test polling for the mark never
+        # sees it empty
+        with open(q["mark"] + ".new", "w") as f:
             f.write("%d\n" % os.getpid())
+        os.replace(q["mark"] + ".new", q["mark"])
         poll_until(lambda: os.path.exists(q["release"]))
         body = b"released"
     elif path == "/missing":

@@ -4,9 +4,9 @@
  */
 
 #include <string.h>
-#include <strings.h>
 
 #include "pywsgi_env.h"
+#include "pywsgi_headers.h"
 
 
 static const char  http_prefix[] = "HTTP_";
@@ -111,13 +111,6 @@ merge_value(pywsgi_env *env, char *v, const char *sep, const char *val,
 }
 
 
-static int
-is_named(const char *name, size_t nlen, const char *lower)
-{
-    return nlen == strlen(lower) && strncasecmp(name, lower, nlen) == 0;
-}
-
-
 int
 pywsgi_env_add_header(pywsgi_env *env, const char *name, size_t nlen,
     const char *val, size_t vlen)
@@ -128,7 +121,7 @@ pywsgi_env_add_header(pywsgi_env *env, const char *name, size_t nlen,
     unsigned char  c;
 
     if (nlen == 0 || nlen > 255 || memchr(name, '_', nlen) != NULL
-        || is_named(name, nlen, "proxy"))
+        || pywsgi_name_is(name, nlen, "proxy"))
     {
         return PYWSGI_ENV_SKIPPED;
     }
@@ -141,8 +134,8 @@ pywsgi_env_add_header(pywsgi_env *env, const char *name, size_t nlen,
         return PYWSGI_ENV_FULL;
     }
 
-    if (is_named(name, nlen, "content-type")
-        || is_named(name, nlen, "content-length"))
+    if (pywsgi_name_is(name, nlen, "content-type")
+        || pywsgi_name_is(name, nlen, "content-length"))
     {
         k = key;                  /* CONTENT_TYPE, CONTENT_LENGTH */
 
@@ -165,7 +158,7 @@ pywsgi_env_add_header(pywsgi_env *env, const char *name, size_t nlen,
 
         if (v != NULL) {
             merge_value(env, v,
-                        is_named(name, nlen, "cookie") ? "; " : ", ",
+                        pywsgi_name_is(name, nlen, "cookie") ? "; " : ", ",
                         val, vlen);
             return PYWSGI_ENV_OK;
         }
@@ -228,19 +221,25 @@ pywsgi_env_add_path(pywsgi_env *env, const char *mount, size_t mlen,
 /* every variable of cgi with the bytes its name may take, in the order
    they are added; SCRIPT_NAME and PATH_INFO are sized apart */
 
-#define CGI_VARS(cgi)                                                       \
-    { "REQUEST_METHOD", &(cgi)->request_method },                          \
-    { "QUERY_STRING", &(cgi)->query_string },                              \
-    { "REQUEST_URI", &(cgi)->request_uri },                                \
-    { "SERVER_PROTOCOL", &(cgi)->server_protocol },                        \
-    { "SERVER_NAME", &(cgi)->server_name },                                \
-    { "SERVER_ADDR", &(cgi)->server_addr },                                \
-    { "REMOTE_ADDR", &(cgi)->remote_addr },                                \
-    { "REMOTE_USER", &(cgi)->remote_user },                                \
-    { "AUTH_TYPE", &(cgi)->auth_type }
+#define CGI_VAR(name, field)                                                \
+    { name, sizeof(name) - 1, &(cgi)->field }
 
+#define CGI_VARS(cgi)                                                       \
+    CGI_VAR("REQUEST_METHOD", request_method),                             \
+    CGI_VAR("QUERY_STRING", query_string),                                 \
+    CGI_VAR("REQUEST_URI", request_uri),                                   \
+    CGI_VAR("SERVER_PROTOCOL", server_protocol),                           \
+    CGI_VAR("SERVER_NAME", server_name),                                   \
+    CGI_VAR("SERVER_ADDR", server_addr),                                   \
+    CGI_VAR("REMOTE_ADDR", remote_addr),                                   \
+    CGI_VAR("REMOTE_USER", remote_user),                                   \
+    CGI_VAR("AUTH_TYPE", auth_type)
+
+/* the name's length with it: strlen() of each name, twice a request,
+   showed in bench/nginx_profile.py */
 typedef struct {
     const char        *key;
+    size_t             klen;
     const pywsgi_str  *val;
 } cgi_var;
 
@@ -258,7 +257,7 @@ pywsgi_env_cgi_size(const pywsgi_cgi *cgi)
            + PYWSGI_ENV_PATH_SIZE(cgi->mount.len, cgi->path.len);
 
     for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-        size += PYWSGI_ENV_VAR_SIZE(strlen(vars[i].key), vars[i].val->len);
+        size += PYWSGI_ENV_VAR_SIZE(vars[i].klen, vars[i].val->len);
     }
 
     return size;
@@ -268,7 +267,7 @@ pywsgi_env_cgi_size(const pywsgi_cgi *cgi)
 /* the port in decimal: two of them a request, where snprintf() alone
    cost more than the rest of the CGI variables (bench/nginx_profile.py) */
 static int
-add_port(pywsgi_env *env, const char *key, unsigned port)
+add_port(pywsgi_env *env, const char *key, size_t klen, unsigned port)
 {
     char    buf[PORT_LEN + 8], *p;
 
@@ -283,7 +282,7 @@ add_port(pywsgi_env *env, const char *key, unsigned port)
         port /= 10;
     } while (port != 0 && p > buf);
 
-    return pywsgi_env_add_cstr(env, key, p, (size_t) (buf + sizeof(buf) - p));
+    return pywsgi_env_add(env, key, klen, p, (size_t) (buf + sizeof(buf) - p));
 }
 
 
@@ -300,20 +299,22 @@ pywsgi_env_add_cgi(pywsgi_env *env, const pywsgi_cgi *cgi)
          i++)
     {
         if (vars[i].val->val != NULL) {
-            rc = pywsgi_env_add_cstr(env, vars[i].key, vars[i].val->val,
-                                     vars[i].val->len);
+            rc = pywsgi_env_add(env, vars[i].key, vars[i].klen,
+                                vars[i].val->val, vars[i].val->len);
 
         } else if (vars[i].val == &cgi->query_string) {
-            rc = pywsgi_env_add_cstr(env, vars[i].key, "", 0);
+            rc = pywsgi_env_add(env, vars[i].key, vars[i].klen, "", 0);
         }
     }
 
     if (rc == PYWSGI_ENV_OK) {
-        rc = add_port(env, "SERVER_PORT", cgi->server_port);
+        rc = add_port(env, "SERVER_PORT", sizeof("SERVER_PORT") - 1,
+                      cgi->server_port);
     }
 
     if (rc == PYWSGI_ENV_OK) {
-        rc = add_port(env, "REMOTE_PORT", cgi->remote_port);
+        rc = add_port(env, "REMOTE_PORT", sizeof("REMOTE_PORT") - 1,
+                      cgi->remote_port);
     }
 
     if (rc == PYWSGI_ENV_OK && cgi->https) {

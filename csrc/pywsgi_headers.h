@@ -39,4 +39,37 @@ pywsgi_headers_next(pywsgi_headers *h, const char **name, size_t *nlen,
     return 1;
 }
 
+/*
+ * The header name of nlen bytes is lower (a lowercase literal), in any
+ * case: inline, since strncasecmp() called for each known name was a good
+ * part of what a response head cost (bench/nginx_profile.py).
+ */
+#define pywsgi_name_is(name, nlen, lower)                                   \
+    pywsgi_name_equals(name, nlen, lower, sizeof(lower) - 1)
+
+static inline int
+pywsgi_name_equals(const char *name, size_t nlen, const char *lower,
+    size_t llen)
+{
+    size_t         i;
+    unsigned char  c, l;
+
+    if (nlen != llen) {
+        return 0;
+    }
+
+    for (i = 0; i < nlen; i++) {
+        c = (unsigned char) name[i];
+        l = (unsigned char) lower[i];
+
+        /* c | 0x20 is l for l's uppercase letter, and for l alone */
+
+        if (c != l && !(l >= 'a' && l <= 'z' && (c | 0x20) == l)) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
 #endif /* PYWSGI_HEADERS_H */

@@ -62,11 +62,6 @@ ngx_http_pywsgi_send_head(ngx_http_request_t *r, ngx_http_pywsgi_head_t *head)
 }
 
 
-#define ngx_http_pywsgi_is(name, nlen, lower)                                \
-    (nlen == sizeof(lower) - 1                                               \
-     && ngx_strncasecmp((u_char *) name, (u_char *) lower, nlen) == 0)
-
-
 static ngx_int_t
 ngx_http_pywsgi_set_header(ngx_http_request_t *r, const char *name,
     size_t nlen, const char *value, size_t vlen)
@@ -75,7 +70,7 @@ ngx_http_pywsgi_set_header(ngx_http_request_t *r, const char *name,
 
     /* the headers nginx writes itself from headers_out fields */
 
-    if (ngx_http_pywsgi_is(name, nlen, "content-type")) {
+    if (pywsgi_name_is(name, nlen, "content-type")) {
         r->headers_out.content_type.data = ngx_http_pywsgi_copy(r, value,
                                                                 vlen);
         if (r->headers_out.content_type.data == NULL) {
@@ -88,7 +83,7 @@ ngx_http_pywsgi_set_header(ngx_http_request_t *r, const char *name,
         return NGX_OK;
     }
 
-    if (ngx_http_pywsgi_is(name, nlen, "content-length")) {
+    if (pywsgi_name_is(name, nlen, "content-length")) {
         r->headers_out.content_length_n = ngx_atoof((u_char *) value, vlen);
         return NGX_OK;
     }
@@ -112,13 +107,13 @@ ngx_http_pywsgi_set_header(ngx_http_request_t *r, const char *name,
     /* the app's Server and Date replace nginx's own, and its
        Content-Encoding keeps gzip from compressing the body again */
 
-    if (ngx_http_pywsgi_is(name, nlen, "server")) {
+    if (pywsgi_name_is(name, nlen, "server")) {
         r->headers_out.server = h;
 
-    } else if (ngx_http_pywsgi_is(name, nlen, "date")) {
+    } else if (pywsgi_name_is(name, nlen, "date")) {
         r->headers_out.date = h;
 
-    } else if (ngx_http_pywsgi_is(name, nlen, "content-encoding")) {
+    } else if (pywsgi_name_is(name, nlen, "content-encoding")) {
         r->headers_out.content_encoding = h;
     }
 

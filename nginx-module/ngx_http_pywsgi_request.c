@@ -17,7 +17,9 @@ static void ngx_http_pywsgi_cleanup(void *data);
 static ngx_int_t ngx_http_pywsgi_environ(ngx_http_request_t *r,
     ngx_http_pywsgi_loc_conf_t *plcf, pywsgi_request *rec);
 static ngx_int_t ngx_http_pywsgi_cgi(ngx_http_request_t *r,
-    ngx_http_pywsgi_loc_conf_t *plcf, pywsgi_cgi *cgi, u_char *addr);
+    ngx_http_pywsgi_loc_conf_t *plcf, pywsgi_cgi *cgi);
+static ngx_int_t ngx_http_pywsgi_local_addr(ngx_connection_t *c,
+    ngx_str_t *text);
 static ngx_int_t ngx_http_pywsgi_status(ngx_http_request_t *r, int rc);
 static ngx_int_t ngx_http_pywsgi_headers(ngx_http_request_t *r,
     pywsgi_env *env);
@@ -137,7 +139,6 @@ ngx_http_pywsgi_environ(ngx_http_request_t *r,
 {
     size_t                    size;
     u_char                   *buf;
-    u_char                    addr[NGX_SOCKADDR_STRLEN];
     ngx_int_t                 rc;
     ngx_str_t                *values;
     ngx_uint_t                i;
@@ -147,7 +148,7 @@ ngx_http_pywsgi_environ(ngx_http_request_t *r,
     ngx_table_elt_t          *h;
     ngx_http_pywsgi_param_t  *param;
 
-    rc = ngx_http_pywsgi_cgi(r, plcf, &cgi, addr);
+    rc = ngx_http_pywsgi_cgi(r, plcf, &cgi);
     if (rc != NGX_OK) {
         return rc;
     }
@@ -254,7 +255,7 @@ ngx_http_pywsgi_status(ngx_http_request_t *r, int rc)
 
 static ngx_int_t
 ngx_http_pywsgi_cgi(ngx_http_request_t *r, ngx_http_pywsgi_loc_conf_t *plcf,
-    pywsgi_cgi *cgi, u_char *addr)
+    pywsgi_cgi *cgi)
 {
     ngx_str_t                  local, name;
     ngx_connection_t          *c;
@@ -262,10 +263,7 @@ ngx_http_pywsgi_cgi(ngx_http_request_t *r, ngx_http_pywsgi_loc_conf_t *plcf,
 
     c = r->connection;
 
-    local.len = NGX_SOCKADDR_STRLEN;
-    local.data = addr;
-
-    if (ngx_connection_local_sockaddr(c, &local, 0) != NGX_OK) {
+    if (ngx_http_pywsgi_local_addr(c, &local) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -296,6 +294,43 @@ ngx_http_pywsgi_cgi(ngx_http_request_t *r, ngx_http_pywsgi_loc_conf_t *plcf,
 #if (NGX_HTTP_SSL)
     cgi->https = (c->ssl != NULL);
 #endif
+
+    return NGX_OK;
+}
+
+
+/*
+ * The text of the address c came in on (SERVER_ADDR), valid until the next
+ * call.  ngx_sock_ntop() for each request was the dearest of the CGI
+ * variables (bench/nginx_profile.py), and a worker's connections mostly
+ * share one address, so the last one's text is kept, found by the address
+ * itself.  Only the event loop calls it: no lock.
+ */
+
+static ngx_int_t
+ngx_http_pywsgi_local_addr(ngx_connection_t *c, ngx_str_t *text)
+{
+    static socklen_t       socklen;
+    static ngx_sockaddr_t  sockaddr;
+    static size_t          len;
+    static u_char          addr[NGX_SOCKADDR_STRLEN];
+
+    if (ngx_connection_local_sockaddr(c, NULL, 0) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (c->local_socklen != socklen
+        || ngx_memcmp(c->local_sockaddr, &sockaddr, socklen) != 0)
+    {
+        len = ngx_sock_ntop(c->local_sockaddr, c->local_socklen, addr,
+                            NGX_SOCKADDR_STRLEN, 0);
+
+        socklen = ngx_min(c->local_socklen, (socklen_t) sizeof(sockaddr));
+        ngx_memcpy(&sockaddr, c->local_sockaddr, socklen);
+    }
+
+    text->data = addr;
+    text->len = len;
 
     return NGX_OK;
 }

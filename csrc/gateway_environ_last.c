@@ -65,15 +65,6 @@ pairs_of(const char *blob, size_t len, gw_pair *pairs)
 }
 
 
-/* s (a latin-1 str of the blob) holds the len bytes at p */
-static int
-holds(PyObject *s, const char *p, size_t len)
-{
-    return (size_t) PyUnicode_GET_LENGTH(s) == len
-           && memcmp(PyUnicode_DATA(s), p, len) == 0;
-}
-
-
 static gw_last *
 last_of(int app)
 {
@@ -118,53 +109,78 @@ forget(gw_last *last)
 }
 
 
-/* the pairs have the last request's keys */
+/* the value of pair i becomes the len bytes at p, in full too; -1 with a
+   Python exception */
 static int
-same_keys(const gw_last *last, const gw_pair *pairs, Py_ssize_t n)
+set_value(gw_last *last, Py_ssize_t i, const char *p, size_t len)
 {
-    Py_ssize_t  i;
+    PyObject  *val;
+    int        rc;
 
-    if (last->full == NULL || n != last->npairs) {
-        return 0;
-    }
+    val = pywsgi_gw_str_of(p, len);
+    rc = val ? PyDict_SetItem(last->full, last->keys[i], val) : -1;
+    Py_XDECREF(val);                  /* full holds it */
 
-    for (i = 0; i < n; i++) {
-        if (!holds(last->keys[i], pairs[i].key, pairs[i].key_len)) {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
-/* the last environ with the values that changed set (in it too), copied;
-   NULL with a Python exception */
-static PyObject *
-from_last(gw_last *last, const gw_pair *pairs, Py_ssize_t n)
-{
-    PyObject    *val;
-    Py_ssize_t   i;
-    int          rc;
-
-    for (i = 0; i < n; i++) {
-        if (holds(last->vals[i], pairs[i].val, pairs[i].val_len)) {
-            continue;
-        }
-
-        val = pywsgi_gw_str_of(pairs[i].val, pairs[i].val_len);
-        rc = val ? PyDict_SetItem(last->full, last->keys[i], val) : -1;
-        Py_XDECREF(val);              /* full holds it */
-
-        if (rc != 0) {
-            forget(last);
-            return NULL;
-        }
-
+    if (rc == 0) {
         last->vals[i] = val;
     }
 
-    return PyDict_Copy(last->full);
+    return rc;
+}
+
+
+/*
+ * The last environ with the values that changed set (in it too), copied,
+ * when blob has the last request's keys: the blob is walked beside the
+ * kept pairs, each key and value compared where it lies (cutting the blob
+ * into pairs first cost a memchr() per key and value, most of this step
+ * in bench/nginx_profile.py).  A key and a value end where
+ * pywsgi_gw_next_pair() ends them: at their NUL, the last value at the
+ * blob's final one.  NULL when the keys differ, or with a Python
+ * exception.
+ */
+static PyObject *
+from_last(gw_last *last, const char *blob, size_t len)
+{
+    size_t       klen, vlen;
+    Py_ssize_t   i;
+    const char  *p, *end, *nul;
+
+    if (last->full == NULL || len == 0 || blob[len - 1] != '\0') {
+        return NULL;
+    }
+
+    p = blob;
+    end = blob + len - 1;
+
+    for (i = 0; i < last->npairs; i++) {
+        klen = PyUnicode_GET_LENGTH(last->keys[i]);
+
+        if (p >= end || (size_t) (end - p) <= klen || p[klen] != '\0'
+            || memcmp(p, PyUnicode_DATA(last->keys[i]), klen) != 0)
+        {
+            return NULL;
+        }
+
+        p += klen + 1;
+        vlen = PyUnicode_GET_LENGTH(last->vals[i]);
+
+        if ((size_t) (end - p) < vlen || p[vlen] != '\0'
+            || memcmp(p, PyUnicode_DATA(last->vals[i]), vlen) != 0)
+        {
+            nul = memchr(p, '\0', end - p + 1);      /* found: *end is */
+            vlen = nul - p;
+
+            if (set_value(last, i, p, vlen) != 0) {
+                forget(last);
+                return NULL;
+            }
+        }
+
+        p += vlen + 1;
+    }
+
+    return p >= end ? PyDict_Copy(last->full) : NULL;      /* no more */
 }
 
 
@@ -226,21 +242,20 @@ pywsgi_gw_environ_of(int app, PyObject *template, const char *blob,
     PyObject   *env;
     Py_ssize_t  n;
 
-    n = pairs_of(blob, len, pairs);
-    last = (n > 0 && app >= 0) ? last_of(app) : NULL;
+    last = (app >= 0) ? last_of(app) : NULL;
 
-    if (last == NULL) {
-        PyErr_Clear();
-        return pywsgi_gw_environ_new(template, blob, len);
-    }
-
-    if (same_keys(last, pairs, n)) {
-        env = from_last(last, pairs, n);
+    if (last != NULL) {
+        env = from_last(last, blob, len);
         if (env != NULL) {
             return env;
         }
+    }
 
-        PyErr_Clear();
+    PyErr_Clear();
+    n = pairs_of(blob, len, pairs);
+
+    if (last == NULL || n <= 0) {
+        return pywsgi_gw_environ_new(template, blob, len);
     }
 
     return built_and_kept(last, template, pairs, n);

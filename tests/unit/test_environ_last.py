@@ -98,3 +98,53 @@ def test_a_non_ascii_value_round_trips_as_latin_1(server):
     for value in (b"caf\xe9", b"caf\xe8", b"caf\xe8"):
         server.run(app_id, raw_env=raw([(b"HTTP_X", value)]))
     assert [got["HTTP_X"] for got in seen] == ["café", "cafè", "cafè"]
+
+
+def pairs_of(blob):
+    """The blob's pairs as the gateway cuts them (pywsgi_gw_next_pair):
+    up to each NUL, the blob's final byte left out, a key without its NUL
+    before that dropped."""
+    pairs, p, end = [], 0, len(blob) - 1
+    while p < end:
+        q = blob.find(b"\0", p, end)
+        if q < 0:
+            break
+        v = q + 1
+        e = blob.find(b"\0", v, end)
+        e = end if e < 0 else e
+        pairs.append(
+            (blob[p:q].decode("latin-1"), blob[v:e].decode("latin-1"))
+        )
+        p = e + 1
+    return pairs
+
+
+LAST = raw([(b"HTTP_HOST", b"a.example"), (b"PATH_INFO", b"/x")])
+NEXT = [  # each after LAST, so each is walked beside LAST's pairs
+    LAST,
+    raw([(b"HTTP_HOSTX", b"a.example"), (b"PATH_INFO", b"/x")]),
+    raw([(b"HTTP_HOS", b"a.example"), (b"PATH_INFO", b"/x")]),
+    raw([(b"HTTP_HOST", b"a.example2"), (b"PATH_INFO", b"/x")]),
+    raw([(b"HTTP_HOST", b"a.exampl"), (b"PATH_INFO", b"/x")]),
+    raw([(b"HTTP_HOST", b""), (b"PATH_INFO", b"/x")]),
+    raw([(b"HTTP_HOST", b"a.example"), (b"PATH_INFO", b"/xy")]),
+    raw([(b"HTTP_HOST", b"a.example"), (b"PATH_INFO", b"")]),
+    raw([(b"HTTP_HOST", b"a.example")]),  # a pair fewer
+    LAST + b"HTTP_X\0",  # a key with no value: dropped
+    LAST + b"HTTP_X\0v\0",  # a pair more
+    LAST + b"\0\0",  # an empty pair more
+    LAST[:-1],  # no final NUL: the last byte is left out
+    b"HTTP_HOST\0a.example\0PATH_INFO\0/x",  # the same, cut short
+]
+
+
+def test_a_blob_walked_beside_the_last_is_cut_as_the_gateway_cuts_it(server):
+    seen = []
+    app_id = server.add_app(recording_app(seen))
+    for blob in NEXT:
+        server.run(app_id, raw_env=LAST)
+        server.run(app_id, raw_env=blob)
+    template = {"SERVER_SOFTWARE": "test/1.0"}
+    for i, blob in enumerate(NEXT):
+        assert seen[2 * i] == dict(template, **dict(pairs_of(LAST)))
+        assert seen[2 * i + 1] == dict(template, **dict(pairs_of(blob))), blob

@@ -28,14 +28,15 @@
  *     (a long computation: the GIL's switch interval then shares it, so a
  *     short request is not held up; one such runner per
  *     NGX_HTTP_PYWSGI_SHARE us); a PARKED runner is woken first;
- *   - that is checked when a step is queued, by the newest PARKED runner
- *     while steps wait (the GIL of an app that waits frees within
- *     microseconds, so it looks again after NGX_HTTP_PYWSGI_POLL us, and
- *     twice as late each time it finds no room, up to
+ *   - that is checked once in each cycle of the loop that queued steps
+ *     (after its I/O events, so that a runner woken does not take the
+ *     CPU from the loop before it has queued them all), by the newest
+ *     PARKED runner while steps wait (the GIL of an app that waits frees
+ *     within microseconds, so it looks again after NGX_HTTP_PYWSGI_POLL
+ *     us, and twice as late each time it finds no room, up to
  *     NGX_HTTP_PYWSGI_POLL_MAX: an app that computes is not polled often;
- *     a step queued when it does not poll wakes it to), and by a timer of
- *     the loop, which alone may post new runners, more at once the more
- *     are BUSY;
+ *     a cycle that queues steps when it does not poll wakes it to), and
+ *     by a timer of the loop, which adds more at once the more are BUSY;
  *   - after a step a runner takes the next one, unless the GIL is held by
  *     another thread: then that one computes, and this one parks;
  *   - a runner parked for NGX_HTTP_PYWSGI_PARK ms leaves the pool.
@@ -104,6 +105,8 @@ struct ngx_http_pywsgi_queue_s {
     uint64_t                     shared;        /* us: a runner was added
                                                    beside a long step */
     ngx_event_t                  watch;         /* while steps wait */
+    ngx_event_t                  kick;          /* steps queued in this
+                                                   cycle of the loop */
 };
 
 
@@ -139,6 +142,7 @@ static ngx_http_pywsgi_runner_t *ngx_http_pywsgi_spawn(
 static void ngx_http_pywsgi_post_runners(ngx_http_pywsgi_queue_t *q,
     ngx_http_pywsgi_runner_t *rn);
 static void ngx_http_pywsgi_watch(ngx_event_t *ev);
+static void ngx_http_pywsgi_kick(ngx_event_t *ev);
 static void ngx_http_pywsgi_runner_left(ngx_event_t *ev);
 static void ngx_http_pywsgi_notify(void);
 static void ngx_http_pywsgi_done_handler(ngx_event_t *ev);
@@ -221,6 +225,9 @@ ngx_http_pywsgi_dispatch_init(ngx_cycle_t *cycle, ngx_array_t *queues)
         qp[i]->watch.data = qp[i];
         qp[i]->watch.log = cycle->log;
         qp[i]->watch.cancelable = 1;
+        qp[i]->kick.handler = ngx_http_pywsgi_kick;
+        qp[i]->kick.data = qp[i];
+        qp[i]->kick.log = cycle->log;
     }
 
     return ngx_http_pywsgi_notify_open(cycle);
@@ -262,16 +269,14 @@ ngx_http_pywsgi_queue_waiting(ngx_http_pywsgi_queue_t *q)
 }
 
 
-/* on the loop: queue a step; ngx_http_pywsgi_step_done() follows */
+/* on the loop: queue a step (runners for it: ngx_http_pywsgi_kick());
+   ngx_http_pywsgi_step_done() follows */
 
 ngx_int_t
 ngx_http_pywsgi_dispatch(ngx_http_pywsgi_queue_t *q,
     ngx_http_pywsgi_ctx_t *ctx)
 {
-    ngx_http_pywsgi_runner_t  *spawned;
-
     ctx->next_step = NULL;
-    spawned = NULL;
 
     ngx_thread_mutex_lock(&ngx_http_pywsgi_mutex, ngx_cycle->log);
 
@@ -280,29 +285,60 @@ ngx_http_pywsgi_dispatch(ngx_http_pywsgi_queue_t *q,
     q->nwaiting++;
     ngx_http_pywsgi_gw.gauge_add(PYWSGI_GAUGE_QUEUED, ctx->rec.app, 1);
 
-    if (ngx_http_pywsgi_room(q)) {
-        (void) ngx_http_pywsgi_add(q, 1, &spawned);
-
-    } else if (q->parked && q->poller == NULL
-               && (q->nbusy > 1 || !ngx_http_pywsgi_gil_held()))
-    {
-        /* not now, but soon: not while one runner computes alone,
-           which takes the step */
-        ngx_http_pywsgi_poke(q);
-    }
-
     ngx_thread_mutex_unlock(&ngx_http_pywsgi_mutex, ngx_cycle->log);
 
-    /* a runner the pool refuses is FREE again: the step waits for the
-       runners there are, or the next try of the timer */
-
-    ngx_http_pywsgi_post_runners(q, spawned);
+    if (!q->kick.posted) {
+        ngx_post_event(&q->kick, &ngx_posted_events);
+    }
 
     if (!q->watch.timer_set) {
         ngx_add_timer(&q->watch, NGX_HTTP_PYWSGI_TICK);
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * On the loop, once in each of its cycles that queued steps (a posted
+ * event, run after the cycle's I/O events): one more runner if
+ * ngx_http_pywsgi_room() says so, else the newest parked runner told to
+ * look soon, not while one runner computes alone (it takes the steps).
+ * Once for all the steps a cycle reads, not at each: a runner woken at
+ * the first took the CPU from the loop before it had queued the others,
+ * a switch back and forth for each request (bench/nginx_bench.py).
+ */
+
+static void
+ngx_http_pywsgi_kick(ngx_event_t *ev)
+{
+    ngx_uint_t                 added;
+    ngx_http_pywsgi_queue_t   *q;
+    ngx_http_pywsgi_runner_t  *spawned;
+
+    q = ev->data;
+    spawned = NULL;
+    added = 0;
+
+    ngx_thread_mutex_lock(&ngx_http_pywsgi_mutex, ev->log);
+
+    if (ngx_http_pywsgi_room(q)) {
+        added = ngx_http_pywsgi_add(q, 1, &spawned);
+    }
+
+    if (added == 0 && q->parked && q->poller == NULL
+        && q->nwaiting > ngx_http_pywsgi_coming(q)
+        && (q->nbusy > 1 || !ngx_http_pywsgi_gil_held()))
+    {
+        ngx_http_pywsgi_poke(q);
+    }
+
+    ngx_thread_mutex_unlock(&ngx_http_pywsgi_mutex, ev->log);
+
+    /* a runner the pool refuses is FREE again: the steps wait for the
+       runners there are, or the next try of the timer */
+
+    ngx_http_pywsgi_post_runners(q, spawned);
 }
 
 

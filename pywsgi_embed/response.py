@@ -110,6 +110,10 @@ class RequestTimeout(BaseException):
 
 _warned_no_reason = set()  # id() of the apps told about a bare status
 
+# what a start_response() or write() kept by the app and called once its
+# response is over raises (csrc/gateway_respond.c's responder says it too)
+_ENDED = "start_response() or write() called after the response ended"
+
 
 def start(handle, environ, call):
     """The app up to its first body chunk: DONE or ABORT when the response
@@ -119,7 +123,7 @@ def start(handle, environ, call):
     try:
         result = call(environ, resp.start_response)
     except BaseException as exc:
-        return resp.fail(exc)
+        return resp.end(resp.fail(exc))
     # the common case: a one-item list of bytes and no Content-Length of
     # the app's, nothing sent by write(): status, headers, the length and
     # the body in one call (PYWSGI_GW_ADD_LENGTH: C appends the header)
@@ -144,8 +148,9 @@ def start(handle, environ, call):
             if (_start_small if n <= SMALL_BODY else _start)(
                 handle, head, len(head), resp.count, body, n, WHOLE
             ) == 0:
+                resp.handle = None  # resp.end(), inline
                 return DONE
-            return resp.gone()
+            return resp.end(resp.gone())
     return resume(resp, result, None)
 
 
@@ -189,7 +194,7 @@ def resume(resp, result, exc):
     for start() itself and for a response adopt() made: DONE or ABORT, or
     resp when more is to come."""
     if exc is not None:
-        return resp.fail(exc)
+        return resp.end(resp.fail(exc))
     code = resp.proceed(result)
     if code == MORE:
         return resp
@@ -240,6 +245,8 @@ class Response:
     # -- the app's side -----------------------------------------------------
 
     def start_response(self, status, headers, exc_info=None, /):
+        if self.handle is None:
+            raise RuntimeError(_ENDED)
         if exc_info is not None or self.head is not None:
             self._again(exc_info)
         hit = None
@@ -267,6 +274,8 @@ class Response:
             exc_info = None  # no frame -> traceback -> frame cycle
 
     def write(self, data):
+        if self.handle is None:
+            raise RuntimeError(_ENDED)
         if type(data) is not bytes:
             raise TypeError(
                 "write() takes bytes, not %s" % type(data).__name__
@@ -561,11 +570,20 @@ class Response:
         return ABORT
 
     def close(self):
-        """Call the iterable's close(), exactly once."""
+        """Call the iterable's close(), exactly once, and end the response."""
         result = self.result
         self.result = self.next_chunk = None
-        if result is None or type(result) is list:
-            return
+        if result is not None and type(result) is not list:
+            self._close_iterable(result)
+        self.handle = None
+
+    def end(self, code):
+        """code, the response over: the handle is the server's again, so a
+        start_response() or write() the app kept raises from now on."""
+        self.handle = None
+        return code
+
+    def _close_iterable(self, result):
         try:
             close = getattr(result, "close", None)
             if close is not None:

@@ -37,6 +37,7 @@ import traceback
 from pywsgi_embed._gateway import lib
 from pywsgi_embed.file_wrapper import FileWrapper
 from pywsgi_embed.headers import head_of, heads, no_body_status
+from pywsgi_embed.wsgi_input import Input
 
 DONE = lib.PYWSGI_DONE
 MORE = lib.PYWSGI_MORE
@@ -148,8 +149,7 @@ def start(handle, environ, call):
             if (_start_small if n <= SMALL_BODY else _start)(
                 handle, head, len(head), resp.count, body, n, WHOLE
             ) == 0:
-                resp.handle = None  # resp.end(), inline
-                return DONE
+                return resp.end(DONE)
             return resp.end(resp.gone())
     return resume(resp, result, None)
 
@@ -230,6 +230,7 @@ class Response:
         "next_chunk",
         "call",
         "flight",
+        "wsgi_input",
     )
 
     def __init__(self, handle, environ, call=None):
@@ -241,6 +242,8 @@ class Response:
         self.started = False  # status and headers went to the server
         self.result = None  # what the app returned
         self.flight = None  # its watchdog.InFlight, if it is watched
+        # the request's body stream, taken before the app may replace it
+        self.wsgi_input = environ.get("wsgi.input")
 
     # -- the app's side -----------------------------------------------------
 
@@ -575,12 +578,15 @@ class Response:
         self.result = self.next_chunk = None
         if result is not None and type(result) is not list:
             self._close_iterable(result)
-        self.handle = None
+        self.end(None)
 
     def end(self, code):
         """code, the response over: the handle is the server's again, so a
-        start_response() or write() the app kept raises from now on."""
+        start_response(), write() or wsgi.input the app kept raises from
+        now on."""
         self.handle = None
+        if type(self.wsgi_input) is Input:
+            self.wsgi_input.end()
         return code
 
     def _close_iterable(self, result):

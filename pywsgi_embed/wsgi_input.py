@@ -140,6 +140,16 @@ class Input:
     def close(self):
         pass
 
+    def end(self):
+        """The request is over (its Response ended): the handle is the
+        server's again, and a read of the app's that would reach it raises
+        instead (another request's body, or a freed record's)."""
+        self._read = _read_after_end
+
+
+def _read_after_end(handle, buf, n):
+    raise ValueError("wsgi.input read after the response ended")
+
 
 class EmptyInput:
     """wsgi.input of a request without a body: one shared, stateless object."""

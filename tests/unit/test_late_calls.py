@@ -55,3 +55,37 @@ def test_a_write_during_the_response_still_goes_out(server):
     code, seen = server.run(server.add_app(kept_app(kept, "write")))
     assert code == DONE
     assert bytes(seen.body) == b"written"
+
+
+def body_app(kept, how):
+    def app(environ, start_response):
+        body = environ["wsgi.input"]
+        kept.append(body)
+        first = body.read(3)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        if how == "raises":
+            raise ValueError("the app fails after reading")
+        return [first]
+
+    return app
+
+
+@pytest.mark.parametrize("timeout_ms", [0, 5000])
+@pytest.mark.parametrize("how", ["list", "raises"])
+@pytest.mark.parametrize("entry", ["run", "steps"])
+def test_a_kept_wsgi_input_after_the_end_raises_and_reads_nothing(
+    server, entry, how, timeout_ms
+):
+    kept = []
+    run = server.run if entry == "run" else server.steps
+    _, seen = run(
+        server.add_app(body_app(kept, how)),
+        env={"REQUEST_METHOD": "POST"},
+        body=[b"abcdef"],
+        timeout_ms=timeout_ms,
+    )
+    assert seen.status == (500 if how == "raises" else 200)
+    reads = list(seen.reads)  # the server asked for the body this often
+    with pytest.raises(ValueError, match="after the response ended"):
+        kept[0].read()
+    assert seen.reads == reads

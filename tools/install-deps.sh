@@ -5,7 +5,7 @@
 set -eu
 
 PACKAGES="nginx nginx-dev apache2 apache2-dev gcc make pkg-config
-          python3-dev python3-venv valgrind wrk curl procps shellcheck
+          python3-dev python3-venv valgrind wrk curl procps shellcheck strace
           libapache2-mod-wsgi-py3 $*"
 
 missing=""

@@ -11,6 +11,11 @@ from pywsgi_embed.servers import base, module_path
 # the site snippet's upload limit (serve has none)
 MAX_BODY = "100m"
 
+# the config test's listening socket (NginxServer.check_config), and the
+# longest path a unix socket takes (sun_path, with its NUL)
+CHECK_SOCKET = "check.sock"
+UNIX_PATH_MAX = 107
+
 
 def _quote(value):
     """A value as an nginx config token."""
@@ -146,7 +151,7 @@ class NginxServer(base.Server):
         lines += ["pywsgi_python_path %s;" % _quote(p) for p in o.python_path]
         lines += process_lines(o)
         lines += self._recycle_lines()
-        lines += ["", "server {", "    listen %s:%d;" % (o.host, o.port)]
+        lines += ["", "server {", self._listen_line()]
         lines += [
             "    pywsgi_param %s %s;" % (k, _quote(v))
             for k, v in o.environ.items()
@@ -162,6 +167,9 @@ class NginxServer(base.Server):
             lines += ["    " + line for line in o.extra_config.splitlines()]
         lines.append("}")
         return lines
+
+    def _listen_line(self):
+        return "    listen %s:%d;" % (self.options.host, self.options.port)
 
     def _recycle_lines(self):
         o = self.options
@@ -304,6 +312,47 @@ class NginxServer(base.Server):
 
     def test_argv(self, config_path):
         return self.argv(config_path) + ["-t"]
+
+    def check_config(self, config_path):
+        """nginx -t binds and listens on its config's ports once it has
+        read it (the apps imported): a client that connects then, a
+        readiness probe or a port wait, is taken in by a process about to
+        exit, before the server that answers runs.  The test reads a copy
+        of the config whose own listen (--host, --port) is a socket file
+        of the work directory; every other line is tested as written."""
+        copy = self._check_copy(config_path)
+        if copy is None:
+            return super().check_config(config_path)
+        try:
+            problem = super().check_config(copy)
+        finally:
+            _remove(os.path.join(os.path.dirname(copy), CHECK_SOCKET))
+        return problem and problem.replace(copy, config_path)
+
+    def _check_copy(self, config_path):
+        """The copy in check/ of the work directory, under the config's
+        own name (nginx's messages name file and line); None: the config
+        is not one of ours (no listen line of ours), or the socket's path
+        would be too long for a unix socket."""
+        with open(config_path) as f:
+            text = f.read()
+        ours = self._listen_line() + "\n"
+        folder = os.path.join(self.workdir, "check")
+        socket_path = os.path.join(folder, CHECK_SOCKET)
+        if ours not in text or len(socket_path) > UNIX_PATH_MAX:
+            return None
+        os.makedirs(folder, exist_ok=True)
+        copy = os.path.join(folder, os.path.basename(config_path))
+        with open(copy, "w") as f:
+            f.write(text.replace(ours, "    listen unix:%s;\n" % socket_path))
+        return copy
+
+
+def _remove(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 SERVER = NginxServer

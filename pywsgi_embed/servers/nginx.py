@@ -325,8 +325,8 @@ class NginxServer(base.Server):
             return super().check_config(config_path)
         try:
             problem = super().check_config(copy)
-        finally:
-            _remove(os.path.join(os.path.dirname(copy), CHECK_SOCKET))
+        finally:  # the copy and the socket nginx -t left: none is kept
+            shutil.rmtree(os.path.dirname(copy), ignore_errors=True)
         return problem and problem.replace(copy, config_path)
 
     def _check_copy(self, config_path):
@@ -346,13 +346,6 @@ class NginxServer(base.Server):
         with open(copy, "w") as f:
             f.write(text.replace(ours, "    listen unix:%s;\n" % socket_path))
         return copy
-
-
-def _remove(path):
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 SERVER = NginxServer
